@@ -1,0 +1,1 @@
+"""Airflow provider for waiting on asynchronous jobs at outside services."""

@@ -1,0 +1,81 @@
+"""The errors a vendor answer can turn into, one class per row of the behaviour contract.
+
+No Airflow import here: the sans-IO vendor modules raise these, and the sensor and operators turn
+them into Airflow's own exceptions. Every message names the vendor, the job and what was wrong,
+and never carries a credential.
+"""
+
+from __future__ import annotations
+
+
+class JobStatusError(Exception):
+    """Base class: something about a vendor job that the caller must hear about."""
+
+    #: Whether a wait keeps going (with backoff) when it meets this error.
+    transient: bool = False
+
+    def __init__(self, vendor: str, job_id: str | None, detail: str) -> None:
+        self.vendor = vendor
+        self.job_id = job_id
+        self.detail = detail
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        where = f"{self.vendor}" if self.job_id is None else f"{self.vendor} job {self.job_id!r}"
+        return f"{where}: {self.detail}"
+
+
+class MalformedResponseError(JobStatusError):
+    """The answer could not be understood (bad JSON, an HTML page, a missing or mistyped field).
+
+    Proxies and load balancers produce these, so a wait treats them as transient.
+    """
+
+    transient = True
+
+
+class TransientVendorError(JobStatusError):
+    """A fault that may pass: connection error, timeout, reset, 5xx, 429."""
+
+    transient = True
+
+    def __init__(
+        self,
+        vendor: str,
+        job_id: str | None,
+        detail: str,
+        *,
+        status_code: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.status_code = status_code
+        self.retry_after = retry_after
+        super().__init__(vendor, job_id, detail)
+
+
+class AuthenticationError(JobStatusError):
+    """401/403 even after a fresh token: the credentials are wrong; waiting will not help."""
+
+
+class JobNotFoundError(JobStatusError):
+    """404 on a status endpoint. Vendors can be eventually consistent, so waits allow a grace period."""
+
+
+class VendorRequestError(JobStatusError):
+    """Another 4xx: the vendor refused the request itself."""
+
+    def __init__(self, vendor: str, job_id: str | None, detail: str, *, status_code: int | None = None) -> None:
+        self.status_code = status_code
+        super().__init__(vendor, job_id, detail)
+
+
+class ResultExpiredError(JobStatusError):
+    """The job's result is gone (Nitro 410, an expired pre-signed link)."""
+
+
+class ConfigurationError(JobStatusError):
+    """The Airflow connection or the task's arguments are wrong; the message names the field to fix."""
+
+
+class UnsafeRedirectError(JobStatusError):
+    """A redirect pointed somewhere we refuse to go (another scheme, a loop, too many hops)."""

@@ -1,0 +1,113 @@
+"""Vendor-neutral job status model shared by hooks, triggers, sensors and operators.
+
+Only the plain-dict form (:meth:`JobStatus.to_event`) ever crosses a process boundary: Airflow's
+serde refuses classes outside ``airflow.*`` and a signed URL's query string is a credential.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class JobState(str, Enum):
+    """The normalized state every vendor status maps into."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    UNKNOWN = "unknown"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in _TERMINAL
+
+
+_TERMINAL = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELED})
+
+
+def strip_query(url: str | None) -> str | None:
+    """Drop query and fragment: a pre-signed URL's signature lives there."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+class ResultFile(BaseModel):
+    """One result a job produced, as the vendor announced it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    url: str | None = None
+    id: str | None = None
+    name: str | None = None
+    content_type: str | None = None
+    size: int | None = None
+    formats: list[str] = Field(default_factory=list)
+
+    def without_secrets(self) -> ResultFile:
+        return self.model_copy(update={"url": strip_query(self.url)})
+
+
+class JobStatus(BaseModel):
+    """What one status check learned about one job."""
+
+    model_config = ConfigDict(frozen=True)
+
+    vendor: str
+    job_id: str
+    state: JobState
+    raw_status: str | None = None
+    message: str | None = None
+    results: list[ResultFile] = Field(default_factory=list)
+    retry_after: float | None = None
+    progress: float | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+    raw: Any = Field(default=None, repr=False)
+
+    def to_event(self) -> dict[str, Any]:
+        """The plain JSON dict that travels in XCom and trigger events: no raw body, no signatures."""
+        clean = self.model_copy(update={"raw": None, "results": [r.without_secrets() for r in self.results]})
+        data = clean.model_dump(mode="json", exclude={"raw"})
+        return data
+
+    @classmethod
+    def from_event(cls, data: dict[str, Any]) -> JobStatus:
+        return cls.model_validate(data)
+
+    def describe(self) -> str:
+        """A one-line human summary used in logs and error messages."""
+        text = f"{self.vendor} job {self.job_id!r} is {self.state.value}"
+        if self.raw_status is not None and self.raw_status != self.state.value:
+            text += f" (vendor status {self.raw_status!r})"
+        if self.message:
+            text += f": {self.message}"
+        return text
+
+
+class BatchJob(BaseModel):
+    """One job as a batch listing shows it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    reference_id: str | None = None
+    status: str | None = None
+    state: JobState = JobState.UNKNOWN
+    result_url: str | None = None
+
+
+class BatchPage(BaseModel):
+    """One page of a batch listing."""
+
+    model_config = ConfigDict(frozen=True)
+
+    batch_id: str
+    jobs: list[BatchJob] = Field(default_factory=list)
+    next_page_token: str | None = None

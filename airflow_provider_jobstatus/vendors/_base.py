@@ -1,0 +1,276 @@
+"""What every sans-IO vendor module provides, and the helpers they share.
+
+A vendor module builds :class:`ApiRequest` objects and reads :class:`ApiResponse` objects; it never
+does I/O and never imports Airflow. The hook sends the requests (adding credentials only for the
+connection's own origin) and hands the answers back here.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from datetime import datetime, timezone
+from typing import Any, ClassVar, TypeVar
+from urllib.parse import quote
+
+from airflow_provider_jobstatus.errors import (
+    ConfigurationError,
+    AuthenticationError,
+    JobNotFoundError,
+    MalformedResponseError,
+    TransientVendorError,
+    VendorRequestError,
+)
+from airflow_provider_jobstatus.status import BatchPage, JobStatus, ResultFile
+
+#: Largest status/token/listing body a hook will read (the contract's default).
+MAX_BODY_BYTES = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ApiRequest:
+    """One HTTP request, described. ``url`` is a path under the connection's base URL (starting
+    with ``/``) or an absolute URL; absolute URLs on another origin never get credentials."""
+
+    method: str
+    url: str
+    params: Mapping[str, str] | None = None
+    json: Any = None
+    form: Mapping[str, str] | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    #: Add the vendor's credentials (token or API key) when the URL is on the connection's origin.
+    authenticated: bool = True
+    #: HTTP Basic credentials, for OAuth2 token endpoints that want them.
+    basic_auth: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class ApiResponse:
+    """One HTTP answer: status, lower-cased headers and the (size-capped) body."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What the connection holds: ``login`` (client id) and ``secret`` (API key or client secret)."""
+
+    login: str | None
+    secret: str
+    extras: Mapping[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:  # never show the secret
+        return f"Credentials(login={self.login!r}, secret='***', extras={sorted(self.extras)!r})"
+
+
+@dataclass(frozen=True)
+class TokenGrant:
+    """An access token and how long the vendor says it lives."""
+
+    access_token: str
+    expires_in: float | None
+
+    def __repr__(self) -> str:
+        return f"TokenGrant(access_token='***', expires_in={self.expires_in!r})"
+
+
+@dataclass(frozen=True)
+class ResultRequest:
+    """How to fetch one result: the request, the file name to write and what we know of it."""
+
+    request: ApiRequest
+    name: str
+    result: ResultFile
+    #: Follow redirects (Playment's attachment API redirects to a signed URL).
+    follow_redirects: bool = False
+
+
+class VendorApi(ABC):
+    """One vendor's protocol. Subclasses are stateless; one instance per module is enough."""
+
+    #: connection type and short name, e.g. ``"pdfco"``
+    name: ClassVar[str]
+    #: the name users know, used in every message
+    display_name: ClassVar[str]
+    #: the public API's base URL, used when the connection's host is empty (None: must be set)
+    default_base_url: ClassVar[str | None]
+    #: whether the vendor wants a client id (login) besides the secret
+    needs_login: ClassVar[bool] = False
+    #: whether auth goes through a token endpoint (Nitro, Alteryx) rather than a static key
+    uses_token: ClassVar[bool] = False
+    #: whether the vendor has a batch listing
+    has_batches: ClassVar[bool] = False
+
+    # -- auth -----------------------------------------------------------------------------------
+    def token_request(self, creds: Credentials) -> ApiRequest:
+        raise NotImplementedError(f"{self.display_name} has no token endpoint")
+
+    def parse_token(self, resp: ApiResponse) -> TokenGrant:
+        raise NotImplementedError(f"{self.display_name} has no token endpoint")
+
+    @abstractmethod
+    def auth_headers(self, creds: Credentials, token: str | None) -> dict[str, str]:
+        """Headers that authenticate a request to the vendor's own origin."""
+
+    # -- status ---------------------------------------------------------------------------------
+    @abstractmethod
+    def status_request(self, job_id: str, options: Mapping[str, Any]) -> ApiRequest:
+        """The request that asks for one job's status."""
+
+    @abstractmethod
+    def parse_status(self, job_id: str, resp: ApiResponse, options: Mapping[str, Any]) -> JobStatus:
+        """Read a status answer. Raises one of :mod:`airflow_provider_jobstatus.errors` when the
+        answer is not a status; an unknown status string is ``JobState.UNKNOWN``, never success."""
+
+    # -- results --------------------------------------------------------------------------------
+    @abstractmethod
+    def result_requests(
+        self, status: JobStatus, selector: Mapping[str, Any], options: Mapping[str, Any]
+    ) -> list[ResultRequest]:
+        """Requests that fetch the results of a succeeded job (``selector`` picks some of them)."""
+
+    # -- batches --------------------------------------------------------------------------------
+    def batch_page_request(self, batch_id: str, page_token: str | None, options: Mapping[str, Any]) -> ApiRequest:
+        raise NotImplementedError(f"{self.display_name} has no batch listing")
+
+    def parse_batch_page(self, batch_id: str, resp: ApiResponse) -> BatchPage:
+        raise NotImplementedError(f"{self.display_name} has no batch listing")
+
+    # -- shared helpers -------------------------------------------------------------------------
+    def error_message(self, data: Any) -> str | None:
+        """The vendor's own words from an error body, when it has any."""
+        return None
+
+    def check_http(self, job_id: str | None, resp: ApiResponse) -> None:
+        """Turn a non-2xx answer into the contract's error; return quietly on 2xx."""
+        code = resp.status_code
+        if 200 <= code < 300:
+            return
+        said = self._error_text(resp)
+        if code in (401, 403):
+            raise AuthenticationError(self.name, job_id, f"credentials refused (HTTP {code}){said}")
+        if code == 404:
+            raise JobNotFoundError(self.name, job_id, f"not found (HTTP 404){said}")
+        if code in (408, 429) or code >= 500:
+            raise TransientVendorError(
+                self.name,
+                job_id,
+                f"HTTP {code}{said}",
+                status_code=code,
+                retry_after=retry_after_seconds(resp.headers.get("retry-after")),
+            )
+        raise VendorRequestError(self.name, job_id, f"request refused (HTTP {code}){said}", status_code=code)
+
+    def _error_text(self, resp: ApiResponse) -> str:
+        try:
+            data = json.loads(resp.body[:65536]) if resp.body else None
+        except ValueError:
+            return ""
+        text = self.error_message(data)
+        return f": {text}" if text else ""
+
+    def decode_json(self, job_id: str | None, resp: ApiResponse) -> Any:
+        """Parse a JSON body, or raise a clear :class:`MalformedResponseError`."""
+        body = resp.body
+        if not body.strip():
+            raise MalformedResponseError(self.name, job_id, f"empty answer (HTTP {resp.status_code})")
+        head = body.lstrip()[:1]
+        if head == b"<":
+            raise MalformedResponseError(
+                self.name,
+                job_id,
+                f"expected JSON but got an HTML/XML page (HTTP {resp.status_code}, "
+                f"content type {resp.content_type or 'none'!r})",
+            )
+        try:
+            return json.loads(body)
+        except RecursionError:
+            raise MalformedResponseError(self.name, job_id, "JSON nested too deeply") from None
+        except ValueError as exc:
+            raise MalformedResponseError(
+                self.name, job_id, f"invalid JSON (HTTP {resp.status_code}): {exc.msg} at position {exc.pos}"
+            ) from None
+
+
+T = TypeVar("T")
+
+
+def field_of(vendor: str, job_id: str | None, data: Any, key: str, kind: type[T] | tuple[type, ...]) -> T:
+    """``data[key]`` checked for type; a clear :class:`MalformedResponseError` when not."""
+    if not isinstance(data, dict):
+        raise MalformedResponseError(vendor, job_id, f"expected a JSON object, got {type_name(data)}")
+    if key not in data:
+        raise MalformedResponseError(vendor, job_id, f"field {key!r} missing from the answer")
+    value = data[key]
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind in (int, float, (int, float))):
+        raise MalformedResponseError(
+            vendor, job_id, f"field {key!r} should be {kind_name(kind)}, got {type_name(value)}"
+        )
+    return value  # type: ignore[return-value]
+
+
+def optional_field(
+    vendor: str, job_id: str | None, data: Mapping[str, Any], key: str, kind: type[T] | tuple[type, ...]
+) -> T | None:
+    """``data.get(key)`` checked for type when present and not null."""
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        raise MalformedResponseError(
+            vendor, job_id, f"field {key!r} should be {kind_name(kind)}, got {type_name(value)}"
+        )
+    return value  # type: ignore[return-value]
+
+
+def type_name(value: Any) -> str:
+    return {
+        dict: "an object",
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        type(None): "null",
+    }.get(type(value), type(value).__name__)
+
+
+def kind_name(kind: type | tuple[type, ...]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(type_name(k() if k is not type(None) else None) for k in kinds)
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Read a Retry-After header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        seconds = (when - datetime.now(timezone.utc)).total_seconds()
+    return max(0.0, seconds)
+
+
+def path_segment(vendor: str, job_id: str, value: str) -> str:
+    """URL-encode one path segment so an id with ``/``, ``..``, ``?`` or ``#`` cannot reach another path."""
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigurationError(vendor, job_id, "the job id is empty")
+    if value in (".", ".."):
+        raise ConfigurationError(vendor, job_id, f"{value!r} is not a valid id")
+    return quote(value, safe="")
