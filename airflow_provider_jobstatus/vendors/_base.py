@@ -131,6 +131,10 @@ class VendorApi(ABC):
         """Read a status answer. Raises one of :mod:`airflow_provider_jobstatus.errors` when the
         answer is not a status; an unknown status string is ``JobState.UNKNOWN``, never success."""
 
+    def fallback_status_request(self, job_id: str, options: Mapping[str, Any]) -> ApiRequest | None:
+        """A second documented status path to try once when the first answers 404 (APIDataTools)."""
+        return None
+
     # -- results --------------------------------------------------------------------------------
     @abstractmethod
     def result_requests(
@@ -157,18 +161,18 @@ class VendorApi(ABC):
             return
         said = self._error_text(resp)
         if code in (401, 403):
-            raise AuthenticationError(self.name, job_id, f"credentials refused (HTTP {code}){said}")
+            raise AuthenticationError(self.display_name, job_id, f"credentials refused (HTTP {code}){said}")
         if code == 404:
-            raise JobNotFoundError(self.name, job_id, f"not found (HTTP 404){said}")
+            raise JobNotFoundError(self.display_name, job_id, f"not found (HTTP 404){said}")
         if code in (408, 429) or code >= 500:
             raise TransientVendorError(
-                self.name,
+                self.display_name,
                 job_id,
                 f"HTTP {code}{said}",
                 status_code=code,
                 retry_after=retry_after_seconds(resp.headers.get("retry-after")),
             )
-        raise VendorRequestError(self.name, job_id, f"request refused (HTTP {code}){said}", status_code=code)
+        raise VendorRequestError(self.display_name, job_id, f"request refused (HTTP {code}){said}", status_code=code)
 
     def _error_text(self, resp: ApiResponse) -> str:
         try:
@@ -182,11 +186,11 @@ class VendorApi(ABC):
         """Parse a JSON body, or raise a clear :class:`MalformedResponseError`."""
         body = resp.body
         if not body.strip():
-            raise MalformedResponseError(self.name, job_id, f"empty answer (HTTP {resp.status_code})")
+            raise MalformedResponseError(self.display_name, job_id, f"empty answer (HTTP {resp.status_code})")
         head = body.lstrip()[:1]
         if head == b"<":
             raise MalformedResponseError(
-                self.name,
+                self.display_name,
                 job_id,
                 f"expected JSON but got an HTML/XML page (HTTP {resp.status_code}, "
                 f"content type {resp.content_type or 'none'!r})",
@@ -194,10 +198,10 @@ class VendorApi(ABC):
         try:
             return json.loads(body)
         except RecursionError:
-            raise MalformedResponseError(self.name, job_id, "JSON nested too deeply") from None
+            raise MalformedResponseError(self.display_name, job_id, "JSON nested too deeply") from None
         except ValueError as exc:
             raise MalformedResponseError(
-                self.name, job_id, f"invalid JSON (HTTP {resp.status_code}): {exc.msg} at position {exc.pos}"
+                self.display_name, job_id, f"invalid JSON (HTTP {resp.status_code}): {exc.msg} at position {exc.pos}"
             ) from None
 
 
