@@ -1,0 +1,75 @@
+"""What Airflow's connection form shows for each vendor: one table, read by provider info and hooks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_TIMEOUT_FIELD = {
+    "label": "HTTP timeout (seconds)",
+    "description": "Per-request timeout for status and download calls.",
+    "schema": {"type": ["number", "null"], "minimum": 1, "default": 30},
+}
+
+
+def _ui(host_placeholder: str, login: str | None, password: str, password_hint: str) -> dict[str, Any]:
+    hidden = ["schema", "port"] + ([] if login else ["login"])
+    relabel = {"host": "API base URL", "password": password}
+    placeholders = {"host": host_placeholder, "password": password_hint}
+    if login:
+        relabel["login"] = login
+        placeholders["login"] = f"{login} from the vendor's console"
+    return {"hidden-fields": hidden, "relabeling": relabel, "placeholders": placeholders}
+
+
+CONNECTION_TYPES: dict[str, dict[str, Any]] = {
+    "nitro": {
+        "hook-class-name": "airflow_provider_jobstatus.hooks.nitro.NitroHook",
+        "hook-name": "Nitro PDF Services",
+        "ui-field-behaviour": _ui("https://api.gonitro.dev", "Client ID", "Client secret", "clientSecret"),
+        "conn-fields": {"timeout": _TIMEOUT_FIELD},
+    },
+    "pdfco": {
+        "hook-class-name": "airflow_provider_jobstatus.hooks.pdfco.PdfCoHook",
+        "hook-name": "PDF.co",
+        "ui-field-behaviour": _ui("https://api.pdf.co", None, "API key", "x-api-key from the PDF.co dashboard"),
+        "conn-fields": {"timeout": _TIMEOUT_FIELD},
+    },
+    "alteryx": {
+        "hook-class-name": "airflow_provider_jobstatus.hooks.alteryx.AlteryxHook",
+        "hook-name": "Alteryx Server",
+        "ui-field-behaviour": _ui(
+            "https://alteryx.example.com/webapi", "API access key", "API access secret", "API access secret"
+        ),
+        "conn-fields": {"timeout": _TIMEOUT_FIELD},
+    },
+    "apidatatools": {
+        "hook-class-name": "airflow_provider_jobstatus.hooks.apidatatools.ApiDataToolsHook",
+        "hook-name": "APIDataTools",
+        "ui-field-behaviour": _ui("https://api.apidatatools.com", None, "API key", "x-api-key"),
+        "conn-fields": {
+            "status_path": {
+                "label": "Status path",
+                "description": "Path of the job status endpoint; {job_id} is replaced by the job id.",
+                "schema": {"type": ["string", "null"], "default": "/jobs/{job_id}"},
+            },
+            "timeout": _TIMEOUT_FIELD,
+        },
+    },
+    "playment": {
+        "hook-class-name": "airflow_provider_jobstatus.hooks.playment.PlaymentHook",
+        "hook-name": "Playment (GT Studio)",
+        "ui-field-behaviour": _ui("https://api.playment.io", None, "API key", "x-api-key from the GT Studio dashboard"),
+        "conn-fields": {
+            "project_id": {
+                "label": "Project ID",
+                "description": "The GT Studio project the jobs belong to.",
+                "schema": {"type": ["string", "null"], "minLength": 1},
+            },
+            "timeout": _TIMEOUT_FIELD,
+        },
+    },
+}
+
+
+def provider_connection_types() -> list[dict[str, Any]]:
+    return [{"connection-type": name, **spec} for name, spec in CONNECTION_TYPES.items()]

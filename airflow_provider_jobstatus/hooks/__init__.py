@@ -1,0 +1,16 @@
+"""One hook class per vendor; the connection's type picks it."""
+
+from __future__ import annotations
+
+from airflow_provider_jobstatus.hooks.alteryx import AlteryxHook
+from airflow_provider_jobstatus.hooks.apidatatools import ApiDataToolsHook
+from airflow_provider_jobstatus.hooks.base import JobStatusHook
+from airflow_provider_jobstatus.hooks.nitro import NitroHook
+from airflow_provider_jobstatus.hooks.pdfco import PdfCoHook
+from airflow_provider_jobstatus.hooks.playment import PlaymentHook
+
+HOOKS: dict[str, type[JobStatusHook]] = {
+    hook.conn_type: hook for hook in (NitroHook, PdfCoHook, AlteryxHook, ApiDataToolsHook, PlaymentHook)
+}
+
+__all__ = ["HOOKS", "AlteryxHook", "ApiDataToolsHook", "JobStatusHook", "NitroHook", "PdfCoHook", "PlaymentHook"]

@@ -1,0 +1,311 @@
+"""HTTP sessions that drive the flows: one sync, one async, shared per connection.
+
+Within one process and event loop every hook of one connection shares one client and one token
+cache, and a refused or expired token is renewed once (single flight), not once per wait. The
+async client runs the httpx API over aiohttp's transport: at a thousand concurrent waits httpx's
+own pool costs several times more CPU per poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+import time
+import weakref
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+from httpx_aiohttp import AiohttpTransport
+
+from airflow_provider_jobstatus.errors import (
+    JobStatusError,
+    MalformedResponseError,
+    TransientVendorError,
+    UnsafeRedirectError,
+)
+from airflow_provider_jobstatus.hooks._flow import (
+    MAX_REDIRECTS,
+    Flow,
+    NeedToken,
+    Send,
+    Sleep,
+    follow_redirect,
+    token_flow,
+)
+from airflow_provider_jobstatus.hooks._settings import ConnSettings
+from airflow_provider_jobstatus.vendors._base import MAX_BODY_BYTES, ApiResponse, TokenGrant, VendorApi
+
+T = TypeVar("T")
+
+_QUERY = re.compile(r"\?[^\s'\"<>]*")
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Client settings that decide whether two hooks may share a client."""
+
+    total: float = 30.0
+    connect: float = 10.0
+    #: A transport of the caller's (``httpx.MockTransport`` in tests); None = the real network.
+    transport: Any = None
+
+    def httpx(self) -> httpx.Timeout:
+        return httpx.Timeout(self.total, connect=self.connect)
+
+
+class _TokenCache:
+    """The current access token and when to stop trusting it (a little before the vendor says)."""
+
+    def __init__(self) -> None:
+        self.value: str | None = None
+        self.expires_at = 0.0
+
+    def usable(self, stale: str | None) -> str | None:
+        if self.value is None or self.value == stale or time.monotonic() >= self.expires_at:
+            return None
+        return self.value
+
+    def store(self, grant: TokenGrant) -> str:
+        lifetime = grant.expires_in if grant.expires_in and grant.expires_in > 0 else 3600.0
+        self.value = grant.access_token
+        self.expires_at = time.monotonic() + lifetime - min(60.0, lifetime * 0.1)
+        return grant.access_token
+
+
+def transport_fault(vendor: VendorApi, step: Send, exc: Exception) -> TransientVendorError:
+    """Name the fault without echoing a URL's query string (a signed URL's signature)."""
+    text = _QUERY.sub("?…", str(exc)) or type(exc).__name__
+    kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "connection failed"
+    return TransientVendorError(vendor.display_name, step.job_id, f"{kind}: {type(exc).__name__}: {text}")
+
+
+def too_large(vendor: VendorApi, step: Send) -> MalformedResponseError:
+    return MalformedResponseError(
+        vendor.display_name, step.job_id, f"answer larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB refused"
+    )
+
+
+def too_many_redirects(vendor: VendorApi, step: Send) -> UnsafeRedirectError:
+    return UnsafeRedirectError(vendor.display_name, step.job_id, f"more than {MAX_REDIRECTS} redirects (a loop?)")
+
+
+def _content_length(headers: httpx.Headers) -> int | None:
+    try:
+        return int(headers["content-length"])
+    except (KeyError, ValueError):
+        return None
+
+
+class AsyncSession:
+    """One async client and token cache for one connection in one event loop."""
+
+    def __init__(self, settings: ConnSettings, vendor: VendorApi, timeouts: Timeouts) -> None:
+        self.settings = settings
+        self.vendor = vendor
+        limits = httpx.Limits(max_connections=256, max_keepalive_connections=256, keepalive_expiry=60)
+        self.client = httpx.AsyncClient(
+            transport=timeouts.transport or AiohttpTransport(limits=limits),
+            timeout=timeouts.httpx(),
+            follow_redirects=False,
+            trust_env=False,
+        )
+        self.tokens = _TokenCache()
+        self._token_lock = asyncio.Lock()
+        self.refs = 0
+
+    async def run(self, flow: Flow[T]) -> T:
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            try:
+                step = flow.throw(error) if error is not None else flow.send(value)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            value, error = None, None
+            try:
+                if isinstance(step, Send):
+                    value = await self.send(step)
+                elif isinstance(step, NeedToken):
+                    value = await self.token(step.stale)
+                elif isinstance(step, Sleep):
+                    await asyncio.sleep(step.seconds)
+            except JobStatusError as exc:
+                error = exc
+
+    async def send(self, step: Send) -> ApiResponse:
+        try:
+            async with self._open(step) as resp:
+                if (_content_length(resp.headers) or 0) > MAX_BODY_BYTES:
+                    raise too_large(self.vendor, step)
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in resp.aiter_bytes():
+                    size += len(chunk)
+                    if size > MAX_BODY_BYTES:
+                        raise too_large(self.vendor, step)
+                    chunks.append(chunk)
+                return ApiResponse(resp.status_code, resp.headers, b"".join(chunks))
+        except httpx.TransportError as exc:
+            raise transport_fault(self.vendor, step, exc) from None
+
+    @asynccontextmanager
+    async def stream(self, step: Send, follow: bool = False) -> AsyncIterator[httpx.Response]:
+        """The response with its body unread, for downloads that stream to storage."""
+        for _ in range(MAX_REDIRECTS + 1):
+            try:
+                async with self._open(step) as resp:
+                    if not (follow and resp.is_redirect):
+                        yield resp
+                        return
+                    step = follow_redirect(self.settings, self.vendor, step, resp.status_code, resp.headers.get("location"))
+            except httpx.TransportError as exc:
+                raise transport_fault(self.vendor, step, exc) from None
+        raise too_many_redirects(self.vendor, step)
+
+    def _open(self, step: Send) -> Any:
+        auth = httpx.BasicAuth(*step.basic_auth) if step.basic_auth else None
+        return self.client.stream(
+            step.method,
+            step.url,
+            params=step.params,
+            json=step.json,
+            data=step.form,
+            headers=step.headers,
+            auth=auth,
+        )
+
+    async def token(self, stale: str | None) -> str:
+        token = self.tokens.usable(stale)
+        if token is not None:
+            return token
+        async with self._token_lock:
+            token = self.tokens.usable(stale)
+            if token is not None:
+                return token
+            grant = await self.run(token_flow(self.settings, self.vendor))
+            return self.tokens.store(grant)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+class SyncSession:
+    """The same for synchronous callers (poke/reschedule sensors, operators), shared per process."""
+
+    def __init__(self, settings: ConnSettings, vendor: VendorApi, timeouts: Timeouts) -> None:
+        self.settings = settings
+        self.vendor = vendor
+        self.client = httpx.Client(
+            transport=timeouts.transport, timeout=timeouts.httpx(), follow_redirects=False, trust_env=False
+        )
+        self.tokens = _TokenCache()
+        self._token_lock = threading.Lock()
+
+    def run(self, flow: Flow[T]) -> T:
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            try:
+                step = flow.throw(error) if error is not None else flow.send(value)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            value, error = None, None
+            try:
+                if isinstance(step, Send):
+                    value = self.send(step)
+                elif isinstance(step, NeedToken):
+                    value = self.token(step.stale)
+                elif isinstance(step, Sleep):
+                    time.sleep(step.seconds)
+            except JobStatusError as exc:
+                error = exc
+
+    def send(self, step: Send) -> ApiResponse:
+        with self.stream(step) as resp:
+            if (_content_length(resp.headers) or 0) > MAX_BODY_BYTES:
+                raise too_large(self.vendor, step)
+            chunks: list[bytes] = []
+            size = 0
+            try:
+                for chunk in resp.iter_bytes():
+                    size += len(chunk)
+                    if size > MAX_BODY_BYTES:
+                        raise too_large(self.vendor, step)
+                    chunks.append(chunk)
+            except httpx.TransportError as exc:
+                raise transport_fault(self.vendor, step, exc) from None
+            return ApiResponse(resp.status_code, resp.headers, b"".join(chunks))
+
+    @contextmanager
+    def stream(self, step: Send, follow: bool = False) -> Iterator[httpx.Response]:
+        for _ in range(MAX_REDIRECTS + 1):
+            auth = httpx.BasicAuth(*step.basic_auth) if step.basic_auth else None
+            try:
+                with self.client.stream(
+                    step.method, step.url, params=step.params, json=step.json, data=step.form, headers=step.headers, auth=auth
+                ) as resp:
+                    if not (follow and resp.is_redirect):
+                        yield resp
+                        return
+                    step = follow_redirect(self.settings, self.vendor, step, resp.status_code, resp.headers.get("location"))
+            except httpx.TransportError as exc:
+                raise transport_fault(self.vendor, step, exc) from None
+        raise too_many_redirects(self.vendor, step)
+
+    def token(self, stale: str | None) -> str:
+        with self._token_lock:
+            token = self.tokens.usable(stale)
+            if token is not None:
+                return token
+            grant = self.run(token_flow(self.settings, self.vendor))
+            return self.tokens.store(grant)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+# -- sharing ------------------------------------------------------------------------------------
+_Key = tuple[str, tuple[str, str, str], Timeouts]
+_async_sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[_Key, AsyncSession]] = (
+    weakref.WeakKeyDictionary()
+)
+_sync_sessions: dict[_Key, SyncSession] = {}
+_sync_lock = threading.Lock()
+
+
+def acquire_async(settings: ConnSettings, vendor: VendorApi, timeouts: Timeouts) -> AsyncSession:
+    """The running loop's session for this connection; callers must :func:`release_async` it."""
+    loop = asyncio.get_running_loop()
+    sessions = _async_sessions.setdefault(loop, {})
+    key = (vendor.name, settings.share_key, timeouts)
+    session = sessions.get(key)
+    if session is None:
+        session = sessions[key] = AsyncSession(settings, vendor, timeouts)
+    session.refs += 1
+    return session
+
+
+async def release_async(session: AsyncSession) -> None:
+    """Drop one reference; the last one closes the client."""
+    session.refs -= 1
+    if session.refs > 0:
+        return
+    loop = asyncio.get_running_loop()
+    sessions = _async_sessions.get(loop, {})
+    for key, candidate in list(sessions.items()):
+        if candidate is session:
+            del sessions[key]
+    await session.aclose()
+
+
+def shared_sync(settings: ConnSettings, vendor: VendorApi, timeouts: Timeouts) -> SyncSession:
+    key = (vendor.name, settings.share_key, timeouts)
+    with _sync_lock:
+        session = _sync_sessions.get(key)
+        if session is None:
+            session = _sync_sessions[key] = SyncSession(settings, vendor, timeouts)
+        return session

@@ -1,0 +1,129 @@
+"""Turn an Airflow connection into what a vendor hook needs, with errors that name the field."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from airflow_provider_jobstatus.errors import ConfigurationError
+from airflow_provider_jobstatus.vendors._base import Credentials, VendorApi
+
+
+@dataclass(frozen=True)
+class ConnSettings:
+    """A connection resolved for one vendor: base URL, credentials and extras."""
+
+    conn_id: str
+    base_url: str
+    creds: Credentials
+    extras: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def origin(self) -> tuple[str, str, int | None]:
+        return origin_of(self.base_url)
+
+    @property
+    def share_key(self) -> tuple[str, str, str]:
+        """Who may share clients and tokens: same base URL and same credentials."""
+        digest = hashlib.sha256(f"{self.creds.login}\0{self.creds.secret}".encode()).hexdigest()
+        return (self.base_url, self.creds.login or "", digest)
+
+    def url_for(self, path_or_url: str) -> str:
+        if path_or_url.startswith(("http://", "https://")):
+            return path_or_url
+        return self.base_url + path_or_url
+
+    def is_own_origin(self, url: str) -> bool:
+        return origin_of(url) == self.origin
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin_of(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) with default ports made explicit, so ``:443`` equals no port."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return (scheme, (parts.hostname or "").lower(), port or _DEFAULT_PORTS.get(scheme))
+
+
+def resolve_url(base: str, location: str) -> str:
+    return urljoin(base, location)
+
+
+def parse_extras(raw: str | Mapping[str, Any] | None, vendor: VendorApi, conn_id: str) -> dict[str, Any]:
+    if raw is None or raw == "":
+        return {}
+    if isinstance(raw, Mapping):
+        return dict(raw)
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise ConfigurationError(
+            vendor.display_name, None, f"connection {conn_id!r}: field 'extra' is not valid JSON"
+        ) from None
+    if not isinstance(data, dict):
+        raise ConfigurationError(vendor.display_name, None, f"connection {conn_id!r}: field 'extra' must be a JSON object")
+    return data
+
+
+def build_settings(
+    vendor: VendorApi,
+    conn_id: str,
+    *,
+    conn_type: str | None,
+    host: str | None,
+    port: int | None,
+    login: str | None,
+    password: str | None,
+    extras: Mapping[str, Any],
+) -> ConnSettings:
+    """Validate the connection's fields for ``vendor``; every error names the field to fix."""
+    where = f"connection {conn_id!r}"
+    if conn_type and conn_type != vendor.name:
+        raise ConfigurationError(
+            vendor.display_name, None, f"{where} has type {conn_type!r}; a {vendor.display_name} hook needs type {vendor.name!r}"
+        )
+    base_url = _base_url(vendor, where, host, port)
+    if not password:
+        what = "client secret" if vendor.needs_login else "API key"
+        raise ConfigurationError(vendor.display_name, None, f"{where}: field 'password' (the {what}) is empty")
+    if vendor.needs_login and not login:
+        raise ConfigurationError(vendor.display_name, None, f"{where}: field 'login' (the client id) is empty")
+    creds = Credentials(login=login or None, secret=password, extras=dict(extras))
+    return ConnSettings(conn_id=conn_id, base_url=base_url, creds=creds, extras=dict(extras))
+
+
+def _base_url(vendor: VendorApi, where: str, host: str | None, port: int | None) -> str:
+    host = (host or "").strip()
+    if not host:
+        if vendor.default_base_url is None:
+            raise ConfigurationError(
+                vendor.display_name, None, f"{where}: field 'host' (the API base URL) is empty and has no default"
+            )
+        return vendor.default_base_url
+    if "://" not in host:
+        host = "https://" + host
+    parts = urlsplit(host)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(
+            vendor.display_name,
+            None,
+            f"{where}: field 'host' must be an http(s) base URL such as {vendor.default_base_url or 'https://server/webapi'!r}",
+        )
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ConfigurationError(
+            vendor.display_name, None, f"{where}: field 'host' must not carry credentials, a query or a fragment"
+        )
+    netloc = parts.netloc
+    if port and parts.port is None:
+        netloc = f"{netloc}:{port}"
+    return f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}"

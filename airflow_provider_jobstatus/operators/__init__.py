@@ -1,0 +1,1 @@
+"""Operators that collect what vendor jobs produce."""

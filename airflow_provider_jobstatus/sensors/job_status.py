@@ -1,0 +1,191 @@
+"""One sensor for all five vendors: the connection's type picks the hook.
+
+Deferrable by default: it checks once on the worker, then hands the wait to
+:class:`~airflow_provider_jobstatus.triggers.job_status.JobStatusTrigger` in the triggerer, so a
+long wait holds no worker slot. ``mode="poke"``/``"reschedule"`` use the sync hook with the same
+outcomes; ``start_from_trigger=True`` (Airflow 3.3+) starts the wait in the triggerer directly.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from airflow.providers.common.compat.sdk import (
+    AirflowException,
+    AirflowFailException,
+    AirflowSensorTimeout,
+    AirflowSkipException,
+    AirflowTaskTimeout,
+    BaseSensorOperator,
+    PokeReturnValue,
+)
+from airflow.triggers.base import StartTriggerArgs
+
+from airflow_provider_jobstatus.errors import JobNotFoundError, JobStatusError
+from airflow_provider_jobstatus.hooks.base import JobStatusHook
+from airflow_provider_jobstatus.status import JobState, JobStatus
+from airflow_provider_jobstatus.triggers.job_status import (
+    DEFAULT_FAULT_TOLERANCE,
+    DEFAULT_NOT_FOUND_GRACE,
+    JobStatusTrigger,
+)
+
+_TRIGGER_PATH = f"{JobStatusTrigger.__module__}.{JobStatusTrigger.__qualname__}"
+
+
+def _airflow_supports_start_from_trigger() -> bool:
+    from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_3_PLUS
+
+    return bool(AIRFLOW_V_3_3_PLUS)
+
+
+class JobStatusSensor(BaseSensorOperator):
+    """Wait for a vendor job to end; succeed with its status (XCom) or fail with the vendor's message.
+
+    :param conn_id: a connection of type nitro, pdfco, alteryx, apidatatools or playment.
+    :param job_id: the vendor's job id (templated).
+    :param deferrable: wait in the triggerer (default True).
+    :param fail_on_warning: Alteryx: a job that completed with disposition Warning fails.
+    :param canceled_as_skipped: a canceled job skips the task instead of failing it.
+    :param vendor_options: further vendor switches (templated), plain JSON.
+    :param transient_fault_tolerance: seconds of uninterrupted faults before the wait fails.
+    :param not_found_grace: seconds a 404 counts as "not visible yet".
+    :param start_from_trigger: start in the triggerer without a worker (Airflow 3.3+); the job id
+        must be known at parse time or from templated fields that need no XCom.
+    """
+
+    template_fields: Sequence[str] = ("job_id", "conn_id", "vendor_options")
+    ui_color = "#e8f4fd"
+    start_trigger_args = StartTriggerArgs(
+        trigger_cls=_TRIGGER_PATH, next_method="execute_complete", trigger_kwargs={}, next_kwargs=None, timeout=None
+    )
+    start_from_trigger = False
+
+    def __init__(
+        self,
+        *,
+        conn_id: str,
+        job_id: str,
+        deferrable: bool = True,
+        poke_interval: float = 30.0,
+        fail_on_warning: bool = False,
+        canceled_as_skipped: bool = False,
+        vendor_options: dict[str, Any] | None = None,
+        transient_fault_tolerance: float = DEFAULT_FAULT_TOLERANCE,
+        not_found_grace: float = DEFAULT_NOT_FOUND_GRACE,
+        start_from_trigger: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(poke_interval=poke_interval, **kwargs)
+        self.conn_id = conn_id
+        self.job_id = job_id
+        self.deferrable = deferrable
+        self.fail_on_warning = fail_on_warning
+        self.canceled_as_skipped = canceled_as_skipped
+        self.vendor_options = dict(vendor_options or {})
+        self.transient_fault_tolerance = transient_fault_tolerance
+        self.not_found_grace = not_found_grace
+        if start_from_trigger:
+            if not _airflow_supports_start_from_trigger():
+                raise AirflowException("JobStatusSensor(start_from_trigger=True) needs Airflow 3.3 or newer")
+            self.start_from_trigger = True
+            self.start_trigger_args = StartTriggerArgs(
+                trigger_cls=_TRIGGER_PATH,
+                next_method="execute_complete",
+                trigger_kwargs=self._trigger_kwargs(timeout_at=None, execution_deadline=None),
+                next_kwargs=None,
+                timeout=timedelta(seconds=self.timeout),
+            )
+
+    # -- options --------------------------------------------------------------------------------
+    def _options(self) -> dict[str, Any]:
+        options = dict(self.vendor_options)
+        if self.fail_on_warning:
+            options["fail_on_warning"] = True
+        return options
+
+    def _trigger_kwargs(self, timeout_at: float | None, execution_deadline: float | None) -> dict[str, Any]:
+        return {
+            "conn_id": self.conn_id,
+            "job_id": self.job_id,
+            "poll_interval": float(self.poke_interval),
+            "timeout_at": timeout_at,
+            "execution_deadline": execution_deadline,
+            "vendor_options": self._options(),
+            "transient_fault_tolerance": float(self.transient_fault_tolerance),
+            "not_found_grace": float(self.not_found_grace),
+        }
+
+    def hook(self) -> JobStatusHook:
+        try:
+            return JobStatusHook.for_connection(self.conn_id)
+        except JobStatusError as exc:
+            raise AirflowException(str(exc)) from exc
+
+    # -- execution ------------------------------------------------------------------------------
+    def execute(self, context: Any) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        status = self._check(self.hook())
+        if status is not None and status.state.is_terminal:
+            return self._finish(status)
+        now = time.time()
+        execution_deadline = now + self.execution_timeout.total_seconds() if self.execution_timeout else None
+        self.defer(
+            trigger=JobStatusTrigger(**self._trigger_kwargs(now + self.timeout, execution_deadline)),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.timeout),
+        )
+
+    def poke(self, context: Any) -> bool | PokeReturnValue:
+        status = self._check(self.hook())
+        if status is None or not status.state.is_terminal:
+            return False
+        return PokeReturnValue(is_done=True, xcom_value=self._finish(status))
+
+    def _check(self, hook: JobStatusHook) -> JobStatus | None:
+        """One status check on the worker; None when it met a transient fault (the wait goes on)."""
+        try:
+            status = hook.get_job_status(self.job_id, **self._options())
+        except JobStatusError as exc:
+            if exc.transient:
+                self.log.warning("%s; will check again", exc)
+                return None
+            if isinstance(exc, JobNotFoundError) and self._within_grace():
+                self.log.warning("%s; allowing up to %.0f s for it to appear", exc, self.not_found_grace)
+                return None
+            raise AirflowException(str(exc)) from exc
+        self.log.info("%s", status.describe())
+        return status
+
+    def _within_grace(self) -> bool:
+        """404s are tolerated for ``not_found_grace`` from the first one this task instance saw
+        (in reschedule mode each run is a new instance, so the sensor timeout bounds it)."""
+        if self.deferrable:
+            return True  # the trigger keeps the grace period
+        first = self.__dict__.setdefault("_not_found_since", time.monotonic())
+        return time.monotonic() - first < self.not_found_grace
+
+    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> Any:
+        """Turn the trigger's event into the task's outcome; anything unexpected is an error."""
+        if not isinstance(event, dict) or event.get("status") not in ("done", "error", "timeout"):
+            raise AirflowException(f"JobStatusSensor {self.task_id}: unexpected trigger event {event!r}")
+        kind = event["status"]
+        if kind == "done":
+            return self._finish(JobStatus.from_event(event["job"]))
+        message = str(event.get("message") or "no message")
+        if kind == "timeout":
+            if event.get("reason") == "execution_timeout":
+                raise AirflowTaskTimeout(message)
+            raise AirflowSensorTimeout(message)
+        raise AirflowException(message)
+
+    def _finish(self, status: JobStatus) -> dict[str, Any]:
+        if status.state is JobState.SUCCEEDED:
+            return status.to_event()
+        if status.state is JobState.CANCELED and self.canceled_as_skipped:
+            raise AirflowSkipException(status.describe())
+        raise AirflowFailException(status.describe())

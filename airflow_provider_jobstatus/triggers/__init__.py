@@ -1,0 +1,1 @@
+"""Triggers run by Airflow's triggerer."""

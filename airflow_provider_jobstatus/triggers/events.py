@@ -1,0 +1,42 @@
+"""The events a wait ends with: small plain-JSON dicts, logged in clear by the triggerer, so they
+carry no secret and no signed URL's query string (``JobStatus.to_event`` strips both)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from airflow_provider_jobstatus.errors import JobStatusError
+from airflow_provider_jobstatus.status import JobStatus
+
+EventKind = Literal["done", "error", "timeout"]
+
+
+def done_event(status: JobStatus) -> dict[str, Any]:
+    return {"status": "done", "job_id": status.job_id, "job": status.to_event()}
+
+
+def error_event(
+    exc: JobStatusError, job_id: str, last: JobStatus | None, persisted_for: float | None = None
+) -> dict[str, Any]:
+    message = str(exc)
+    if persisted_for is not None:
+        message += f" (faults persisted for {persisted_for:.0f} s)"
+    return {
+        "status": "error",
+        "job_id": job_id,
+        "error": type(exc).__name__,
+        "message": message,
+        "job": last.to_event() if last else None,
+    }
+
+
+def timeout_event(reason: str, vendor: str, job_id: str, last: JobStatus | None) -> dict[str, Any]:
+    seen = last.describe() if last else "no status was read"
+    what = "the task's execution_timeout" if reason == "execution_timeout" else "the sensor's timeout"
+    return {
+        "status": "timeout",
+        "job_id": job_id,
+        "reason": reason,
+        "message": f"{vendor} job {job_id!r}: {what} was reached; last seen: {seen}",
+        "job": last.to_event() if last else None,
+    }
