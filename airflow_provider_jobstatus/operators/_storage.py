@@ -1,0 +1,187 @@
+"""Where results land: a local path or any Airflow object storage URL, never half-written.
+
+Bytes go to a temporary name beside the target and are moved under the final name only once the
+download is complete and verified, so no reader ever sees a partial file there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import unicodedata
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, BinaryIO, Literal, Protocol
+from urllib.parse import unquote, urlsplit
+
+Overwrite = Literal["replace", "skip", "fail"]
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._ ()+=,@-]+")
+
+
+def safe_name(raw: str | None, fallback: str = "result") -> str:
+    """A vendor-supplied file name reduced to one harmless path segment (no traversal, no absolute
+    paths, no control characters, no hidden-file dots)."""
+    text = unicodedata.normalize("NFKC", unquote(raw or ""))
+    text = text.replace("\\", "/").split("/")[-1]
+    text = _UNSAFE.sub("_", text).strip(" .")
+    if not text or set(text) <= {"_", "."}:
+        return fallback
+    return text[:200]
+
+
+def unique_names(names: Iterable[str]) -> list[str]:
+    """Make names unique by suffixing ``-2``, ``-3``... before the extension."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        count = seen.get(name, 0) + 1
+        seen[name] = count
+        if count > 1:
+            stem, dot, ext = name.rpartition(".")
+            name = f"{stem}-{count}.{ext}" if dot and stem else f"{name}-{count}"
+        out.append(name)
+    return out
+
+
+class Target(Protocol):
+    """One place to write one result."""
+
+    def exists(self) -> bool: ...
+    def describe(self) -> str: ...
+    def open_temp(self) -> BinaryIO: ...
+    def commit(self) -> None: ...
+    def discard(self) -> None: ...
+
+
+@dataclass
+class LocalTarget:
+    path: Path
+
+    def __post_init__(self) -> None:
+        self.temp = self.path.with_name(f".{self.path.name}.part-{uuid.uuid4().hex[:12]}")
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def describe(self) -> str:
+        return str(self.path)
+
+    def open_temp(self) -> BinaryIO:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        return open(self.temp, "wb")  # noqa: SIM115 - closed by the caller
+
+    def commit(self) -> None:
+        with open(self.temp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(self.temp, self.path)
+
+    def discard(self) -> None:
+        self.temp.unlink(missing_ok=True)
+
+
+@dataclass
+class ObjectTarget:
+    """Object stores have no rename: write a temporary key, move it under the final key when
+    verified (a server-side copy), and delete the temporary key on any failure."""
+
+    path: Any  # airflow.sdk.ObjectStoragePath
+
+    def __post_init__(self) -> None:
+        self.temp = self.path.parent / f".{self.path.name}.part-{uuid.uuid4().hex[:12]}"
+
+    def exists(self) -> bool:
+        return bool(self.path.exists())
+
+    def describe(self) -> str:
+        return str(self.path)
+
+    def open_temp(self) -> BinaryIO:
+        return self.temp.open("wb")  # type: ignore[no-any-return]
+
+    def commit(self) -> None:
+        self.temp.fs.mv(self.temp.path, self.path.path)
+
+    def discard(self) -> None:
+        try:
+            if self.temp.exists():
+                self.temp.unlink()
+        except OSError:
+            pass
+
+
+def is_local(destination: str) -> bool:
+    scheme = urlsplit(destination).scheme
+    return scheme in ("", "file") or (len(scheme) == 1 and os.name == "nt")
+
+
+def targets_for(destination: str, names: list[str], conn_id: str | None) -> list[Target]:
+    """One target per result. A destination ending in ``/`` (or an existing folder) is a folder
+    holding each result under its sanitized name; otherwise it is the file for a single result."""
+    if is_local(destination):
+        raw = unquote(urlsplit(destination).path) if destination.startswith("file:") else destination
+        root = Path(raw).expanduser()
+        folder = destination.endswith(("/", os.sep)) or root.is_dir()
+        if folder:
+            return [LocalTarget(root / name) for name in names]
+        _single(destination, names)
+        return [LocalTarget(root)]
+    from airflow.sdk import ObjectStoragePath
+
+    base = ObjectStoragePath(destination, conn_id=conn_id)
+    if destination.endswith("/") or (base.exists() and base.is_dir()):
+        return [ObjectTarget(base / name) for name in names]
+    _single(destination, names)
+    return [ObjectTarget(base)]
+
+
+def _single(destination: str, names: list[str]) -> None:
+    if len(names) != 1:
+        raise ValueError(
+            f"destination {destination!r} is a single file but the job has {len(names)} results; "
+            "end it with '/' to write them into a folder, or pick one with result="
+        )
+
+
+@dataclass(frozen=True)
+class Written:
+    """What one download left behind (returned to XCom)."""
+
+    destination: str
+    name: str
+    bytes: int
+    sha256: str
+    content_type: str | None
+    skipped: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "destination": self.destination,
+            "name": self.name,
+            "bytes": self.bytes,
+            "sha256": self.sha256,
+            "content_type": self.content_type,
+            "skipped": self.skipped,
+        }
+
+
+def sha256_of_target(target: Target) -> tuple[int, str]:
+    """Size and checksum of what already sits at a target (for overwrite='skip')."""
+    digest = hashlib.sha256()
+    size = 0
+    if isinstance(target, LocalTarget):
+        stream: BinaryIO = open(target.path, "rb")  # noqa: SIM115
+    else:
+        stream = target.path.open("rb")  # type: ignore[attr-defined]
+    with stream:
+        while chunk := stream.read(1024 * 1024):
+            size += len(chunk)
+            digest.update(chunk)
+    return size, digest.hexdigest()
+
+
+def posix_name(path: str) -> str:
+    return PurePosixPath(urlsplit(path).path).name
