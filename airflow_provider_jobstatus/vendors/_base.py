@@ -8,23 +8,25 @@ connection's own origin) and hands the answers back here.
 from __future__ import annotations
 
 import json
+import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from datetime import datetime, timezone
-from typing import Any, ClassVar, TypeVar
-from urllib.parse import quote
+from email.utils import parsedate_to_datetime
+from typing import Any, ClassVar, TypeVar, cast
+from urllib.parse import quote, unquote, urlsplit
 
 from airflow_provider_jobstatus.errors import (
-    ConfigurationError,
     AuthenticationError,
+    ConfigurationError,
     JobNotFoundError,
+    JobStatusError,
     MalformedResponseError,
     TransientVendorError,
     VendorRequestError,
 )
-from airflow_provider_jobstatus.status import BatchPage, JobStatus, ResultFile
+from airflow_provider_jobstatus.status import BatchPage, JobState, JobStatus, ResultFile
 
 #: Largest status/token/listing body a hook will read (the contract's default).
 MAX_BODY_BYTES = 10 * 1024 * 1024
@@ -142,8 +144,14 @@ class VendorApi(ABC):
     ) -> list[ResultRequest]:
         """Requests that fetch the results of a succeeded job (``selector`` picks some of them)."""
 
+    def results_expired(self, status: JobStatus, now: datetime) -> bool:
+        """Whether the status says its result links are already dead (PDF.co says until when)."""
+        return False
+
     # -- batches --------------------------------------------------------------------------------
-    def batch_page_request(self, batch_id: str, page_token: str | None, options: Mapping[str, Any]) -> ApiRequest:
+    def batch_page_request(
+        self, batch_id: str, page_token: str | None, options: Mapping[str, Any]
+    ) -> ApiRequest:
         raise NotImplementedError(f"{self.display_name} has no batch listing")
 
     def parse_batch_page(self, batch_id: str, resp: ApiResponse) -> BatchPage:
@@ -172,12 +180,14 @@ class VendorApi(ABC):
                 status_code=code,
                 retry_after=retry_after_seconds(resp.headers.get("retry-after")),
             )
-        raise VendorRequestError(self.display_name, job_id, f"request refused (HTTP {code}){said}", status_code=code)
+        raise VendorRequestError(
+            self.display_name, job_id, f"request refused (HTTP {code}){said}", status_code=code
+        )
 
     def _error_text(self, resp: ApiResponse) -> str:
         try:
             data = json.loads(resp.body[:65536]) if resp.body else None
-        except ValueError:
+        except (ValueError, RecursionError):
             return ""
         text = self.error_message(data)
         return f": {text}" if text else ""
@@ -199,10 +209,56 @@ class VendorApi(ABC):
             return json.loads(body)
         except RecursionError:
             raise MalformedResponseError(self.display_name, job_id, "JSON nested too deeply") from None
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             raise MalformedResponseError(
-                self.display_name, job_id, f"invalid JSON (HTTP {resp.status_code}): {exc.msg} at position {exc.pos}"
+                self.display_name,
+                job_id,
+                f"invalid JSON (HTTP {resp.status_code}): {exc.msg} at position {exc.pos}",
             ) from None
+        except ValueError:  # bytes that are not UTF-8/16/32 text
+            raise MalformedResponseError(
+                self.display_name, job_id, f"invalid JSON (HTTP {resp.status_code}): not valid text"
+            ) from None
+
+    def decode_object(self, job_id: str | None, resp: ApiResponse) -> dict[str, Any]:
+        """Parse a JSON body that must be an object (every vendor answers with one)."""
+        data = self.decode_json(job_id, resp)
+        if not isinstance(data, dict):
+            raise MalformedResponseError(
+                self.display_name, job_id, f"expected a JSON object, got {type_name(data)}"
+            )
+        return data
+
+    def read_token(
+        self, resp: ApiResponse, token_keys: Sequence[str], expiry_keys: Sequence[str]
+    ) -> TokenGrant:
+        """Read an OAuth2-style token answer; RFC 6749 says a refused client gets 400 or 401."""
+        if resp.status_code == 400:
+            said = self._error_text(resp)
+            raise AuthenticationError(self.display_name, None, f"token request refused (HTTP 400){said}")
+        self.check_http(None, resp)
+        data = self.decode_object(None, resp)
+        token = next((data[k] for k in token_keys if data.get(k) is not None), None)
+        if not isinstance(token, str) or not token.strip():
+            raise MalformedResponseError(
+                self.display_name, None, f"token answer has no {' or '.join(map(repr, token_keys))} string"
+            )
+        key = next((k for k in expiry_keys if data.get(k) is not None), None)
+        expires = None if key is None else field_of(self.display_name, None, data, key, (int, float))
+        return TokenGrant(token, None if expires is None else float(expires))
+
+    def status_of(
+        self, job_id: str, state: JobState, raw_status: str | None, body: Any, **fields: Any
+    ) -> JobStatus:
+        """A :class:`JobStatus` for this vendor, keeping the parsed body as ``raw``."""
+        return JobStatus(
+            vendor=self.name, job_id=job_id, state=state, raw_status=raw_status, raw=body, **fields
+        )
+
+    def unknown_status(self, job_id: str, raw_status: str, body: Any, **fields: Any) -> JobStatus:
+        """A status string we do not know: never success, the raw value kept for the user."""
+        message = f"unrecognised status {raw_status!r}"
+        return self.status_of(job_id, JobState.UNKNOWN, raw_status, body, message=message, **fields)
 
 
 T = TypeVar("T")
@@ -215,11 +271,11 @@ def field_of(vendor: str, job_id: str | None, data: Any, key: str, kind: type[T]
     if key not in data:
         raise MalformedResponseError(vendor, job_id, f"field {key!r} missing from the answer")
     value = data[key]
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind in (int, float, (int, float))):
+    if not _is_kind(value, kind):
         raise MalformedResponseError(
             vendor, job_id, f"field {key!r} should be {kind_name(kind)}, got {type_name(value)}"
         )
-    return value  # type: ignore[return-value]
+    return cast("T", value)
 
 
 def optional_field(
@@ -229,11 +285,19 @@ def optional_field(
     value = data.get(key)
     if value is None:
         return None
-    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+    if not _is_kind(value, kind):
         raise MalformedResponseError(
             vendor, job_id, f"field {key!r} should be {kind_name(kind)}, got {type_name(value)}"
         )
-    return value  # type: ignore[return-value]
+    return cast("T", value)
+
+
+def _is_kind(value: Any, kind: type | tuple[type, ...]) -> bool:
+    """``isinstance``, except that JSON ``true``/``false`` is not a number."""
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if isinstance(value, bool):
+        return bool in kinds
+    return isinstance(value, kinds)
 
 
 def type_name(value: Any) -> str:
@@ -268,7 +332,7 @@ def retry_after_seconds(value: str | None) -> float | None:
         if when.tzinfo is None:
             when = when.replace(tzinfo=timezone.utc)
         seconds = (when - datetime.now(timezone.utc)).total_seconds()
-    return max(0.0, seconds)
+    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 def path_segment(vendor: str, job_id: str, value: str) -> str:
@@ -278,3 +342,104 @@ def path_segment(vendor: str, job_id: str, value: str) -> str:
     if value in (".", ".."):
         raise ConfigurationError(vendor, job_id, f"{value!r} is not a valid id")
     return quote(value, safe="")
+
+
+# -- helpers shared by several vendor modules ---------------------------------------------------
+
+
+def join_text(*parts: Any) -> str | None:
+    """The non-empty strings among ``parts`` joined with ": " (e.g. an error code and its message)."""
+    text = ": ".join(p.strip() for p in parts if isinstance(p, str) and p.strip())
+    return text or None
+
+
+_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off", "")
+
+
+def bool_option(vendor: str, options: Mapping[str, Any], key: str, default: bool = False) -> bool:
+    """A yes/no option; connection extras may hold it as JSON ``true`` or as the text ``"true"``."""
+    value = options.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    text = value.strip().lower() if isinstance(value, str) else None
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    raise ConfigurationError(vendor, None, f"option {key!r} should be true or false, got {value!r}")
+
+
+def safe_file_name(name: str | None, default: str) -> str:
+    """The last component of ``name`` (either slash), or ``default`` when that is not a usable file name."""
+    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
+    if not base or base in (".", "..") or any(ord(c) < 32 for c in base):
+        return default
+    return base
+
+
+def url_file_name(url: str | None, default: str = "result") -> str:
+    """A file name from a URL's path (never its query: a signature lives there)."""
+    parts = urlsplit(url or "")
+    if not (parts.scheme and parts.netloc):  # a placeholder such as "<string>", not a URL
+        return default
+    return safe_file_name(unquote(parts.path.rsplit("/", 1)[-1]), default)
+
+
+def unique_names(names: Sequence[str]) -> list[str]:
+    """Make names distinct (``a.pdf``, ``a-2.pdf``) so results saved side by side never overwrite."""
+    seen: set[str] = set()
+    out: list[str] = []
+    for name in names:
+        stem, dot, ext = name.rpartition(".") if "." in name.lstrip(".") else (name, "", "")
+        candidate, n = name, 1
+        while candidate in seen:
+            n += 1
+            candidate = f"{stem}-{n}{dot}{ext}"
+        seen.add(candidate)
+        out.append(candidate)
+    return out
+
+
+def select_results(
+    vendor: str, job_id: str, results: Sequence[ResultFile], selector: Mapping[str, Any]
+) -> list[ResultFile]:
+    """Apply a ``{"index": int}`` or ``{"name": str}`` selector; no selector means every result."""
+    unknown = sorted(set(selector) - {"index", "name"})
+    if unknown:
+        raise ConfigurationError(vendor, job_id, f"unknown result selector {unknown}; use 'index' or 'name'")
+    picked = list(results)
+    if "index" in selector:
+        index = selector["index"]
+        if not _is_kind(index, int) or not 0 <= index < len(results):
+            raise ConfigurationError(
+                vendor,
+                job_id,
+                f"result index {index!r} is out of range: the job has {len(results)} result(s)",
+            )
+        picked = [results[index]]
+    if "name" in selector:
+        wanted = selector["name"]
+        picked = [r for r in picked if r.name == wanted]
+        if not picked:
+            names = [r.name for r in results]
+            raise ConfigurationError(vendor, job_id, f"no result named {wanted!r}; the job has {names}")
+    return picked
+
+
+def require_succeeded(vendor: str, status: JobStatus) -> None:
+    """Results exist only for a succeeded job; anything else is a clear error, not an empty download."""
+    if status.state is not JobState.SUCCEEDED:
+        raise JobStatusError(
+            vendor, status.job_id, f"the job is {status.state.value}: there is no result to fetch"
+        )
+    if not status.results:
+        raise JobStatusError(vendor, status.job_id, "the job succeeded but its status lists no result")
+
+
+def download_url(vendor: str, job_id: str, url: str | None) -> str:
+    """A result URL the vendor gave us, checked to be absolute http(s) before anyone fetches it."""
+    parts = urlsplit(url or "")
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        shown = (url or "").split("?", 1)[0][:80]  # never echo a signature
+        raise MalformedResponseError(vendor, job_id, f"result URL {shown!r} is not an absolute http(s) URL")
+    return url or ""

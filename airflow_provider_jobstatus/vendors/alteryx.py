@@ -1,0 +1,244 @@
+"""Alteryx Server API v3 (self-hosted): OAuth2 client credentials, ``GET /v3/jobs/{id}``.
+
+"Completed" only means the workflow ran: the ``disposition`` says whether it worked, and the
+error messages (``messages[].status == 3``) say why not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from airflow_provider_jobstatus.errors import ConfigurationError, MalformedResponseError
+from airflow_provider_jobstatus.status import JobState, JobStatus, ResultFile
+from airflow_provider_jobstatus.vendors._base import (
+    ApiRequest,
+    ApiResponse,
+    Credentials,
+    ResultRequest,
+    TokenGrant,
+    VendorApi,
+    bool_option,
+    field_of,
+    join_text,
+    optional_field,
+    path_segment,
+    require_succeeded,
+    safe_file_name,
+    unique_names,
+)
+
+#: AlteryxEngine message codes; the transient flag is masked off before comparing.
+_WARNING, _ERROR, _TRANSIENT_FLAG = 2, 3, 0x40000000
+
+_STATES = {
+    "created": JobState.QUEUED,
+    "queued": JobState.QUEUED,
+    "running": JobState.RUNNING,
+    "cancelled": JobState.CANCELED,
+    "canceled": JobState.CANCELED,
+}
+
+
+class AlteryxApi(VendorApi):
+    name = "alteryx"
+    display_name = "Alteryx Server"
+    default_base_url = None
+    needs_login = True
+    uses_token = True
+
+    def token_request(self, creds: Credentials) -> ApiRequest:
+        if not creds.login:
+            raise ConfigurationError(
+                self.display_name, None, "the connection's login (API access key) is empty"
+            )
+        return ApiRequest(
+            "POST",
+            "/oauth2/token",
+            form={"grant_type": "client_credentials"},
+            headers=_JSON,
+            authenticated=False,
+            basic_auth=(creds.login, creds.secret),
+        )
+
+    def parse_token(self, resp: ApiResponse) -> TokenGrant:
+        return self.read_token(resp, ("access_token",), ("expires_in",))
+
+    def auth_headers(self, creds: Credentials, token: str | None) -> dict[str, str]:
+        if not token:
+            raise ConfigurationError(self.display_name, None, "no access token: request one first")
+        return {"Authorization": f"Bearer {token}"}
+
+    def status_request(self, job_id: str, options: Mapping[str, Any]) -> ApiRequest:
+        path = f"/v3/jobs/{path_segment(self.display_name, job_id, job_id)}"
+        return ApiRequest("GET", path, params={"includeMessages": "true"}, headers=_JSON)
+
+    def parse_status(self, job_id: str, resp: ApiResponse, options: Mapping[str, Any]) -> JobStatus:
+        self.check_http(job_id, resp)
+        data = self.decode_object(job_id, resp)
+        raw = field_of(self.display_name, job_id, data, "status", str)
+        errors, warnings = self._messages(job_id, data)
+        results = self._outputs(job_id, data)
+        if raw.lower() == "completed":
+            return self._completed(job_id, data, errors, warnings, results, options)
+        state = _STATES.get(raw.lower())
+        if state is None:
+            return self.unknown_status(job_id, raw, data)
+        return self.status_of(job_id, state, raw, data)
+
+    def _completed(
+        self,
+        job_id: str,
+        data: dict[str, Any],
+        errors: list[str],
+        warnings: list[str],
+        results: list[ResultFile],
+        options: Mapping[str, Any],
+    ) -> JobStatus:
+        """The disposition is authoritative: Success (and Warning unless strict) is success."""
+        disposition = optional_field(self.display_name, job_id, data, "disposition", str) or ""
+        details: dict[str, Any] = {"disposition": disposition or None}
+        if errors:
+            details["errors"] = errors
+        if warnings:
+            details["warnings"] = warnings
+        strict = bool_option(self.display_name, options, "fail_on_warning")
+        kind = disposition.lower()
+        if kind == "success" or (kind == "warning" and not strict):
+            message = "completed with warnings" if kind == "warning" else None
+            return self.status_of(
+                job_id,
+                JobState.SUCCEEDED,
+                "Completed",
+                data,
+                message=message,
+                results=results,
+                details=details,
+            )
+        if kind == "warning":
+            message = "completed with warnings and fail_on_warning is set"
+            message += f": {'; '.join(warnings)}" if warnings else ""
+        elif disposition:
+            message = "; ".join(errors) or f"completed with disposition {disposition!r}"
+        else:
+            message = "; ".join(errors) or "completed without a disposition"
+        return self.status_of(
+            job_id, JobState.FAILED, "Completed", data, message=message, results=results, details=details
+        )
+
+    def _messages(self, job_id: str, data: dict[str, Any]) -> tuple[list[str], list[str]]:
+        """The error and warning texts among ``messages``."""
+        messages = optional_field(self.display_name, job_id, data, "messages", list) or []
+        errors: list[str] = []
+        warnings: list[str] = []
+        for item in messages:
+            if not isinstance(item, dict):
+                raise MalformedResponseError(
+                    self.display_name, job_id, "each entry of 'messages' should be an object"
+                )
+            code = field_of(self.display_name, job_id, item, "status", int) & ~_TRANSIENT_FLAG
+            text = optional_field(self.display_name, job_id, item, "text", str) or ""
+            if code == _ERROR:
+                errors.append(text)
+            elif code == _WARNING:
+                warnings.append(text)
+        return [t for t in errors if t], [t for t in warnings if t]
+
+    def _outputs(self, job_id: str, data: dict[str, Any]) -> list[ResultFile]:
+        outputs = optional_field(self.display_name, job_id, data, "outputs", list) or []
+        results = []
+        for item in outputs:
+            if not isinstance(item, dict):
+                raise MalformedResponseError(
+                    self.display_name, job_id, "each entry of 'outputs' should be an object"
+                )
+            formats = optional_field(self.display_name, job_id, item, "availableFormats", list) or []
+            if not all(isinstance(f, str) for f in formats):
+                raise MalformedResponseError(
+                    self.display_name, job_id, "field 'availableFormats' should be a list of strings"
+                )
+            results.append(
+                ResultFile(
+                    id=field_of(self.display_name, job_id, item, "id", str),
+                    name=optional_field(self.display_name, job_id, item, "fileName", str),
+                    formats=formats,
+                )
+            )
+        return results
+
+    def error_message(self, data: Any) -> str | None:
+        if not isinstance(data, dict):
+            return None
+        return join_text(data.get("error"), data.get("error_description")) or join_text(data.get("message"))
+
+    def result_requests(
+        self, status: JobStatus, selector: Mapping[str, Any], options: Mapping[str, Any]
+    ) -> list[ResultRequest]:
+        """One request per output, each in the selector's format or the output's first format."""
+        job_id = status.job_id
+        require_succeeded(self.display_name, status)
+        unknown = sorted(set(selector) - {"output", "format"})
+        if unknown:
+            raise ConfigurationError(
+                self.display_name, job_id, f"unknown result selector {unknown}; use 'output' or 'format'"
+            )
+        outputs = self._pick(job_id, status.results, selector.get("output"))
+        wanted = selector.get("format")
+        plans = [(out, self._format(job_id, out, wanted)) for out in outputs]
+        names = unique_names([_file_name(out, fmt) for out, fmt in plans])
+        job = path_segment(self.display_name, job_id, job_id)
+        return [
+            ResultRequest(
+                ApiRequest(
+                    "GET",
+                    f"/v1/jobs/{job}/output/{path_segment(self.display_name, job_id, out.id or '')}",
+                    params={"format": fmt},
+                ),
+                name,
+                out,
+            )
+            for (out, fmt), name in zip(plans, names, strict=True)
+        ]
+
+    def _pick(self, job_id: str, outputs: list[ResultFile], wanted: Any) -> list[ResultFile]:
+        if wanted is None:
+            return outputs
+        picked = [o for o in outputs if o.id == wanted] or [o for o in outputs if o.name == wanted]
+        if not picked:
+            known = [o.id for o in outputs]
+            raise ConfigurationError(
+                self.display_name, job_id, f"no output {wanted!r}; the job has outputs {known}"
+            )
+        return picked[:1]
+
+    def _format(self, job_id: str, output: ResultFile, wanted: Any) -> str:
+        if wanted is None:
+            if not output.formats:
+                raise MalformedResponseError(
+                    self.display_name, job_id, f"output {output.id!r} lists no availableFormats"
+                )
+            return output.formats[0]
+        if wanted not in output.formats:
+            raise ConfigurationError(
+                self.display_name,
+                job_id,
+                f"output {output.id!r} is not available as {wanted!r}; availableFormats: {output.formats}",
+            )
+        return str(wanted)
+
+
+def _file_name(output: ResultFile, fmt: str) -> str:
+    """The output's file name (Windows paths cut to the base name), with the format's extension
+    when a converted format was asked for; ``Raw`` is the file as the workflow wrote it."""
+    name = safe_file_name(output.name, safe_file_name(output.id, "output"))
+    if fmt.lower() == "raw":
+        return name
+    stem, dot, ext = name.rpartition(".")
+    if dot and ext.lower() == fmt.lower():
+        return name
+    return f"{stem if dot else name}.{fmt.lower()}"
+
+
+_JSON = {"Accept": "application/json"}
+
+API = AlteryxApi()

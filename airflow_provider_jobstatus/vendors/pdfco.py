@@ -1,0 +1,142 @@
+"""PDF.co: ``POST /v1/job/check`` with ``x-api-key``; results are pre-signed S3 links that expire.
+
+PDF.co answers ``working`` for job ids it has never seen; only a ``force`` check says ``unknown``.
+Errors come as ``{"error": true, "status": N, "message"}``, sometimes with HTTP 200.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime, timezone
+from typing import Any
+
+from airflow_provider_jobstatus.errors import ConfigurationError, MalformedResponseError
+from airflow_provider_jobstatus.status import JobState, JobStatus, ResultFile
+from airflow_provider_jobstatus.vendors._base import (
+    ApiRequest,
+    ApiResponse,
+    Credentials,
+    ResultRequest,
+    VendorApi,
+    bool_option,
+    download_url,
+    field_of,
+    join_text,
+    optional_field,
+    require_succeeded,
+    select_results,
+    unique_names,
+    url_file_name,
+)
+
+#: Status fields worth keeping: cost, timing, and when the output links stop working.
+_DETAIL_KEYS = ("credits", "remainingCredits", "duration", "jobDuration", "pageCount", "outputLinkValidTill")
+
+_STATES = {
+    "working": JobState.RUNNING,
+    "success": JobState.SUCCEEDED,
+    "failed": JobState.FAILED,
+    "aborted": JobState.CANCELED,
+}
+
+
+class PdfCoApi(VendorApi):
+    name = "pdfco"
+    display_name = "PDF.co"
+    default_base_url = "https://api.pdf.co"
+
+    def auth_headers(self, creds: Credentials, token: str | None) -> dict[str, str]:
+        return {"x-api-key": creds.secret}
+
+    def status_request(self, job_id: str, options: Mapping[str, Any]) -> ApiRequest:
+        if not job_id.strip():
+            raise ConfigurationError(self.display_name, job_id, "the job id is empty")
+        # Every documented example sends lowercase ``jobid``, whatever the attribute table says.
+        body: dict[str, Any] = {"jobid": job_id}
+        if bool_option(self.display_name, options, "force"):
+            body["force"] = True
+        return ApiRequest("POST", "/v1/job/check", json=body, headers={"Accept": "application/json"})
+
+    def parse_status(self, job_id: str, resp: ApiResponse, options: Mapping[str, Any]) -> JobStatus:
+        self.check_http(job_id, resp)
+        data = self.decode_object(job_id, resp)
+        self._check_envelope(job_id, resp, data)
+        raw = field_of(self.display_name, job_id, data, "status", str)
+        message = optional_field(self.display_name, job_id, data, "message", str)
+        details = {k: data[k] for k in _DETAIL_KEYS if data.get(k) is not None}
+        state = _STATES.get(raw)
+        if raw == "unknown":
+            message = f"PDF.co does not know job id {job_id!r}: it is wrong or has expired"
+            return self.status_of(job_id, JobState.UNKNOWN, raw, data, message=message, details=details)
+        if state is None:
+            return self.unknown_status(job_id, raw, data, details=details)
+        if state is JobState.FAILED:
+            message = message or "the job failed"
+        results = self._results(job_id, data) if state is JobState.SUCCEEDED else []
+        return self.status_of(job_id, state, raw, data, message=message, results=results, details=details)
+
+    def _check_envelope(self, job_id: str, resp: ApiResponse, data: dict[str, Any]) -> None:
+        """An error envelope in a 2xx answer: classify its inner status as if it were the HTTP code."""
+        if not data.get("error") or isinstance(data.get("status"), str):
+            return  # a job status (a string) always wins over the error flag
+        inner = data.get("status")
+        code = inner if isinstance(inner, int) and not isinstance(inner, bool) and inner >= 400 else 400
+        self.check_http(job_id, replace(resp, status_code=code))
+
+    def _results(self, job_id: str, data: dict[str, Any]) -> list[ResultFile]:
+        urls = optional_field(self.display_name, job_id, data, "urls", list) or []
+        if not all(isinstance(u, str) and u for u in urls):
+            raise MalformedResponseError(self.display_name, job_id, "field 'urls' should be a list of URLs")
+        if not urls:
+            url = optional_field(self.display_name, job_id, data, "url", str)
+            urls = [url] if url else []
+        names = unique_names([url_file_name(u) for u in urls])
+        return [ResultFile(url=u, name=n) for u, n in zip(urls, names, strict=True)]
+
+    def error_message(self, data: Any) -> str | None:
+        return join_text(data.get("message")) if isinstance(data, dict) else None
+
+    def results_expired(self, status: JobStatus, now: datetime) -> bool:
+        return link_expired(status, now)
+
+    def result_requests(
+        self, status: JobStatus, selector: Mapping[str, Any], options: Mapping[str, Any]
+    ) -> list[ResultRequest]:
+        require_succeeded(self.display_name, status)
+        picked = select_results(self.display_name, status.job_id, status.results, selector)
+        return [
+            ResultRequest(
+                ApiRequest("GET", download_url(self.display_name, status.job_id, r.url), authenticated=False),
+                r.name or "result",
+                r,
+            )
+            for r in picked
+        ]
+
+
+def link_expired(status: JobStatus, now: datetime) -> bool:
+    """Whether the output links are past ``outputLinkValidTill`` (False when PDF.co did not say)."""
+    till = _parse_time(status.details.get("outputLinkValidTill"))
+    if till is None:
+        return False
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=timezone.utc)
+    return now >= till
+
+
+def _parse_time(value: Any) -> datetime | None:
+    """An ISO timestamp (``Z`` and 7-digit .NET fractions allowed); naive means UTC."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = re.sub(r"[zZ]$", "+00:00", value.strip())
+    text = re.sub(r"\.(\d+)", lambda m: "." + m.group(1)[:6].ljust(6, "0"), text, count=1)
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+API = PdfCoApi()
