@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ class ConnSettings:
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
+@lru_cache(maxsize=4096)
 def origin_of(url: str) -> tuple[str, str, int | None]:
     """(scheme, host, port) with default ports made explicit, so ``:443`` equals no port."""
     parts = urlsplit(url)

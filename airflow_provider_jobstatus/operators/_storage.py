@@ -8,44 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
-import unicodedata
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, Literal, Protocol
 from urllib.parse import unquote, urlsplit
 
 Overwrite = Literal["replace", "skip", "fail"]
-
-_UNSAFE = re.compile(r"[^A-Za-z0-9._ ()+=,@-]+")
-
-
-def safe_name(raw: str | None, fallback: str = "result") -> str:
-    """A vendor-supplied file name reduced to one harmless path segment (no traversal, no absolute
-    paths, no control characters, no hidden-file dots)."""
-    text = unicodedata.normalize("NFKC", unquote(raw or ""))
-    text = text.replace("\\", "/").split("/")[-1]
-    text = _UNSAFE.sub("_", text).strip(" .")
-    if not text or set(text) <= {"_", "."}:
-        return fallback
-    return text[:200]
-
-
-def unique_names(names: Iterable[str]) -> list[str]:
-    """Make names unique by suffixing ``-2``, ``-3``... before the extension."""
-    seen: dict[str, int] = {}
-    out = []
-    for name in names:
-        count = seen.get(name, 0) + 1
-        seen[name] = count
-        if count > 1:
-            stem, dot, ext = name.rpartition(".")
-            name = f"{stem}-{count}.{ext}" if dot and stem else f"{name}-{count}"
-        out.append(name)
-    return out
-
 
 class Target(Protocol):
     """One place to write one result."""

@@ -23,14 +23,12 @@ from airflow_provider_jobstatus.operators._storage import (
     Overwrite,
     Target,
     Written,
-    safe_name,
     sha256_of_target,
     targets_for,
-    unique_names,
 )
 from airflow_provider_jobstatus.retry import Backoff
 from airflow_provider_jobstatus.status import JobState, strip_query
-from airflow_provider_jobstatus.vendors._base import ApiResponse, ResultRequest
+from airflow_provider_jobstatus.vendors._base import ApiResponse, ResultRequest, safe_file_name, unique_names
 
 CHUNK = 1024 * 1024
 
@@ -95,7 +93,7 @@ class DownloadJobResultOperator(BaseOperator):
             requests = vendor.result_requests(status, self.result or {}, hook.options(hook.settings(), {}))
         except JobStatusError as exc:
             raise AirflowFailException(str(exc)) from exc
-        names = unique_names([safe_name(r.name) for r in requests])
+        names = unique_names([safe_file_name(r.name, "result") for r in requests])
         try:
             targets = targets_for(self.destination, names, self.destination_conn_id)
         except ValueError as exc:

@@ -8,6 +8,8 @@ connection's own origin) and hands the answers back here.
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -369,12 +371,17 @@ def bool_option(vendor: str, options: Mapping[str, Any], key: str, default: bool
     raise ConfigurationError(vendor, None, f"option {key!r} should be true or false, got {value!r}")
 
 
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._ ()+=,@-]+")
+
+
 def safe_file_name(name: str | None, default: str) -> str:
-    """The last component of ``name`` (either slash), or ``default`` when that is not a usable file name."""
-    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
-    if not base or base in (".", "..") or any(ord(c) < 32 for c in base):
+    """One harmless path segment from a vendor-supplied name: the last component (either slash),
+    odd characters replaced, no leading dots, no traversal; ``default`` when nothing usable is left."""
+    text = unicodedata.normalize("NFKC", name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    text = _UNSAFE_NAME.sub("_", text).strip(" .")
+    if not text or set(text) <= {"_", "."}:
         return default
-    return base
+    return text[:200]
 
 
 def url_file_name(url: str | None, default: str = "result") -> str:
