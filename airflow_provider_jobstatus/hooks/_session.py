@@ -157,7 +157,7 @@ class AsyncSession:
                     raise too_large(self.vendor, step)
                 chunks: list[bytes] = []
                 size = 0
-                async for chunk in resp.aiter_raw() if "content-encoding" not in resp.headers else resp.aiter_bytes():
+                async for chunk in resp.aiter_bytes():
                     size += len(chunk)
                     if size > MAX_BODY_BYTES:
                         raise too_large(self.vendor, step)
