@@ -113,6 +113,9 @@ class VendorApi(ABC):
     uses_token: ClassVar[bool] = False
     #: whether the vendor has a batch listing
     has_batches: ClassVar[bool] = False
+    #: options for one last check before a wait's deadline (PDF.co ``force``): a vendor that says
+    #: "unknown" then fails the wait at once instead of at the deadline
+    final_check_options: ClassVar[dict[str, Any]] = {}
 
     # -- auth -----------------------------------------------------------------------------------
     def token_request(self, creds: Credentials) -> ApiRequest:

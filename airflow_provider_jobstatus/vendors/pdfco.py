@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, ClassVar
 
 from airflow_provider_jobstatus.errors import ConfigurationError, MalformedResponseError
 from airflow_provider_jobstatus.status import JobState, JobStatus, ResultFile
@@ -46,6 +46,8 @@ class PdfCoApi(VendorApi):
     name = "pdfco"
     display_name = "PDF.co"
     default_base_url = "https://api.pdf.co"
+    #: ``working`` also means "no such job"; only ``force`` makes PDF.co say ``unknown``
+    final_check_options: ClassVar[dict[str, Any]] = {"force": True}
 
     def auth_headers(self, creds: Credentials, token: str | None) -> dict[str, str]:
         return {"x-api-key": creds.secret}

@@ -1,0 +1,195 @@
+"""JobStatusTrigger against the simulator over real HTTP, the way the triggerer runs it:
+``run()`` iterated to its one event, in one event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import pytest
+
+from airflow_provider_jobstatus.hooks import _session
+from airflow_provider_jobstatus.testing.simulator import Simulator
+from airflow_provider_jobstatus.triggers.job_status import JobStatusTrigger
+
+FAST = {"poll_interval": 0.05, "backoff": 0.01, "max_backoff": 0.05}
+
+OUTCOMES = [
+    ("nitro", "succeeded", "succeeded"),
+    ("nitro", "failed", "failed"),
+    ("nitro", "canceled", "canceled"),
+    ("pdfco", "succeeded", "succeeded"),
+    ("pdfco", "failed", "failed"),
+    ("pdfco", "canceled", "canceled"),
+    ("alteryx", "succeeded", "succeeded"),
+    ("alteryx", "failed", "failed"),
+    ("alteryx", "canceled", "canceled"),
+    ("apidatatools", "succeeded", "succeeded"),
+    ("apidatatools", "failed", "failed"),
+    ("playment", "succeeded", "succeeded"),
+]
+
+
+async def first_event(trigger: JobStatusTrigger, limit: float = 20.0) -> dict[str, Any]:
+    gen = trigger.run()
+    try:
+        event = await asyncio.wait_for(gen.__anext__(), limit)
+    finally:
+        await gen.aclose()
+    payload = event.payload
+    json.dumps(payload)  # events must be plain JSON
+    return payload  # type: ignore[no-any-return]
+
+
+def trigger_for(vendor: str, job_id: str, **kw: Any) -> JobStatusTrigger:
+    return JobStatusTrigger(conn_id=f"{vendor}_default", job_id=job_id, **{**FAST, **kw})
+
+
+@pytest.fixture
+def sim(jobstatus_simulator: Simulator) -> Simulator:
+    jobstatus_simulator.clear_faults()
+    return jobstatus_simulator
+
+
+@pytest.mark.parametrize(("vendor", "outcome", "state"), OUTCOMES)
+async def test_each_vendor_outcome_ends_the_wait(sim: Simulator, vendor: str, outcome: str, state: str) -> None:
+    opts = {"retry_after": 0} if vendor == "apidatatools" else {}
+    job = sim.create_job(vendor, outcome=outcome, polls=3, **opts)
+    event = await first_event(trigger_for(vendor, job["job_id"], timeout_at=time.time() + 30))
+    assert event["status"] == "done", event
+    assert event["job"]["state"] == state
+    assert event["job"]["vendor"] == vendor and event["job"]["job_id"] == job["job_id"]
+    assert "raw" not in event["job"]
+    for result in event["job"]["results"]:
+        assert "?" not in (result["url"] or ""), "signed URL query strings must not travel in events"
+    if state == "failed":
+        assert event["job"]["message"], "a failed job carries the vendor's message"
+
+
+async def test_alteryx_warning_fails_only_with_fail_on_warning(sim: Simulator) -> None:
+    job = sim.create_job("alteryx", outcome="succeeded", disposition="Warning", polls=1)
+    lenient = await first_event(trigger_for("alteryx", job["job_id"]))
+    assert lenient["job"]["state"] == "succeeded"
+    job = sim.create_job("alteryx", outcome="succeeded", disposition="Warning", polls=1)
+    strict = await first_event(trigger_for("alteryx", job["job_id"], vendor_options={"fail_on_warning": True}))
+    assert strict["job"]["state"] == "failed"
+
+
+async def test_sensor_timeout_deadline_reports_last_status(sim: Simulator) -> None:
+    job = sim.create_job("nitro", outcome="succeeded", seconds=600)
+    started = time.monotonic()
+    event = await first_event(trigger_for("nitro", job["job_id"], timeout_at=time.time() + 0.6))
+    assert event["status"] == "timeout" and event["reason"] == "timeout"
+    assert event["job"]["state"] == "running"
+    assert "last seen" in event["message"] and job["job_id"] in event["message"]
+    assert time.monotonic() - started < 10
+
+
+async def test_execution_deadline_wins_when_nearer(sim: Simulator) -> None:
+    job = sim.create_job("pdfco", outcome="succeeded", seconds=600)
+    trigger = trigger_for("pdfco", job["job_id"], timeout_at=time.time() + 60, execution_deadline=time.time() + 0.5)
+    event = await first_event(trigger)
+    assert event["status"] == "timeout" and event["reason"] == "execution_timeout"
+
+
+async def test_retry_after_paces_polling(sim: Simulator) -> None:
+    job = sim.create_job("apidatatools", outcome="succeeded", seconds=600, retry_after=1)
+    sim.clear_requests()
+    event = await first_event(trigger_for("apidatatools", job["job_id"], timeout_at=time.time() + 2.5))
+    assert event["status"] == "timeout"
+    polls = [e for e in sim.requests()["log"] if e["route"] == "jobs" and e["vendor"] == "apidatatools"]
+    # poll_interval is 0.05 s: without honouring retry_after=1 there would be ~50 polls
+    assert 2 <= len(polls) <= 4, polls
+
+
+async def test_transient_faults_do_not_end_the_wait(sim: Simulator) -> None:
+    sim.set_faults("pdfco", seed=7, error_5xx=0.3, rate_429=0.1, retry_after=0, malformed_json=0.1, html_error=0.1)
+    sim.clear_requests()
+    jobs = [sim.create_job("pdfco", outcome="succeeded", polls=4) for _ in range(5)]
+    events = await asyncio.gather(*(first_event(trigger_for("pdfco", j["job_id"])) for j in jobs))
+    assert [e["job"]["state"] for e in events] == ["succeeded"] * 5
+    faults = {e["fault"] for e in sim.requests()["log"] if e["fault"]}
+    assert len(faults) >= 3, faults  # several kinds of fault were really met and survived
+
+
+async def test_persisting_faults_fail_after_the_tolerance(sim: Simulator) -> None:
+    sim.set_faults("pdfco", seed=1, error_5xx=1.0)
+    job = sim.create_job("pdfco", outcome="succeeded", polls=1)
+    event = await first_event(trigger_for("pdfco", job["job_id"], transient_fault_tolerance=0.5))
+    assert event["status"] == "error" and event["error"] == "TransientVendorError"
+    assert "persisted" in event["message"]
+
+
+async def test_wrong_credentials_fail_at_once(sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_PDFCO_BADKEY", json.dumps({"conn_type": "pdfco", "host": sim.base_url("pdfco"), "password": "nope"})
+    )
+    event = await first_event(JobStatusTrigger("pdfco_badkey", "anything", **FAST))
+    assert event["status"] == "error" and event["error"] == "AuthenticationError"
+    assert "nope" not in json.dumps(event)
+
+
+async def test_not_found_fails_after_grace(sim: Simulator) -> None:
+    event = await first_event(trigger_for("apidatatools", "no-such-job", not_found_grace=0.3))
+    assert event["status"] == "error" and event["error"] == "JobNotFoundError"
+
+
+async def test_pdfco_unknown_id_fails_fast_with_a_final_force_check(sim: Simulator) -> None:
+    started = time.monotonic()
+    event = await first_event(trigger_for("pdfco", "NO-SUCH-JOB", poll_interval=0.5, timeout_at=time.time() + 1.2))
+    assert event["status"] == "error" and event["error"] == "JobNotFoundError", event
+    assert time.monotonic() - started < 1.2  # failed before the deadline, not at it
+
+
+async def test_unknown_status_keeps_waiting_until_deadline(sim: Simulator) -> None:
+    sim.set_faults("nitro", seed=3, unknown_status=1.0)
+    job = sim.create_job("nitro", outcome="succeeded", polls=1)
+    event = await first_event(trigger_for("nitro", job["job_id"], timeout_at=time.time() + 0.5))
+    assert event["status"] == "timeout"
+    assert event["job"]["state"] == "unknown" and event["job"]["raw_status"]
+
+
+def test_serialize_round_trip_carries_no_secret(sim: Simulator) -> None:
+    trigger = trigger_for("nitro", "job-1", timeout_at=1e10, execution_deadline=2e10, vendor_options={"x": 1})
+    path, kwargs = trigger.serialize()
+    assert path == "airflow_provider_jobstatus.triggers.job_status.JobStatusTrigger"
+    rebuilt = JobStatusTrigger(**json.loads(json.dumps(kwargs)))
+    assert rebuilt.serialize() == (path, kwargs)
+    text = json.dumps(kwargs)
+    for secret in ("sim-nitro-secret", "sim-nitro-client", "Bearer"):
+        assert secret not in text
+
+
+async def test_restart_from_kwargs_goes_on_to_the_same_deadline(sim: Simulator) -> None:
+    job = sim.create_job("alteryx", outcome="succeeded", seconds=1.5)
+    first = trigger_for("alteryx", job["job_id"], timeout_at=time.time() + 30)
+    gen = first.run()
+    task = asyncio.ensure_future(gen.__anext__())
+    await asyncio.sleep(0.5)
+    assert not task.done()
+    task.cancel()  # what a triggerer restart does
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await gen.aclose()
+    path, kwargs = first.serialize()
+    event = await first_event(JobStatusTrigger(**kwargs))
+    assert event["status"] == "done" and event["job"]["state"] == "succeeded"
+    assert kwargs["timeout_at"] == first.timeout_at
+
+
+async def test_cancellation_releases_the_shared_client(sim: Simulator) -> None:
+    job = sim.create_job("pdfco", outcome="succeeded", seconds=600)
+    loop = asyncio.get_running_loop()
+    gens = [trigger_for("pdfco", job["job_id"]).run() for _ in range(3)]
+    tasks = [asyncio.ensure_future(g.__anext__()) for g in gens]
+    await asyncio.sleep(0.3)
+    sessions = _session._async_sessions.get(loop, {})
+    assert len(sessions) == 1 and next(iter(sessions.values())).refs == 3  # three waits, one client
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    for g in gens:
+        await g.aclose()
+    assert not _session._async_sessions.get(loop, {})
