@@ -1,0 +1,305 @@
+"""``Simulator``: both origins served by uvicorn on a background thread, plus the in-process API."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import threading
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+
+import uvicorn
+
+from .app import build_api_app, build_files_app
+from .catalog import PREFIXES, VENDORS
+from .faults import FaultSpec
+from .state import SimState
+
+logger = logging.getLogger(__name__)
+
+
+def _http_impl() -> str:
+    try:
+        import httptools  # noqa: F401
+    except ImportError:  # pragma: no cover - httptools ships with uvicorn[standard]
+        return "h11"
+    return "httptools"
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover
+        return asyncio.new_event_loop()
+    loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+    return loop
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def _url_host(host: str) -> str:
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
+
+
+class Simulator:
+    """A real HTTP server that speaks the five vendors' protocols, for tests, demos and benchmarks.
+
+    ``port``/``files_port`` 0 pick free ports. Start with :meth:`start` (or ``with Simulator() as sim``);
+    the servers run on a daemon thread with their own event loop.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        files_port: int = 0,
+        token_ttl: float = 3600.0,
+        seed: int = 0,
+        credentials: Mapping[str, Mapping[str, str]] | None = None,
+        *,
+        link_ttl: float = 3600.0,
+        nitro_token_style: str = "camel",
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.files_port = files_port
+        self.state = SimState(
+            seed=seed,
+            token_ttl=token_ttl,
+            link_ttl=link_ttl,
+            nitro_token_style=nitro_token_style,
+            credentials=credentials,
+        )
+        self._thread: threading.Thread | None = None
+        self._servers: list[uvicorn.Server] = []
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._url = ""
+        self._files_url = ""
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def start(self, timeout: float = 10.0) -> Simulator:
+        """Bind both ports and serve; returns once both servers are listening."""
+        if self._thread is not None:
+            return self
+        api_sock = _bind(self.host, self.port)
+        try:
+            files_sock = _bind(self.host, self.files_port)
+        except OSError:
+            api_sock.close()
+            raise
+        self.port = api_sock.getsockname()[1]
+        self.files_port = files_sock.getsockname()[1]
+        self._url = f"http://{_url_host(self.host)}:{self.port}"
+        self._files_url = f"http://{_url_host(self.host)}:{self.files_port}"
+        self.state.api_url = self._url
+        self.state.files_url = self._files_url
+        common: dict[str, Any] = {
+            "http": _http_impl(),
+            "ws": "none",
+            "lifespan": "off",
+            "access_log": False,
+            "log_level": "warning",
+            "log_config": None,
+            "timeout_keep_alive": 75,
+            "timeout_graceful_shutdown": 2,
+            "backlog": 4096,
+            "server_header": False,
+        }
+        self._servers = [
+            uvicorn.Server(uvicorn.Config(build_api_app(self.state, self.info), **common)),
+            uvicorn.Server(uvicorn.Config(build_files_app(self.state), **common)),
+        ]
+        self._ready.clear()
+        self._error = None
+        self._thread = threading.Thread(
+            target=self._run, args=([api_sock], [files_sock]), name="jobstatus-simulator", daemon=True
+        )
+        self._thread.start()
+        if not self._ready.wait(timeout) or self._error is not None:
+            error = self._error
+            self.stop()
+            raise RuntimeError(f"the simulator did not start: {error!r}")
+        return self
+
+    def _run(self, api_socks: list[socket.socket], files_socks: list[socket.socket]) -> None:
+        loop = _new_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(self._serve(api_socks, files_socks))
+        except BaseException as exc:  # SystemExit from a uvicorn startup failure included
+            self._error = exc
+            logger.exception("jobstatus simulator stopped with an error")
+        finally:
+            self._ready.set()
+            for sock in (*api_socks, *files_socks):
+                sock.close()
+            loop.close()
+
+    async def _serve(self, api_socks: list[socket.socket], files_socks: list[socket.socket]) -> None:
+        api, files = self._servers
+        self._loop = asyncio.get_running_loop()
+        self.state.stopping = asyncio.Event()
+        tasks = [
+            asyncio.ensure_future(api.serve(sockets=api_socks)),
+            asyncio.ensure_future(files.serve(sockets=files_socks)),
+        ]
+        while not (api.started and files.started):
+            if any(t.done() for t in tasks):
+                break
+            await asyncio.sleep(0.002)
+        if api.started and files.started:
+            self._ready.set()
+        await asyncio.gather(*tasks)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop both servers (open connections get ``timeout_graceful_shutdown``, 2 s)."""
+        loop, stopping = self._loop, self.state.stopping
+        if loop is not None and stopping is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop may have closed meanwhile
+                loop.call_soon_threadsafe(stopping.set)
+        for server in self._servers:
+            server.should_exit = True
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def __enter__(self) -> Simulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- addresses -----------------------------------------------------------------------------
+    def _require_started(self) -> None:
+        if not self._url:
+            raise RuntimeError("the simulator is not started; call start() first")
+
+    @property
+    def url(self) -> str:
+        """The API origin, e.g. ``http://127.0.0.1:8700``."""
+        self._require_started()
+        return self._url
+
+    @property
+    def files_url(self) -> str:
+        """The files origin (signed result URLs), e.g. ``http://127.0.0.1:8701``."""
+        self._require_started()
+        return self._files_url
+
+    def base_url(self, vendor: str) -> str:
+        """A vendor's base URL, e.g. ``http://127.0.0.1:8700/alteryx/webapi``."""
+        if vendor not in PREFIXES:
+            raise ValueError(f"unknown vendor {vendor!r}; known: {', '.join(VENDORS)}")
+        return self.url + PREFIXES[vendor]
+
+    @property
+    def vendor_urls(self) -> dict[str, str]:
+        return {vendor: self.base_url(vendor) for vendor in VENDORS}
+
+    @property
+    def credentials(self) -> dict[str, dict[str, str]]:
+        """The credentials this simulator accepts, per vendor (a copy)."""
+        return {vendor: dict(fields) for vendor, fields in self.state.credentials.items()}
+
+    def info(self) -> dict[str, Any]:
+        """What the CLI prints and ``GET /_sim`` answers."""
+        return {
+            "url": self.url,
+            "files_url": self.files_url,
+            "vendors": self.vendor_urls,
+            "control": f"{self.url}/_sim",
+            "config": dict(self.state.config),
+        }
+
+    # -- control -------------------------------------------------------------------------------
+    def create_job(
+        self,
+        vendor: str,
+        outcome: str = "succeeded",
+        polls: int | None = None,
+        seconds: float | None = None,
+        result_bytes: int = 1024,
+        batch_id: str | None = None,
+        **vendor_opts: Any,
+    ) -> dict[str, Any]:
+        """Create a job (see the control API ``POST /_sim/jobs``); ValueError on a bad spec."""
+        return self.state.create_job(vendor, outcome, polls, seconds, result_bytes, batch_id, **vendor_opts)
+
+    def create_batch(
+        self,
+        jobs: int,
+        page_size: int = 100,
+        outcome: str = "succeeded",
+        polls: int | None = None,
+        seconds: float | None = None,
+        result_bytes: int = 1024,
+        name: str | None = None,
+        **vendor_opts: Any,
+    ) -> dict[str, Any]:
+        """Create a Playment batch of ``jobs`` jobs: ``{"batch_id", "job_ids", ...}``."""
+        return self.state.create_batch(
+            jobs, page_size, outcome, polls, seconds, result_bytes, name, **vendor_opts
+        )
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        """What the simulator knows of a job (polls seen, terminal or not, ...)."""
+        return self.state.job_info(job_id)
+
+    def set_faults(self, vendor: str, **spec: Any) -> None:
+        """Inject faults for ``vendor`` (or ``"*"``); see :class:`FaultSpec` for the keys."""
+        self.state.faults.set(vendor, FaultSpec.from_dict(spec))
+
+    def clear_faults(self, vendor: str | None = None) -> None:
+        self.state.faults.clear(vendor)
+
+    def requests(self, limit: int | None = None, include_log: bool = True) -> dict[str, Any]:
+        """Counters per ``<vendor>.<route>``, files-origin counters and the request log."""
+        return self.state.requests_snapshot(limit, include_log)
+
+    def clear_requests(self) -> None:
+        self.state.clear_requests()
+
+    def expire(self, job_id: str) -> None:
+        """Expire a job's results: its signed links stop working (Nitro answers 410)."""
+        self.state.expire(job_id)
+
+    def expire_tokens(self) -> int:
+        """Invalidate every access token issued so far (the next call gets a 401)."""
+        return self.state.expire_tokens()
+
+    def configure(self, **changes: Any) -> dict[str, Any]:
+        """Change ``token_ttl``, ``link_ttl`` or ``nitro_token_style`` at runtime."""
+        return self.state.configure(**changes)
+
+    def reset(self) -> None:
+        """Forget jobs, batches, faults, the request log and config changes (tokens stay valid)."""
+        self.state.reset()

@@ -1,0 +1,666 @@
+"""The simulator's shared state: jobs, batches, tokens, configuration, request log.
+
+Handlers run on the server's event loop thread; the in-process API may call in from other threads,
+so everything that changes shared structures takes ``SimState.lock`` (cheap, uncontended).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import math
+import random
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from . import catalog
+from .catalog import (
+    ALTERYX_FORMATS,
+    COMMON_OPTIONS,
+    MAX_RESULT_BYTES,
+    MAX_RESULTS,
+    NITRO_ERROR_TYPES,
+    OUTCOMES,
+    OUTCOMES_ALL,
+    PHASES,
+    VENDOR_OPTIONS,
+    VENDORS,
+)
+from .content import content_key, sha256_of
+from .credentials import merge_credentials
+from .faults import FaultBoard
+
+LOG_CAPACITY = 10_000
+DISPLAY_NAMES = {
+    "nitro": "Nitro",
+    "pdfco": "PDF.co",
+    "alteryx": "Alteryx",
+    "apidatatools": "APIDataTools",
+    "playment": "Playment",
+}
+_OUTCOME_WORDS = {
+    "nitro": {"succeeded": "completed", "failed": "failed", "canceled": "canceled"},
+    "pdfco": {"succeeded": "success", "failed": "failed", "canceled": "aborted"},
+    "alteryx": {"succeeded": "Completed/Success", "failed": "Completed/Error", "canceled": "Cancelled"},
+    "apidatatools": {"succeeded": "success", "failed": "failed"},
+    "playment": {"succeeded": "completed"},
+}
+
+
+class SimError(ValueError):
+    """A bad request to the control API (or the in-process API): status and a clear message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ResultFile:
+    job_id: str
+    index: int
+    name: str
+    content_type: str
+    size: int
+    sha256: str
+    key: bytes
+    token: str
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "sha256": self.sha256,
+            "size": self.size,
+            "content_type": self.content_type,
+        }
+
+
+@dataclass
+class Job:
+    id: str
+    vendor: str
+    outcome: str
+    polls: int | None
+    seconds: float | None
+    created: float
+    link_ttl: float
+    opts: dict[str, Any]
+    results: list[ResultFile] = field(default_factory=list)
+    batch_id: str | None = None
+    polls_seen: int = 0
+    terminal_at: float | None = None
+    expired: bool = False
+
+    def link_expires(self) -> int:
+        """Epoch second after which the job's signed links stop working (fixed at completion)."""
+        base = self.terminal_at if self.terminal_at is not None else time.time()
+        return int(base + self.link_ttl)
+
+
+@dataclass
+class Batch:
+    id: str
+    project_id: str
+    name: str
+    page_size: int
+    token_base: int
+    job_ids: list[str] = field(default_factory=list)
+
+    def page_token(self, page: int) -> str:
+        return str(self.token_base + page * 1000)
+
+    def page_of(self, token: str) -> int | None:
+        """Page index of a token we issued, or None."""
+        if not token.isdigit():
+            return None
+        diff = int(token) - self.token_base
+        if diff <= 0 or diff % 1000:
+            return None
+        page = diff // 1000
+        pages = max(1, math.ceil(len(self.job_ids) / self.page_size))
+        return page if page < pages else None
+
+
+class Observation(NamedTuple):
+    terminal: bool
+    #: index into the vendor's non-terminal phases (len(phases) when terminal)
+    phase: int
+    #: progress, 0..1
+    fraction: float
+
+
+class RequestLog:
+    """Counters and the last LOG_CAPACITY requests. Appends are O(1); rendering happens on read."""
+
+    def __init__(self) -> None:
+        self.entries: deque[tuple[Any, ...]] = deque(maxlen=LOG_CAPACITY)
+        self.counts: dict[str, int] = {}
+        self.files_requests = 0
+        self.files_with_credentials = 0
+        self.files_rejected = 0
+
+    def clear(self) -> None:
+        self.entries.clear()
+        self.counts.clear()
+        self.files_requests = self.files_with_credentials = self.files_rejected = 0
+
+
+def _check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or value < low
+        or (high is not None and value > high)
+    ):
+        bound = f"between {low} and {high}" if high is not None else f">= {low}"
+        raise SimError(400, f"{name} must be an integer {bound}, got {value!r}")
+    return value
+
+
+def _check_number(name: str, value: Any, low: float = 0.0) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < low
+    ):
+        raise SimError(400, f"{name} must be a number >= {low:g}, got {value!r}")
+    return float(value)
+
+
+def _check_str(name: str, value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise SimError(400, f"{name} must be a non-empty string, got {value!r}")
+    return value
+
+
+class SimState:
+    def __init__(
+        self,
+        *,
+        seed: int = 0,
+        token_ttl: float = 3600.0,
+        link_ttl: float = 3600.0,
+        nitro_token_style: str = "camel",
+        credentials: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> None:
+        self.lock = threading.RLock()
+        self.seed = seed
+        self.credentials = merge_credentials(credentials)
+        self._secret = hashlib.sha256(f"jobstatus-sim-secret:{seed}".encode()).digest()
+        self._rng = random.Random(f"jobstatus-sim:{seed}")
+        self._initial_config: dict[str, Any] = {}
+        self.config: dict[str, Any] = {}
+        self.configure(token_ttl=token_ttl, link_ttl=link_ttl, nitro_token_style=nitro_token_style)
+        self._initial_config = dict(self.config)
+        self.api_url = ""
+        self.files_url = ""
+        self.jobs: dict[str, Job] = {}
+        self.batches: dict[str, Batch] = {}
+        self.files: dict[str, ResultFile] = {}
+        self.tokens: dict[str, tuple[str, float]] = {}
+        self._token_counter = 0
+        self.faults = FaultBoard()
+        self.log = RequestLog()
+        self.pdfco_credits = 1_000_000
+        self._default_batch: str | None = None
+        #: set (on the server's loop) when the simulator stops: ends ``slow`` faults early
+        self.stopping: asyncio.Event | None = None
+
+    # -- configuration -------------------------------------------------------------------------
+    def configure(self, **changes: Any) -> dict[str, Any]:
+        known = {"token_ttl", "link_ttl", "nitro_token_style"}
+        unknown = set(changes) - known
+        if unknown:
+            raise SimError(400, f"unknown config keys {sorted(unknown)}; known: {sorted(known)}")
+        new = dict(self.config)
+        if "token_ttl" in changes:
+            new["token_ttl"] = _check_number("token_ttl", changes["token_ttl"])
+        if "link_ttl" in changes:
+            new["link_ttl"] = _check_number("link_ttl", changes["link_ttl"])
+        if "nitro_token_style" in changes:
+            style = changes["nitro_token_style"]
+            if style not in ("camel", "snake"):
+                raise SimError(400, f"nitro_token_style must be 'camel' or 'snake', got {style!r}")
+            new["nitro_token_style"] = style
+        with self.lock:
+            self.config = new
+        return dict(new)
+
+    def reset(self) -> None:
+        """Forget jobs, batches, faults, the request log and config changes (tokens stay valid)."""
+        with self.lock:
+            self.jobs.clear()
+            self.batches.clear()
+            self.files.clear()
+            self.faults.clear()
+            self.log.clear()
+            self.config = dict(self._initial_config)
+            self.pdfco_credits = 1_000_000
+            self._default_batch = None
+
+    # -- ids -----------------------------------------------------------------------------------
+    def _uuid(self) -> str:
+        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+
+    def _hex(self, n: int) -> str:
+        return f"{self._rng.getrandbits(4 * n):0{n}x}"
+
+    def _new_job_id(self, vendor: str) -> str:
+        while True:
+            if vendor == "pdfco":
+                alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                head = "".join(self._rng.choice(alphabet) for _ in range(32))
+                job_id = f"{head}--{self._rng.randint(100, 999)}-{self._rng.randint(100, 999)}"
+            elif vendor == "alteryx":
+                job_id = self._hex(24)
+            else:
+                job_id = self._uuid()
+            if job_id not in self.jobs:
+                return job_id
+
+    # -- tokens --------------------------------------------------------------------------------
+    def issue_token(self, vendor: str) -> tuple[str, float]:
+        with self.lock:
+            self._token_counter += 1
+            n = self._token_counter
+            ttl = float(self.config["token_ttl"])
+            mac = hmac.new(self._secret, f"token:{vendor}:{n}".encode(), hashlib.sha256).digest()
+            if vendor == "nitro":
+                claims = json.dumps({"sub": self.credentials["nitro"]["client_id"], "jti": n}).encode()
+                token = ".".join(
+                    base64.urlsafe_b64encode(part).rstrip(b"=").decode()
+                    for part in (b'{"alg":"HS256","typ":"JWT"}', claims, mac)
+                )
+            else:
+                token = base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+            self.tokens[token] = (vendor, time.time() + ttl)
+        return token, ttl
+
+    def token_ok(self, vendor: str, token: str | None) -> bool:
+        if not token:
+            return False
+        entry = self.tokens.get(token)
+        return entry is not None and entry[0] == vendor and time.time() < entry[1]
+
+    def expire_tokens(self) -> int:
+        with self.lock:
+            n = len(self.tokens)
+            self.tokens.clear()
+        return n
+
+    # -- signed links --------------------------------------------------------------------------
+    def _signature(self, token: str, expires: int) -> str:
+        return hmac.new(self._secret, f"{token}\n{expires}".encode(), hashlib.sha256).hexdigest()
+
+    def private_url(self, rf: ResultFile) -> str:
+        return f"{self.files_url}/files/{rf.token}"
+
+    def signed_url(self, rf: ResultFile, expires: int) -> str:
+        sig = self._signature(rf.token, expires)
+        return f"{self.private_url(rf)}?X-Sim-Expires={expires}&X-Sim-Signature={sig}"
+
+    def signature_ok(self, token: str, expires: int, signature: str) -> bool:
+        return hmac.compare_digest(self._signature(token, expires), signature)
+
+    # -- jobs ----------------------------------------------------------------------------------
+    def _validate(
+        self,
+        vendor: Any,
+        outcome: Any,
+        polls: Any,
+        seconds: Any,
+        result_bytes: Any,
+        opts: Mapping[str, Any],
+    ) -> tuple[str, str, int | None, float | None, int, dict[str, Any]]:
+        if vendor not in VENDORS:
+            raise SimError(400, f"unknown vendor {vendor!r}; known: {', '.join(VENDORS)}")
+        if outcome not in OUTCOMES_ALL:
+            raise SimError(400, f"unknown outcome {outcome!r}; known: {', '.join(OUTCOMES_ALL)}")
+        if outcome not in OUTCOMES[vendor]:
+            offered = ", ".join(f"{o} ({_OUTCOME_WORDS[vendor][o]})" for o in OUTCOMES[vendor])
+            raise SimError(
+                400,
+                f"{DISPLAY_NAMES[vendor]} has no {outcome!r} outcome; the simulator offers only what the "
+                f"vendor really has: {offered}",
+            )
+        if polls is not None and seconds is not None:
+            raise SimError(400, "give either polls or seconds, not both")
+        if polls is not None:
+            polls = _check_int("polls", polls, 0)
+        if seconds is not None:
+            seconds = _check_number("seconds", seconds)
+        result_bytes = _check_int("result_bytes", result_bytes, 0, MAX_RESULT_BYTES)
+        allowed = COMMON_OPTIONS | VENDOR_OPTIONS[vendor]
+        unknown = set(opts) - allowed
+        if unknown:
+            raise SimError(
+                400,
+                f"unknown options {sorted(unknown)} for {DISPLAY_NAMES[vendor]}; known: {sorted(allowed)}",
+            )
+        clean: dict[str, Any] = {}
+        clean["results"] = _check_int("results", opts.get("results", 1), 1, MAX_RESULTS[vendor])
+        if "link_ttl" in opts:
+            clean["link_ttl"] = _check_number("link_ttl", opts["link_ttl"])
+        if "content_type" in opts:
+            clean["content_type"] = _check_str("content_type", opts["content_type"])
+        if vendor == "nitro":
+            error_type = opts.get("error_type", "ConversionFailed")
+            if error_type not in NITRO_ERROR_TYPES:
+                raise SimError(
+                    400, f"error_type must be one of {sorted(NITRO_ERROR_TYPES)}, got {error_type!r}"
+                )
+            clean["error_type"] = error_type
+            if "page_count" in opts:
+                clean["page_count"] = _check_int("page_count", opts["page_count"], 0)
+        elif vendor == "pdfco":
+            clean["credits"] = _check_int(
+                "credits", opts.get("credits", 2 if outcome == "succeeded" else 1), 0
+            )
+            clean["message"] = _check_str("message", opts.get("message", "Input file is damaged"))
+        elif vendor == "alteryx":
+            default = {"succeeded": "Success", "failed": "Error", "canceled": "Cancelled"}[outcome]
+            disposition = _check_str("disposition", opts.get("disposition", default))
+            if outcome == "succeeded" and disposition not in ("Success", "Warning"):
+                raise SimError(
+                    400, f"a succeeded Alteryx job has disposition Success or Warning, not {disposition!r}"
+                )
+            if outcome == "failed" and disposition in ("Success", "Warning", "Cancelled"):
+                raise SimError(400, f"a failed Alteryx job cannot have disposition {disposition!r}")
+            if outcome == "canceled" and disposition != "Cancelled":
+                raise SimError(400, f"a canceled Alteryx job has disposition Cancelled, not {disposition!r}")
+            clean["disposition"] = disposition
+            formats = opts.get("formats", ["Raw", "Csv"])
+            if (
+                not isinstance(formats, list)
+                or not formats
+                or any(not isinstance(f, str) or f not in ALTERYX_FORMATS for f in formats)
+            ):
+                raise SimError(400, f"formats must be a non-empty list from {sorted(ALTERYX_FORMATS)}")
+            clean["formats"] = list(formats)
+            clean["error_message"] = _check_str(
+                "error_message",
+                opts.get("error_message", 'Formula (3): Parse Error at char(0): Unknown variable "Amount"'),
+            )
+        elif vendor == "apidatatools":
+            clean["retry_after"] = _check_int("retry_after", opts.get("retry_after", 1), 0)
+            clean["error_code"] = _check_str("error_code", opts.get("error_code", "INVALID_JSON"))
+            clean["error_message"] = _check_str(
+                "error_message", opts.get("error_message", "JSON validation failed.")
+            )
+        elif vendor == "playment":
+            if "reference_id" in opts:
+                clean["reference_id"] = _check_str("reference_id", opts["reference_id"])
+            if "work_flow_id" in opts:
+                clean["work_flow_id"] = _check_str("work_flow_id", opts["work_flow_id"])
+            clean["priority_weight"] = _check_int("priority_weight", opts.get("priority_weight", 5), 1, 10)
+        return vendor, outcome, polls, seconds, result_bytes, clean
+
+    def _make_results(
+        self, vendor: str, job_id: str, result_bytes: int, opts: Mapping[str, Any]
+    ) -> list[ResultFile]:
+        count = int(opts.get("results", 1))
+        files = []
+        for index in range(count):
+            name, content_type = catalog.result_name(vendor, job_id, index, count)
+            content_type = opts.get("content_type", content_type)
+            key = content_key(self.seed, job_id, index)
+            tag = hmac.new(self._secret, f"file:{job_id}:{index}".encode(), hashlib.sha256).hexdigest()[:24]
+            files.append(
+                ResultFile(
+                    job_id,
+                    index,
+                    name,
+                    content_type,
+                    result_bytes,
+                    sha256_of(key, result_bytes),
+                    key,
+                    f"{tag}/{name}",
+                )
+            )
+        return files
+
+    def _playment_batch(self, batch_id: str | None) -> Batch:
+        """The batch a new Playment job joins (creating the default batch, or a named one, on demand)."""
+        if batch_id is None:
+            if self._default_batch is None or self._default_batch not in self.batches:
+                self._default_batch = self._new_batch("Default batch", 100).id
+            return self.batches[self._default_batch]
+        batch = self.batches.get(batch_id)
+        if batch is None:
+            batch = self._new_batch(f"batch-{batch_id[:8]}", 100, batch_id)
+        return batch
+
+    def _new_batch(self, name: str, page_size: int, batch_id: str | None = None) -> Batch:
+        batch = Batch(
+            id=batch_id or self._uuid(),
+            project_id=self.credentials["playment"]["project_id"],
+            name=name,
+            page_size=page_size,
+            token_base=time.time_ns() // 1000 * 1000,
+        )
+        self.batches[batch.id] = batch
+        return batch
+
+    def create_job(
+        self,
+        vendor: Any,
+        outcome: Any = "succeeded",
+        polls: Any = None,
+        seconds: Any = None,
+        result_bytes: Any = 1024,
+        batch_id: Any = None,
+        **opts: Any,
+    ) -> dict[str, Any]:
+        """Create a job; returns its id and the size and SHA-256 of its result file(s)."""
+        vendor, outcome, polls, seconds, result_bytes, clean = self._validate(
+            vendor, outcome, polls, seconds, result_bytes, opts
+        )
+        if batch_id is not None:
+            if vendor != "playment":
+                raise SimError(400, "batch_id applies to Playment jobs only")
+            batch_id = _check_str("batch_id", batch_id)
+        with self.lock:
+            job_id = self._new_job_id(vendor)
+            self.jobs[job_id] = _RESERVED  # hold the id while the results are hashed
+            if vendor == "alteryx":
+                clean["app_id"] = self._hex(24)
+            elif vendor == "playment":
+                clean.setdefault("work_flow_id", self._uuid())
+                clean["request_id"] = self._uuid()
+            elif vendor == "apidatatools":
+                clean["request_id"] = self._uuid()
+            link_ttl = clean.pop("link_ttl", self.config["link_ttl"])
+        try:
+            results = self._make_results(vendor, job_id, result_bytes, clean)
+        except BaseException:
+            with self.lock:
+                self.jobs.pop(job_id, None)
+            raise
+        job = Job(job_id, vendor, outcome, polls, seconds, time.time(), link_ttl, clean, results)
+        with self.lock:
+            if vendor == "playment":
+                batch = self._playment_batch(batch_id)
+                job.batch_id = batch.id
+                batch.job_ids.append(job_id)
+                job.opts.setdefault(
+                    "reference_id", f"{batch.name.replace(' ', '-').lower()}-{len(batch.job_ids):05d}"
+                )
+            for rf in results:
+                self.files[rf.token] = rf
+            self.jobs[job_id] = job
+        return self.describe(job)
+
+    def create_batch(
+        self,
+        jobs: Any,
+        page_size: Any = 100,
+        outcome: Any = "succeeded",
+        polls: Any = None,
+        seconds: Any = None,
+        result_bytes: Any = 1024,
+        name: Any = None,
+        **opts: Any,
+    ) -> dict[str, Any]:
+        """A Playment batch of ``jobs`` jobs; returns its id and the job ids in listing order."""
+        count = _check_int("jobs", jobs, 0, 100_000)
+        page_size = _check_int("page_size", page_size, 1, 10_000)
+        if "reference_id" in opts:
+            raise SimError(400, "reference_id is set per job; batch jobs get <batch name>-<n>")
+        # validate once up front so a bad spec fails before anything is created
+        self._validate("playment", outcome, polls, seconds, result_bytes, opts)
+        with self.lock:
+            number = len(self.batches) + 1
+            batch = self._new_batch(
+                _check_str("name", name) if name is not None else f"batch-{number}", page_size
+            )
+        job_ids = [
+            self.create_job("playment", outcome, polls, seconds, result_bytes, batch_id=batch.id, **opts)[
+                "job_id"
+            ]
+            for _ in range(count)
+        ]
+        return {
+            "batch_id": batch.id,
+            "project_id": batch.project_id,
+            "name": batch.name,
+            "page_size": page_size,
+            "job_ids": job_ids,
+        }
+
+    def describe(self, job: Job) -> dict[str, Any]:
+        first = job.results[0]
+        out: dict[str, Any] = {
+            "job_id": job.id,
+            "vendor": job.vendor,
+            "outcome": job.outcome,
+            "sha256": first.sha256,
+            "size": first.size,
+            "results": [rf.describe() for rf in job.results],
+        }
+        if job.batch_id is not None:
+            out["batch_id"] = job.batch_id
+        if job.vendor == "playment":
+            out["reference_id"] = job.opts["reference_id"]
+        return out
+
+    def job_info(self, job_id: str) -> dict[str, Any]:
+        job = self.get_job(job_id)
+        if job is None:
+            raise SimError(404, f"no job {job_id!r}")
+        obs = self.observe(job, advance=False)
+        return {
+            **self.describe(job),
+            "polls": job.polls,
+            "seconds": job.seconds,
+            "polls_seen": job.polls_seen,
+            "terminal": obs.terminal,
+            "expired": job.expired,
+            "created": job.created,
+            "terminal_at": job.terminal_at,
+        }
+
+    def get_job(self, job_id: str) -> Job | None:
+        job = self.jobs.get(job_id)
+        return job if isinstance(job, Job) else None
+
+    def expire(self, job_id: str) -> None:
+        job = self.get_job(job_id)
+        if job is None:
+            raise SimError(404, f"no job {job_id!r}")
+        with self.lock:
+            job.expired = True
+
+    def observe(self, job: Job, advance: bool) -> Observation:
+        """Where the job is now. ``advance``: this is a status answer the client will see, so it
+        counts as one of the job's ``polls``."""
+        phases = len(PHASES[job.vendor])
+        with self.lock:
+            if job.terminal_at is None:
+                if job.polls is not None:
+                    if advance:
+                        job.polls_seen += 1
+                    seen = job.polls_seen
+                    if job.polls > 0 and seen <= job.polls:
+                        # the i-th of N non-terminal answers; the last ones show the last phase
+                        i = max(seen - 1, 0)
+                        index = phases - 1 - ((job.polls - 1 - i) * phases) // job.polls
+                        return Observation(False, index, (i + 1) / (job.polls + 1))
+                    self._finish(job, time.time())
+                elif job.seconds is not None:
+                    fraction = (time.time() - job.created) / job.seconds if job.seconds else 1.0
+                    if fraction < 1.0:
+                        return Observation(False, min(phases - 1, int(fraction * phases)), fraction)
+                    self._finish(job, job.created + job.seconds)
+                else:
+                    self._finish(job, job.created)
+        return Observation(True, phases, 1.0)
+
+    def _finish(self, job: Job, when: float) -> None:
+        job.terminal_at = when
+        if job.vendor == "pdfco":
+            self.pdfco_credits -= int(job.opts.get("credits", 0))
+
+    # -- request log ---------------------------------------------------------------------------
+    def record(
+        self,
+        origin: str,
+        vendor: str | None,
+        route: str,
+        method: str,
+        path: str,
+        status: int,
+        auth_headers: tuple[str, ...],
+        fault: str | None,
+    ) -> None:
+        entry = (time.time(), origin, vendor, route, method, path, status, auth_headers, fault)
+        log = self.log
+        with self.lock:
+            log.entries.append(entry)
+            if origin == "files":
+                log.files_requests += 1
+                if auth_headers:
+                    log.files_with_credentials += 1
+                if status >= 400:
+                    log.files_rejected += 1
+            else:
+                key = f"{vendor}.{route}"
+                log.counts[key] = log.counts.get(key, 0) + 1
+
+    def requests_snapshot(self, limit: int | None = None, include_log: bool = True) -> dict[str, Any]:
+        log = self.log
+        with self.lock:
+            counts = dict(log.counts)
+            files = {
+                "requests": log.files_requests,
+                "with_credentials": log.files_with_credentials,
+                "rejected": log.files_rejected,
+            }
+            entries = list(log.entries) if include_log else []
+        if limit is not None:
+            entries = entries[-limit:] if limit > 0 else []
+        keys = ("t", "origin", "vendor", "route", "method", "path", "status", "auth_headers", "fault")
+        rendered = [dict(zip(keys, e, strict=True)) for e in entries]
+        for item in rendered:
+            item["auth_headers"] = list(item["auth_headers"])
+        return {"counts": counts, "total": sum(counts.values()), "files": files, "log": rendered}
+
+    def clear_requests(self) -> None:
+        with self.lock:
+            self.log.clear()
+
+
+class _Reserved:
+    """Placeholder for a job id whose results are still being hashed."""
+
+
+_RESERVED: Any = _Reserved()

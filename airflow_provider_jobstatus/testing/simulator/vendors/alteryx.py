@@ -1,0 +1,191 @@
+"""Alteryx Server API v3: OAuth2 client credentials, ``/v3/jobs/{id}``, ``/v1/jobs/{id}/output/{oid}``."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+from urllib.parse import parse_qs, unquote
+
+from starlette.routing import BaseRoute, Route
+
+from ..catalog import PHASES, PREFIXES, UNDOCUMENTED_STATUS
+from ..faults import Fault
+from ..http import STATUS_FAULTS, Ctx, Reply, VendorEndpoint, file_reply, html_502, json_reply
+from ..state import Job, Observation, SimState
+from ._util import attachment, iso_utc, retry_after_header, same, whole_seconds
+
+VENDOR = "alteryx"
+PREFIX = PREFIXES[VENDOR]
+
+FORMAT_TYPES = {
+    "Csv": "text/csv",
+    "Raw": "application/octet-stream",
+    "Pdf": "application/pdf",
+    "Html": "text/html",
+    "Zip": "application/zip",
+    "Xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "Docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+}
+INFO_MESSAGE = {"status": 1, "text": "Input Data (1): 10 records were read", "toolId": 1}
+WARNING_MESSAGE = {
+    "status": 2,
+    "text": "Output Data (2): Field 'Amount' was truncated to 254 characters",
+    "toolId": 2,
+}
+
+
+def message(status: int, text: str) -> Reply:
+    return json_reply(status, {"message": text})
+
+
+def fault_reply(fault: Fault) -> Reply:
+    if fault.kind == "html_error":
+        return html_502()
+    if fault.kind == "rate_429":
+        reply = message(429, "Too many requests.")
+        reply.headers.append(retry_after_header(fault.retry_after))
+        return reply
+    return message(fault.status, "An error has occurred.")
+
+
+def _oauth_error(status: int, error: str, description: str) -> Reply:
+    return json_reply(
+        status, {"error": error, "error_description": description}, [(b"cache-control", b"no-store")]
+    )
+
+
+def _basic(ctx: Ctx) -> tuple[str, str] | None:
+    value = ctx.header(b"authorization")
+    if not value or value[:6].lower() != "basic ":
+        return None
+    try:
+        decoded = base64.b64decode(value[6:].strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    client_id, sep, secret = decoded.partition(":")
+    return (unquote(client_id), unquote(secret)) if sep else None
+
+
+async def token(ctx: Ctx) -> Reply:
+    form = {k: v[0] for k, v in parse_qs((await ctx.body()).decode("utf-8", "replace")).items()}
+    grant = form.get("grant_type")
+    if grant is None:
+        return _oauth_error(400, "invalid_request", "grant_type is required.")
+    if grant != "client_credentials":
+        return _oauth_error(400, "unsupported_grant_type", f"grant_type {grant!r} is not supported.")
+    presented = _basic(ctx)
+    if presented is None and "client_id" in form:
+        presented = (form["client_id"], form.get("client_secret", ""))
+    if presented is None:
+        return _oauth_error(401, "invalid_client", "Client credentials are missing.")
+    creds = ctx.state.credentials[VENDOR]
+    if not (same(presented[0], creds["client_id"]) and same(presented[1], creds["client_secret"])):
+        return _oauth_error(401, "invalid_client", "Client authentication failed.")
+    access, ttl = ctx.state.issue_token(VENDOR)
+    body = {"access_token": access, "token_type": "bearer", "expires_in": whole_seconds(ttl)}
+    return json_reply(200, body, [(b"cache-control", b"no-store")])
+
+
+def _unauthorized() -> Reply:
+    reply = message(401, "Authorization has been denied for this request.")
+    reply.headers.append((b"www-authenticate", b"Bearer"))
+    return reply
+
+
+def _outputs(job: Job, obs: Observation) -> list[dict[str, Any]]:
+    if not obs.terminal or job.outcome != "succeeded":
+        return []
+    formats = job.opts["formats"]
+    return [
+        {"id": f"O{rf.index + 1}", "availableFormats": list(formats), "fileName": rf.name}
+        for rf in job.results
+    ]
+
+
+def job_body(job: Job, obs: Observation, include_messages: bool, status: str | None = None) -> dict[str, Any]:
+    if not obs.terminal:
+        raw, disposition, messages = PHASES[VENDOR][obs.phase], "", []
+    elif job.outcome == "succeeded":
+        raw, disposition = "Completed", job.opts["disposition"]
+        messages = [INFO_MESSAGE] + ([WARNING_MESSAGE] if disposition == "Warning" else [])
+    elif job.outcome == "failed":
+        raw, disposition = "Completed", job.opts["disposition"]
+        messages = [INFO_MESSAGE, {"status": 3, "text": job.opts["error_message"], "toolId": 3}]
+    else:
+        raw, disposition = "Cancelled", "Cancelled"
+        messages = [INFO_MESSAGE, {"status": 1, "text": "The job was cancelled.", "toolId": 0}]
+    body: dict[str, Any] = {
+        "id": job.id,
+        "appId": job.opts["app_id"],
+        "createDateTime": iso_utc(job.created, millis=True),
+        "status": status or raw,
+        "disposition": disposition,
+        "outputs": _outputs(job, obs),
+    }
+    if include_messages:
+        body["messages"] = [dict(m) for m in messages]
+    body.update({"priority": "Default", "workerTag": "", "runWithE2": True})
+    return body
+
+
+def _lookup(ctx: Ctx) -> Job | Reply:
+    if not ctx.state.token_ok(VENDOR, ctx.bearer()):
+        return _unauthorized()
+    job = ctx.state.get_job(ctx.params["job_id"])
+    if job is None or job.vendor != VENDOR:
+        return message(404, f"Job {ctx.params['job_id']} was not found.")
+    return job
+
+
+async def job_status(ctx: Ctx) -> Reply:
+    job = _lookup(ctx)
+    if isinstance(job, Reply):
+        return job
+    obs = ctx.state.observe(job, ctx.advance)
+    include = (ctx.query("includeMessages") or "true").lower() != "false"
+    status = UNDOCUMENTED_STATUS[VENDOR] if ctx.want_unknown_status() else None
+    return json_reply(200, job_body(job, obs, include, status))
+
+
+async def job_output(ctx: Ctx) -> Reply:
+    job = _lookup(ctx)
+    if isinstance(job, Reply):
+        return job
+    output_id = ctx.params["output_id"]
+    obs = ctx.state.observe(job, advance=False)
+    outputs = {o["id"]: o for o in _outputs(job, obs)}
+    if job.expired or output_id not in outputs:
+        return message(404, f"Output {output_id} of job {job.id} was not found.")
+    available = outputs[output_id]["availableFormats"]
+    fmt = ctx.query("format")
+    if not fmt:
+        return message(400, f"The format parameter is required. Available formats: {', '.join(available)}.")
+    if fmt not in available:
+        return message(
+            400, f"Format {fmt!r} is not available for output {output_id}. Available: {', '.join(available)}."
+        )
+    rf = job.results[int(output_id[1:]) - 1]
+    reply = file_reply(rf, [attachment(rf.name)], ctx.header(b"range"))
+    reply.content_type = FORMAT_TYPES.get(fmt, "application/octet-stream")
+    return reply
+
+
+def routes(state: SimState) -> list[BaseRoute]:
+    return [
+        Route(
+            f"{PREFIX}/oauth2/token",
+            VendorEndpoint(state, VENDOR, "token", token, fault_reply),
+            methods=["POST"],
+        ),
+        Route(
+            f"{PREFIX}/v3/jobs/{{job_id}}",
+            VendorEndpoint(state, VENDOR, "status", job_status, fault_reply, STATUS_FAULTS),
+            methods=["GET"],
+        ),
+        Route(
+            f"{PREFIX}/v1/jobs/{{job_id}}/output/{{output_id}}",
+            VendorEndpoint(state, VENDOR, "output", job_output, fault_reply),
+            methods=["GET"],
+        ),
+    ]

@@ -1,0 +1,96 @@
+"""APIDataTools: ``x-api-key``, ``GET /jobs/{id}`` (and ``/status-api/{id}``) with ``retry_after``."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from starlette.routing import BaseRoute, Route
+
+from ..catalog import PHASES, PREFIXES, UNDOCUMENTED_STATUS
+from ..faults import Fault
+from ..http import STATUS_FAULTS, Ctx, Reply, VendorEndpoint, html_502, json_reply
+from ..state import Job, Observation, SimState
+from ._util import preview, retry_after_header, same
+
+VENDOR = "apidatatools"
+PREFIX = PREFIXES[VENDOR]
+
+
+def error(status: int, code: str, text: str) -> Reply:
+    return json_reply(status, {"status": "error", "error": code, "details": {"message": text}})
+
+
+def fault_reply(fault: Fault) -> Reply:
+    if fault.kind == "html_error":
+        return html_502()
+    if fault.kind == "rate_429":
+        reply = error(429, "RATE_LIMITED", "Too many status requests. Please slow down.")
+        reply.headers.append(retry_after_header(fault.retry_after))
+        return reply
+    return error(fault.status, "INTERNAL_ERROR", "Failed to process job")
+
+
+def status_body(state: SimState, job: Job, obs: Observation, status: str | None = None) -> dict[str, Any]:
+    created = int(job.created)
+    if not obs.terminal or status is not None:
+        phase = min(obs.phase, len(PHASES[VENDOR]) - 1)
+        return {
+            "job_id": job.id,
+            "status": status or PHASES[VENDOR][phase],
+            "created_at": created,
+            "updated_at": created if phase == 0 else int(time.time()),
+            "message": "Your job is being processed.",
+            "retry_after": int(job.opts["retry_after"]),
+        }
+    updated = int(job.terminal_at or job.created)
+    if job.outcome == "succeeded":
+        rf = job.results[0]
+        result = {
+            "request_id": job.opts["request_id"],
+            "status": "success",
+            "file": state.signed_url(rf, job.link_expires()),
+            "preview": preview(rf),
+        }
+        return {
+            "job_id": job.id,
+            "status": "success",
+            "created_at": created,
+            "updated_at": updated,
+            "result": result,
+        }
+    err = {
+        "code": job.opts["error_code"],
+        "message": job.opts["error_message"],
+        "details": {"line": 2, "column": 5},
+    }
+    return {"job_id": job.id, "status": "failed", "created_at": created, "updated_at": updated, "error": err}
+
+
+async def job_status(ctx: Ctx) -> Reply:
+    key = ctx.header(b"x-api-key")
+    if not key:
+        return error(401, "UNAUTHORIZED", "Missing authorizer context")
+    if not same(key, ctx.state.credentials[VENDOR]["api_key"]):
+        return error(401, "UNAUTHORIZED", "Invalid API key")
+    job = ctx.state.get_job(ctx.params["job_id"])
+    if job is None or job.vendor != VENDOR:
+        return error(404, "JOB_NOT_FOUND", "Job not found")
+    obs = ctx.state.observe(job, ctx.advance)
+    status = UNDOCUMENTED_STATUS[VENDOR] if ctx.want_unknown_status() else None
+    return json_reply(200, status_body(ctx.state, job, obs, status))
+
+
+def routes(state: SimState) -> list[BaseRoute]:
+    return [
+        Route(
+            f"{PREFIX}/jobs/{{job_id}}",
+            VendorEndpoint(state, VENDOR, "status", job_status, fault_reply, STATUS_FAULTS),
+            methods=["GET"],
+        ),
+        Route(
+            f"{PREFIX}/status-api/{{job_id}}",
+            VendorEndpoint(state, VENDOR, "status_api", job_status, fault_reply, STATUS_FAULTS),
+            methods=["GET"],
+        ),
+    ]

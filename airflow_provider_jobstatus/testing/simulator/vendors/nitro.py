@@ -1,0 +1,189 @@
+"""Nitro PDF Services: JSON-body token endpoint, ``/jobs/{id}/status``, ``/jobs/{id}`` result."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.routing import BaseRoute, Route
+
+from ..catalog import NITRO_ERROR_TYPES, PREFIXES, UNDOCUMENTED_STATUS
+from ..faults import Fault
+from ..http import STATUS_FAULTS, Ctx, Reply, VendorEndpoint, file_reply, html_502, json_reply
+from ..state import Job, Observation, SimState
+from ._util import attachment, retry_after_header, same, whole_seconds
+
+VENDOR = "nitro"
+PREFIX = PREFIXES[VENDOR]
+ERRORS_DOC = "https://developers.gonitro.com/docs/build-nitro/errors"
+
+
+def problem(ctx: Ctx | None, status: int, title: str, detail: str, type_: str | None = None) -> Reply:
+    """An RFC 7807 problem-details body, as Nitro's API answers errors."""
+    instance = ctx.path[len(PREFIX) :] if ctx is not None else "/"
+    slug = title.lower().replace(" ", "-")
+    body = {
+        "type": type_ or f"{ERRORS_DOC}#{status}-{slug}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+    }
+    return json_reply(status, body)
+
+
+def fault_reply(fault: Fault) -> Reply:
+    if fault.kind == "html_error":
+        return html_502()
+    if fault.kind == "rate_429":
+        reply = problem(
+            None, 429, "Too Many Requests", f"Rate limit exceeded. Retry after {fault.retry_after} s."
+        )
+        reply.headers.append(retry_after_header(fault.retry_after))
+        return reply
+    title = "Service Unavailable" if fault.status == 503 else "Internal Server Error"
+    return problem(None, fault.status, title, "An unexpected error occurred. Try again later.")
+
+
+def _oauth_error(status: int, error: str, description: str) -> Reply:
+    return json_reply(
+        status, {"error": error, "error_description": description}, [(b"cache-control", b"no-store")]
+    )
+
+
+async def token(ctx: Ctx) -> Reply:
+    try:
+        body = await ctx.json()
+    except ValueError:
+        return _oauth_error(
+            400, "invalid_request", "The request body must be JSON: {clientID, clientSecret}."
+        )
+    if not isinstance(body, dict) or not isinstance(body.get("clientID"), str) or "clientSecret" not in body:
+        return _oauth_error(400, "invalid_request", "clientID and clientSecret are required.")
+    creds = ctx.state.credentials[VENDOR]
+    secret = body.get("clientSecret")
+    if not (
+        same(body["clientID"], creds["client_id"])
+        and isinstance(secret, str)
+        and same(secret, creds["client_secret"])
+    ):
+        return _oauth_error(
+            401, "invalid_client", "Client authentication failed: unknown clientID or wrong clientSecret."
+        )
+    access, ttl = ctx.state.issue_token(VENDOR)
+    expires = whole_seconds(ttl)
+    if ctx.state.config["nitro_token_style"] == "snake":
+        answer: dict[str, Any] = {"access_token": access, "token_type": "Bearer", "expires_in": expires}
+    else:
+        answer = {"accessToken": access, "tokenType": "Bearer", "expiresIn": expires}
+    return json_reply(200, answer, [(b"cache-control", b"no-store")])
+
+
+def _unauthorized(ctx: Ctx) -> Reply:
+    detail = (
+        "Missing bearer token." if ctx.bearer() is None else "The access token is invalid or has expired."
+    )
+    reply = problem(ctx, 401, "Unauthorized", detail)
+    reply.headers.append((b"www-authenticate", b'Bearer error="invalid_token"'))
+    return reply
+
+
+def _not_found(ctx: Ctx) -> Reply:
+    return problem(ctx, 404, "Not Found", "Resource not found")
+
+
+def _gone(ctx: Ctx) -> Reply:
+    return problem(
+        ctx,
+        410,
+        "File no longer available",
+        "The file is no longer available. Resubmit the original request.",
+        "FileNoLongerAvailable",
+    )
+
+
+def _file_info(state: SimState, job: Job, expires: int, index: int) -> dict[str, Any]:
+    rf = job.results[index]
+    pages = job.opts.get("page_count", 1 + rf.size // 65536)
+    return {
+        "URL": state.signed_url(rf, expires),
+        "contentType": rf.content_type,
+        "metadata": {"fileSizeBytes": rf.size, "pageCount": pages},
+    }
+
+
+def status_body(state: SimState, job: Job, obs: Observation) -> dict[str, Any]:
+    if not obs.terminal:
+        return {"jobID": job.id, "status": "running", "progress": round(obs.fraction, 3)}
+    if job.outcome == "succeeded":
+        expires = job.link_expires()
+        if len(job.results) == 1:
+            result: dict[str, Any] = {"file": _file_info(state, job, expires, 0)}
+        else:
+            result = {"files": [_file_info(state, job, expires, i) for i in range(len(job.results))]}
+        return {"jobID": job.id, "status": "completed", "result": result}
+    if job.outcome == "failed":
+        kind = job.opts["error_type"]
+        return {
+            "jobID": job.id,
+            "status": "failed",
+            "error": {"type": kind, "title": NITRO_ERROR_TYPES[kind]},
+        }
+    return {"jobID": job.id, "status": "canceled"}
+
+
+def _lookup(ctx: Ctx) -> Job | Reply:
+    if not ctx.state.token_ok(VENDOR, ctx.bearer()):
+        return _unauthorized(ctx)
+    job = ctx.state.get_job(ctx.params["job_id"])
+    if job is None or job.vendor != VENDOR:
+        return _not_found(ctx)
+    if job.expired:
+        return _gone(ctx)
+    return job
+
+
+async def job_status(ctx: Ctx) -> Reply:
+    job = _lookup(ctx)
+    if isinstance(job, Reply):
+        return job
+    obs = ctx.state.observe(job, ctx.advance)
+    if ctx.want_unknown_status():
+        return json_reply(200, {"jobID": job.id, "status": UNDOCUMENTED_STATUS[VENDOR], "progress": 0.5})
+    return json_reply(200, status_body(ctx.state, job, obs))
+
+
+async def job_result(ctx: Ctx) -> Reply:
+    job = _lookup(ctx)
+    if isinstance(job, Reply):
+        return job
+    obs = ctx.state.observe(job, advance=False)
+    if not obs.terminal:
+        return _not_found(ctx)  # Nitro: "If the job is still running, the endpoint returns a 404"
+    accept = ctx.header(b"accept") or "*/*"
+    if "application/octet-stream" in accept:
+        if job.outcome != "succeeded":
+            word = "failed" if job.outcome == "failed" else "was canceled"
+            return problem(ctx, 422, "Unprocessable Entity", f"The job {word}; it has no result file.")
+        if len(job.results) > 1:
+            return problem(
+                ctx,
+                406,
+                "Not Acceptable",
+                f"The job has {len(job.results)} result files; fetch them from result.files[].URL.",
+            )
+        rf = job.results[0]
+        return file_reply(rf, [attachment(rf.name)], ctx.header(b"range"))
+    return json_reply(200, status_body(ctx.state, job, obs))
+
+
+def routes(state: SimState) -> list[BaseRoute]:
+    def ep(route: str, handler: Any, faults: frozenset[str] | None = None) -> VendorEndpoint:
+        if faults is None:
+            return VendorEndpoint(state, VENDOR, route, handler, fault_reply)
+        return VendorEndpoint(state, VENDOR, route, handler, fault_reply, faults)
+
+    return [
+        Route(f"{PREFIX}/oauth/token", ep("token", token), methods=["POST"]),
+        Route(f"{PREFIX}/jobs/{{job_id}}/status", ep("status", job_status, STATUS_FAULTS), methods=["GET"]),
+        Route(f"{PREFIX}/jobs/{{job_id}}", ep("result", job_result), methods=["GET"]),
+    ]

@@ -1,0 +1,106 @@
+"""PDF.co: ``x-api-key``, ``POST /v1/job/check {"jobid"}``; results are signed links on the files origin."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.routing import BaseRoute, Route
+
+from ..catalog import PREFIXES, UNDOCUMENTED_STATUS
+from ..faults import Fault
+from ..http import STATUS_FAULTS, Ctx, Reply, VendorEndpoint, html_502, json_reply
+from ..state import Job, Observation, SimState
+from ._util import iso_utc, retry_after_header, same
+
+VENDOR = "pdfco"
+PREFIX = PREFIXES[VENDOR]
+
+
+def error(status: int, message: str) -> Reply:
+    return json_reply(status, {"error": True, "status": status, "message": message})
+
+
+def fault_reply(fault: Fault) -> Reply:
+    if fault.kind == "html_error":
+        return html_502()
+    if fault.kind == "rate_429":
+        reply = error(429, "Too many requests. Please slow down.")
+        reply.headers.append(retry_after_header(fault.retry_after))
+        return reply
+    return error(fault.status, "Internal server error. Please try again later.")
+
+
+def check_key(ctx: Ctx) -> Reply | None:
+    key = ctx.header(b"x-api-key")
+    if not key:
+        return error(401, "Unauthorized: API key is missing (send it in the x-api-key header)")
+    if not same(key, ctx.state.credentials[VENDOR]["api_key"]):
+        return error(401, "Unauthorized: API key is invalid")
+    return None
+
+
+def status_body(state: SimState, job: Job, obs: Observation) -> dict[str, Any]:
+    credits = int(job.opts["credits"])
+    if not obs.terminal:
+        return {"status": "working", "remainingCredits": state.pdfco_credits}
+    if job.outcome == "succeeded":
+        expires = job.link_expires()
+        body: dict[str, Any] = {"status": "success", "message": "Success"}
+        urls = [state.signed_url(rf, expires) for rf in job.results]
+        if len(urls) == 1:
+            body["url"] = urls[0]
+        else:
+            body["urls"] = urls
+        body["outputLinkValidTill"] = iso_utc(expires)
+        body["jobId"] = job.id
+        body["credits"] = credits
+        body["remainingCredits"] = state.pdfco_credits
+        body["duration"] = int(((job.terminal_at or job.created) - job.created) * 1000)
+        return body
+    if job.outcome == "failed":
+        return {
+            "status": "failed",
+            "message": job.opts["message"],
+            "jobId": job.id,
+            "credits": credits,
+            "remainingCredits": state.pdfco_credits,
+        }
+    return {"status": "aborted", "jobId": job.id, "remainingCredits": state.pdfco_credits}
+
+
+async def job_check(ctx: Ctx) -> Reply:
+    denied = check_key(ctx)
+    if denied is not None:
+        return denied
+    if ctx.scope["method"] == "POST":
+        try:
+            body = await ctx.json()
+        except ValueError:
+            return error(400, 'Bad request: the body must be JSON, e.g. {"jobid": "..."}')
+        if not isinstance(body, dict):
+            return error(400, "Bad request: the body must be a JSON object")
+        job_id = body.get("jobid", body.get("jobId"))
+        force = body.get("force", False) in (True, "true", "True", 1)
+    else:  # the legacy form: GET /v1/job/check?jobid=...
+        job_id = ctx.query("jobid") or ctx.query("jobId")
+        force = (ctx.query("force") or "").lower() in ("true", "1")
+    if not isinstance(job_id, str) or not job_id:
+        return error(400, "Bad request: jobid is required")
+    state = ctx.state
+    job = state.get_job(job_id)
+    if job is None or job.vendor != VENDOR:
+        # "working: background job is currently in work or does not exist"
+        return json_reply(
+            200, {"status": "unknown" if force else "working", "remainingCredits": state.pdfco_credits}
+        )
+    obs = state.observe(job, ctx.advance)
+    if ctx.want_unknown_status():
+        return json_reply(
+            200, {"status": UNDOCUMENTED_STATUS[VENDOR], "remainingCredits": state.pdfco_credits}
+        )
+    return json_reply(200, status_body(state, job, obs))
+
+
+def routes(state: SimState) -> list[BaseRoute]:
+    endpoint = VendorEndpoint(state, VENDOR, "status", job_check, fault_reply, STATUS_FAULTS)
+    return [Route(f"{PREFIX}/v1/job/check", endpoint, methods=["POST", "GET"])]
