@@ -1,0 +1,137 @@
+"""JobStatusSensor against the simulator: deferral, event handling, poke mode, start_from_trigger."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from airflow.providers.common.compat.sdk import (
+    AirflowException,
+    AirflowFailException,
+    AirflowSensorTimeout,
+    AirflowSkipException,
+    AirflowTaskTimeout,
+    TaskDeferred,
+)
+
+from airflow_provider_jobstatus.sensors.job_status import JobStatusSensor
+from airflow_provider_jobstatus.status import JobState, JobStatus
+from airflow_provider_jobstatus.testing.simulator import Simulator
+from airflow_provider_jobstatus.triggers.events import done_event, timeout_event
+from airflow_provider_jobstatus.triggers.job_status import JobStatusTrigger
+
+
+@pytest.fixture
+def sim(jobstatus_simulator: Simulator) -> Simulator:
+    jobstatus_simulator.clear_faults()
+    return jobstatus_simulator
+
+
+def sensor(vendor: str, job_id: str, **kw: Any) -> JobStatusSensor:
+    return JobStatusSensor(task_id=f"wait_{vendor}", conn_id=f"{vendor}_default", job_id=job_id, **kw)
+
+
+def status(state: JobState, message: str | None = None) -> JobStatus:
+    return JobStatus(vendor="pdfco", job_id="j1", state=state, raw_status=state.value, message=message)
+
+
+def test_defers_to_the_trigger_with_absolute_deadlines(sim: Simulator) -> None:
+    job = sim.create_job("pdfco", outcome="succeeded", seconds=600)
+    task = sensor("pdfco", job["job_id"], timeout=120, poke_interval=7, execution_timeout=timedelta(seconds=90))
+    before = time.time()
+    with pytest.raises(TaskDeferred) as deferred:
+        task.execute(context={})
+    trigger = deferred.value.trigger
+    assert isinstance(trigger, JobStatusTrigger)
+    assert deferred.value.method_name == "execute_complete"
+    assert deferred.value.timeout == timedelta(seconds=120)
+    _, kwargs = trigger.serialize()
+    assert kwargs["conn_id"] == "pdfco_default" and kwargs["job_id"] == job["job_id"]
+    assert kwargs["poll_interval"] == 7
+    assert before + 120 <= kwargs["timeout_at"] <= time.time() + 120
+    assert before + 90 <= kwargs["execution_deadline"] <= time.time() + 90
+    assert "sim-pdfco-key" not in json.dumps(kwargs)
+
+
+def test_finished_job_needs_no_deferral(sim: Simulator) -> None:
+    job = sim.create_job("nitro", outcome="succeeded")
+    result = sensor("nitro", job["job_id"]).execute(context={})
+    assert result["state"] == "succeeded" and result["job_id"] == job["job_id"]
+
+
+def test_failed_job_fails_on_the_first_check_with_the_vendor_message(sim: Simulator) -> None:
+    job = sim.create_job("alteryx", outcome="failed")
+    with pytest.raises(AirflowFailException) as err:
+        sensor("alteryx", job["job_id"]).execute(context={})
+    assert job["job_id"] in str(err.value) and "failed" in str(err.value)
+
+
+@pytest.mark.parametrize("mode", ["poke", "reschedule"])
+def test_poke_and_reschedule_modes_reach_the_same_result(sim: Simulator, mode: str) -> None:
+    job = sim.create_job("apidatatools", outcome="succeeded", polls=2, retry_after=0)
+    task = sensor("apidatatools", job["job_id"], deferrable=False, mode=mode, poke_interval=0.05, timeout=30)
+    if mode == "reschedule":  # each reschedule is a new try: poke until done
+        done = None
+        for _ in range(10):
+            done = task.poke(context={})
+            if done:
+                break
+        assert done and done.xcom_value["state"] == "succeeded"  # type: ignore[union-attr]
+        return
+    assert task.execute(context={})["state"] == "succeeded"
+
+
+def test_poke_mode_failed_job_skips_under_soft_fail(sim: Simulator) -> None:
+    job = sim.create_job("nitro", outcome="failed")
+    task = sensor("nitro", job["job_id"], deferrable=False, poke_interval=0.05, timeout=30, soft_fail=True)
+    with pytest.raises(AirflowSkipException):
+        task.execute(context={})
+
+
+def test_execute_complete_turns_events_into_outcomes() -> None:
+    task = sensor("pdfco", "j1")
+    ok = task.execute_complete({}, done_event(status(JobState.SUCCEEDED)))
+    assert ok["state"] == "succeeded"
+    with pytest.raises(AirflowFailException, match="damaged"):
+        task.execute_complete({}, done_event(status(JobState.FAILED, "input file damaged")))
+    with pytest.raises(AirflowFailException):
+        task.execute_complete({}, done_event(status(JobState.CANCELED)))
+    with pytest.raises(AirflowSkipException):
+        sensor("pdfco", "j1", canceled_as_skipped=True).execute_complete({}, done_event(status(JobState.CANCELED)))
+    with pytest.raises(AirflowSensorTimeout, match="last seen"):
+        task.execute_complete({}, timeout_event("timeout", "PDF.co", "j1", status(JobState.UNKNOWN)))
+    with pytest.raises(AirflowTaskTimeout):
+        task.execute_complete({}, timeout_event("execution_timeout", "PDF.co", "j1", None))
+    with pytest.raises(AirflowException, match="credentials refused"):
+        task.execute_complete({}, {"status": "error", "message": "PDF.co job 'j1': credentials refused"})
+    for bad in (None, {}, {"status": "weird"}, "done"):
+        with pytest.raises(AirflowException, match="unexpected trigger event"):
+            task.execute_complete({}, bad)  # type: ignore[arg-type]
+
+
+def test_soft_fail_skips_a_failed_event_on_resume() -> None:
+    task = sensor("pdfco", "j1", soft_fail=True)
+    event = done_event(status(JobState.FAILED, "boom"))
+    with pytest.raises(AirflowSkipException):
+        task.resume_execution("execute_complete", {"event": event}, context={})  # type: ignore[arg-type]
+
+
+def test_wrong_connection_type_names_the_accepted_types(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_HTTP_ONE", json.dumps({"conn_type": "http", "host": "http://x"}))
+    task = JobStatusSensor(task_id="w", conn_id="http_one", job_id="j")
+    with pytest.raises(AirflowException, match="has type 'http'; use one of alteryx, apidatatools, nitro"):
+        task.execute(context={})
+
+
+def test_start_from_trigger_builds_start_trigger_args() -> None:
+    task = sensor("playment", "job-9", start_from_trigger=True, timeout=300, poke_interval=15)
+    assert task.start_from_trigger is True
+    args = task.start_trigger_args
+    assert args is not None and args.trigger_cls.endswith("JobStatusTrigger")
+    assert args.next_method == "execute_complete" and args.timeout == timedelta(seconds=300)
+    assert args.trigger_kwargs is not None and args.trigger_kwargs["job_id"] == "job-9"
+    assert JobStatusSensor.start_trigger_args.trigger_kwargs == {}  # the class default is untouched
+    JobStatusTrigger(**args.trigger_kwargs)  # the kwargs build the trigger
