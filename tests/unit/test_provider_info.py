@@ -6,6 +6,8 @@ from __future__ import annotations
 import importlib
 from importlib.metadata import entry_points
 
+import pytest
+
 from airflow_provider_jobstatus import get_provider_info
 
 VENDORS = ["nitro", "pdfco", "alteryx", "apidatatools", "playment"]
@@ -68,3 +70,10 @@ def test_provider_info_validates_against_airflow_schema() -> None:
 
     schema = json.loads((Path(airflow.__file__).parent / "provider_info.schema.json").read_text())
     jsonschema.validate(get_provider_info(), schema)
+
+
+def test_pytest_plugin_is_registered(request: pytest.FixtureRequest) -> None:
+    """Users get the ``jobstatus_simulator`` fixture just by installing the package."""
+    (ep,) = [e for e in entry_points(group="pytest11") if e.name == "jobstatus_simulator"]
+    assert request.config.pluginmanager.has_plugin("jobstatus_simulator")
+    assert hasattr(ep.load(), "jobstatus_simulator")
