@@ -7,6 +7,8 @@ export AIRFLOW_HOME ?= $(CURDIR)/.airflow
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__CORE__UNIT_TEST_MODE := False
 
+LINTED := airflow_provider_jobstatus tests benchmarks example_dags
+
 .PHONY: install db lint test unit demo airflow bench chaos clean
 
 $(BIN)/.installed: pyproject.toml
@@ -24,12 +26,12 @@ $(AIRFLOW_HOME)/airflow.db: $(BIN)/.installed
 db: $(AIRFLOW_HOME)/airflow.db
 
 lint: install
-	$(BIN)/ruff check airflow_provider_jobstatus tests
-	$(BIN)/ruff format --check airflow_provider_jobstatus tests
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy --strict airflow_provider_jobstatus
 
 test: install db lint
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q
 
 unit: install
 	$(BIN)/pytest -q tests/unit

@@ -24,14 +24,22 @@ def get_provider_info() -> dict[str, Any]:
         "hooks": [
             {
                 "integration-name": integration,
-                "python-modules": [f"airflow_provider_jobstatus.hooks.{m}" for m in ["base", *_VENDOR_MODULES]],
+                "python-modules": [
+                    f"airflow_provider_jobstatus.hooks.{m}" for m in ["base", *_VENDOR_MODULES]
+                ],
             }
         ],
         "sensors": [
-            {"integration-name": integration, "python-modules": ["airflow_provider_jobstatus.sensors.job_status"]}
+            {
+                "integration-name": integration,
+                "python-modules": ["airflow_provider_jobstatus.sensors.job_status"],
+            }
         ],
         "triggers": [
-            {"integration-name": integration, "python-modules": ["airflow_provider_jobstatus.triggers.job_status"]}
+            {
+                "integration-name": integration,
+                "python-modules": ["airflow_provider_jobstatus.triggers.job_status"],
+            }
         ],
         "operators": [
             {

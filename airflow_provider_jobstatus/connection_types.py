@@ -31,7 +31,9 @@ CONNECTION_TYPES: dict[str, dict[str, Any]] = {
     "pdfco": {
         "hook-class-name": "airflow_provider_jobstatus.hooks.pdfco.PdfCoHook",
         "hook-name": "PDF.co",
-        "ui-field-behaviour": _ui("https://api.pdf.co", None, "API key", "x-api-key from the PDF.co dashboard"),
+        "ui-field-behaviour": _ui(
+            "https://api.pdf.co", None, "API key", "x-api-key from the PDF.co dashboard"
+        ),
         "conn-fields": {"timeout": _TIMEOUT_FIELD},
     },
     "alteryx": {
@@ -58,7 +60,9 @@ CONNECTION_TYPES: dict[str, dict[str, Any]] = {
     "playment": {
         "hook-class-name": "airflow_provider_jobstatus.hooks.playment.PlaymentHook",
         "hook-name": "Playment (GT Studio)",
-        "ui-field-behaviour": _ui("https://api.playment.io", None, "API key", "x-api-key from the GT Studio dashboard"),
+        "ui-field-behaviour": _ui(
+            "https://api.playment.io", None, "API key", "x-api-key from the GT Studio dashboard"
+        ),
         "conn-fields": {
             "project_id": {
                 "label": "Project ID",

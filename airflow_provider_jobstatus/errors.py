@@ -64,7 +64,9 @@ class JobNotFoundError(JobStatusError):
 class VendorRequestError(JobStatusError):
     """Another 4xx: the vendor refused the request itself."""
 
-    def __init__(self, vendor: str, job_id: str | None, detail: str, *, status_code: int | None = None) -> None:
+    def __init__(
+        self, vendor: str, job_id: str | None, detail: str, *, status_code: int | None = None
+    ) -> None:
         self.status_code = status_code
         super().__init__(vendor, job_id, detail)
 

@@ -19,7 +19,9 @@ WORKING = b'{"status": "working", "remainingCredits": 60227}'
 
 def _response(status: bytes, body: bytes) -> bytes:
     return (
-        b"HTTP/1.1 " + status + b"\r\nContent-Type: application/json\r\nContent-Length: "
+        b"HTTP/1.1 "
+        + status
+        + b"\r\nContent-Type: application/json\r\nContent-Length: "
         + str(len(body)).encode()
         + b"\r\nConnection: keep-alive\r\n\r\n"
         + body

@@ -78,11 +78,15 @@ async def run(waits: int, interval: float, duration: float, url: str, key: str) 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--waits", type=int, default=1000)
     parser.add_argument("--interval", type=float, default=2.0)
     parser.add_argument("--duration", type=float, default=20.0)
-    parser.add_argument("--simulator", action="store_true", help="poll the simulator instead of the loopback server")
+    parser.add_argument(
+        "--simulator", action="store_true", help="poll the simulator instead of the loopback server"
+    )
     args = parser.parse_args()
     proc, url = start_server(args.simulator)
     try:

@@ -19,6 +19,8 @@ from airflow_provider_jobstatus.sensors.job_status import JobStatusSensor
 
 VENDORS = ["nitro", "pdfco", "alteryx", "apidatatools", "playment"]
 OUTPUT_ROOT = "/tmp/airflow-jobstatus"
+#: one folder per DAG run, so runs never overwrite each other's results
+OUTPUT_TEMPLATE = "{{ params.output_root }}/{{ dag.dag_id }}/{{ run_id | replace(':', '_') }}/"
 
 
 @task
@@ -58,7 +60,7 @@ def wait_and_download(vendor: str) -> None:
         task_id=f"download_{vendor}",
         conn_id=f"{vendor}_default",
         job_id=f"{{{{ ti.xcom_pull(task_ids='start_{vendor}')['job_id'] }}}}",
-        destination=f"{{{{ params.output_root }}}}/{{{{ dag.dag_id }}}}/{{{{ run_id | replace(':', '_') }}}}/{vendor}/",
+        destination=OUTPUT_TEMPLATE + f"{vendor}/",
     )
     verified = check_download.override(task_id=f"verify_{vendor}")(job, get.output)
     job >> wait >> get
@@ -66,8 +68,12 @@ def wait_and_download(vendor: str) -> None:
 
 
 PARAMS = {
-    "job_id": Param(None, type=["null", "string"], description="A vendor job id; empty = start one on the simulator"),
-    "output_root": Param(OUTPUT_ROOT, type="string", description="Where downloads go (a folder or object storage URL)"),
+    "job_id": Param(
+        None, type=["null", "string"], description="A vendor job id; empty = start one on the simulator"
+    ),
+    "output_root": Param(
+        OUTPUT_ROOT, type="string", description="Where downloads go (a folder or object storage URL)"
+    ),
 }
 
 for _vendor in VENDORS:

@@ -42,7 +42,9 @@ with DAG(
     catchup=False,
     tags=["jobstatus", "example", "playment"],
     params={
-        "batch_id": Param(None, type=["null", "string"], description="A Playment batch id; empty = simulate one"),
+        "batch_id": Param(
+            None, type=["null", "string"], description="A Playment batch id; empty = simulate one"
+        ),
         "jobs": Param(250, type="integer", minimum=1, description="Jobs in the simulated batch"),
     },
     doc_md=__doc__,

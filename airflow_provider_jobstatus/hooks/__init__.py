@@ -13,4 +13,12 @@ HOOKS: dict[str, type[JobStatusHook]] = {
     hook.conn_type: hook for hook in (NitroHook, PdfCoHook, AlteryxHook, ApiDataToolsHook, PlaymentHook)
 }
 
-__all__ = ["HOOKS", "AlteryxHook", "ApiDataToolsHook", "JobStatusHook", "NitroHook", "PdfCoHook", "PlaymentHook"]
+__all__ = [
+    "HOOKS",
+    "AlteryxHook",
+    "ApiDataToolsHook",
+    "JobStatusHook",
+    "NitroHook",
+    "PdfCoHook",
+    "PlaymentHook",
+]

@@ -11,7 +11,6 @@ import logging
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
-
 from urllib.parse import urlsplit
 
 from airflow_provider_jobstatus.errors import (
@@ -60,7 +59,9 @@ Step = Send | NeedToken | Sleep
 Flow = Generator[Step, Any, T]
 
 
-def prepare(settings: ConnSettings, vendor: VendorApi, req: ApiRequest, job_id: str | None, token: str | None) -> Send:
+def prepare(
+    settings: ConnSettings, vendor: VendorApi, req: ApiRequest, job_id: str | None, token: str | None
+) -> Send:
     """Resolve the URL and add credentials, but only for the connection's own origin."""
     url = settings.url_for(req.url)
     headers = dict(req.headers)
@@ -77,15 +78,21 @@ def prepare(settings: ConnSettings, vendor: VendorApi, req: ApiRequest, job_id: 
 MAX_REDIRECTS = 5
 
 
-def follow_redirect(settings: ConnSettings, vendor: VendorApi, step: Send, status: int, location: str | None) -> Send:
+def follow_redirect(
+    settings: ConnSettings, vendor: VendorApi, step: Send, status: int, location: str | None
+) -> Send:
     """The next hop of a redirect. Credentials stay behind when the origin changes: httpx drops only
     ``Authorization`` on its own, never ``x-api-key``; non-HTTP schemes are refused outright."""
     if not location:
-        raise UnsafeRedirectError(vendor.display_name, step.job_id, f"HTTP {status} redirect without a Location")
+        raise UnsafeRedirectError(
+            vendor.display_name, step.job_id, f"HTTP {status} redirect without a Location"
+        )
     url = resolve_url(step.url, location)
     scheme = urlsplit(url).scheme.lower()
     if scheme not in ("http", "https"):
-        raise UnsafeRedirectError(vendor.display_name, step.job_id, f"refusing a redirect to a {scheme or 'relative'!r} URL")
+        raise UnsafeRedirectError(
+            vendor.display_name, step.job_id, f"refusing a redirect to a {scheme or 'relative'!r} URL"
+        )
     headers = dict(step.headers)
     basic = step.basic_auth
     if origin_of(url) != origin_of(step.url):
@@ -99,7 +106,9 @@ def needs_token(settings: ConnSettings, vendor: VendorApi, req: ApiRequest) -> b
     return vendor.uses_token and req.authenticated and settings.is_own_origin(settings.url_for(req.url))
 
 
-def exchange(settings: ConnSettings, vendor: VendorApi, req: ApiRequest, job_id: str | None) -> Flow[ApiResponse]:
+def exchange(
+    settings: ConnSettings, vendor: VendorApi, req: ApiRequest, job_id: str | None
+) -> Flow[ApiResponse]:
     """One request with the vendor's auth; a refused token is renewed once and the request re-sent."""
     wants_token = needs_token(settings, vendor, req)
     token: str | None = (yield NeedToken()) if wants_token else None
@@ -132,7 +141,11 @@ def status_flow(
 
 
 def batch_page_flow(
-    settings: ConnSettings, vendor: VendorApi, batch_id: str, page_token: str | None, options: Mapping[str, Any]
+    settings: ConnSettings,
+    vendor: VendorApi,
+    batch_id: str,
+    page_token: str | None,
+    options: Mapping[str, Any],
 ) -> Flow[BatchPage]:
     req = vendor.batch_page_request(batch_id, page_token, options)
     resp = yield from exchange(settings, vendor, req, batch_id)

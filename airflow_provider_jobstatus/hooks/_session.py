@@ -9,8 +9,8 @@ own pool costs several times more CPU per poll.
 from __future__ import annotations
 
 import asyncio
-import json
 import base64
+import json
 import re
 import threading
 import time
@@ -109,7 +109,9 @@ def with_basic_auth(step: Send) -> dict[str, str]:
 
 
 def too_many_redirects(vendor: VendorApi, step: Send) -> UnsafeRedirectError:
-    return UnsafeRedirectError(vendor.display_name, step.job_id, f"more than {MAX_REDIRECTS} redirects (a loop?)")
+    return UnsafeRedirectError(
+        vendor.display_name, step.job_id, f"more than {MAX_REDIRECTS} redirects (a loop?)"
+    )
 
 
 def _content_length(headers: httpx.Headers) -> int | None:
@@ -175,7 +177,9 @@ class AsyncSession:
                     if not (follow and resp.is_redirect):
                         yield resp
                         return
-                    step = follow_redirect(self.settings, self.vendor, step, resp.status_code, resp.headers.get("location"))
+                    step = follow_redirect(
+                        self.settings, self.vendor, step, resp.status_code, resp.headers.get("location")
+                    )
             except httpx.TransportError as exc:
                 raise transport_fault(self.vendor, step, exc) from None
         raise too_many_redirects(self.vendor, step)
@@ -267,12 +271,19 @@ class SyncSession:
         for _ in range(MAX_REDIRECTS + 1):
             try:
                 with self.client.stream(
-                    step.method, step.url, params=step.params, json=step.json, data=step.form, headers=with_basic_auth(step)
+                    step.method,
+                    step.url,
+                    params=step.params,
+                    json=step.json,
+                    data=step.form,
+                    headers=with_basic_auth(step),
                 ) as resp:
                     if not (follow and resp.is_redirect):
                         yield resp
                         return
-                    step = follow_redirect(self.settings, self.vendor, step, resp.status_code, resp.headers.get("location"))
+                    step = follow_redirect(
+                        self.settings, self.vendor, step, resp.status_code, resp.headers.get("location")
+                    )
             except httpx.TransportError as exc:
                 raise transport_fault(self.vendor, step, exc) from None
         raise too_many_redirects(self.vendor, step)

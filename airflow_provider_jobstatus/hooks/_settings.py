@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from functools import lru_cache
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -73,7 +73,9 @@ def parse_extras(raw: str | Mapping[str, Any] | None, vendor: VendorApi, conn_id
             vendor.display_name, None, f"connection {conn_id!r}: field 'extra' is not valid JSON"
         ) from None
     if not isinstance(data, dict):
-        raise ConfigurationError(vendor.display_name, None, f"connection {conn_id!r}: field 'extra' must be a JSON object")
+        raise ConfigurationError(
+            vendor.display_name, None, f"connection {conn_id!r}: field 'extra' must be a JSON object"
+        )
     return data
 
 
@@ -92,14 +94,20 @@ def build_settings(
     where = f"connection {conn_id!r}"
     if conn_type and conn_type != vendor.name:
         raise ConfigurationError(
-            vendor.display_name, None, f"{where} has type {conn_type!r}; a {vendor.display_name} hook needs type {vendor.name!r}"
+            vendor.display_name,
+            None,
+            f"{where} has type {conn_type!r}; a {vendor.display_name} hook needs type {vendor.name!r}",
         )
     base_url = _base_url(vendor, where, host, port)
     if not password:
         what = "client secret" if vendor.needs_login else "API key"
-        raise ConfigurationError(vendor.display_name, None, f"{where}: field 'password' (the {what}) is empty")
+        raise ConfigurationError(
+            vendor.display_name, None, f"{where}: field 'password' (the {what}) is empty"
+        )
     if vendor.needs_login and not login:
-        raise ConfigurationError(vendor.display_name, None, f"{where}: field 'login' (the client id) is empty")
+        raise ConfigurationError(
+            vendor.display_name, None, f"{where}: field 'login' (the client id) is empty"
+        )
     creds = Credentials(login=login or None, secret=password, extras=dict(extras))
     return ConnSettings(conn_id=conn_id, base_url=base_url, creds=creds, extras=dict(extras))
 
@@ -109,7 +117,9 @@ def _base_url(vendor: VendorApi, where: str, host: str | None, port: int | None)
     if not host:
         if vendor.default_base_url is None:
             raise ConfigurationError(
-                vendor.display_name, None, f"{where}: field 'host' (the API base URL) is empty and has no default"
+                vendor.display_name,
+                None,
+                f"{where}: field 'host' (the API base URL) is empty and has no default",
             )
         return vendor.default_base_url
     if "://" not in host:
@@ -123,7 +133,9 @@ def _base_url(vendor: VendorApi, where: str, host: str | None, port: int | None)
         )
     if parts.query or parts.fragment or parts.username or parts.password:
         raise ConfigurationError(
-            vendor.display_name, None, f"{where}: field 'host' must not carry credentials, a query or a fragment"
+            vendor.display_name,
+            None,
+            f"{where}: field 'host' must not carry credentials, a query or a fragment",
         )
     netloc = parts.netloc
     if port and parts.port is None:

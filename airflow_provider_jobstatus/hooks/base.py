@@ -73,7 +73,9 @@ class JobStatusHook(BaseHook):
     ) -> None:
         super().__init__(**kwargs)
         if not self.vendor_name:
-            raise TypeError("JobStatusHook is abstract: use NitroHook, PdfCoHook, ... or JobStatusHook.for_connection()")
+            raise TypeError(
+                "JobStatusHook is abstract: use NitroHook, PdfCoHook, ... or JobStatusHook.for_connection()"
+            )
         self.conn_id = conn_id or self.default_conn_name
         self.retries = max(1, retries)
         self.backoff = Backoff(base=backoff, cap=max_backoff)
@@ -156,16 +158,18 @@ class JobStatusHook(BaseHook):
         """The job's current status; transient faults are retried a few times, then raised."""
         settings = self.settings()
         opts = self.options(settings, options)
-        return self.sync_session().run(  # type: ignore[no-any-return]
+        return self.sync_session().run(
             with_retries(lambda: status_flow(settings, self.vendor, job_id, opts), self.retries, self.backoff)
         )
 
     def get_batch_page(self, batch_id: str, page_token: str | None = None) -> BatchPage:
         settings = self.settings()
         opts = self.options(settings, {})
-        return self.sync_session().run(  # type: ignore[no-any-return]
+        return self.sync_session().run(
             with_retries(
-                lambda: batch_page_flow(settings, self.vendor, batch_id, page_token, opts), self.retries, self.backoff
+                lambda: batch_page_flow(settings, self.vendor, batch_id, page_token, opts),
+                self.retries,
+                self.backoff,
             )
         )
 
@@ -241,7 +245,7 @@ class JobStatusHook(BaseHook):
         opts = self.options(settings, options)
         session = await self.async_session()
         attempts = self.retries if retries is None else max(1, retries)
-        return await session.run(  # type: ignore[no-any-return]
+        return await session.run(
             with_retries(lambda: status_flow(settings, self.vendor, job_id, opts), attempts, self.backoff)
         )
 
@@ -249,9 +253,11 @@ class JobStatusHook(BaseHook):
         settings = await self.asettings()
         opts = self.options(settings, {})
         session = await self.async_session()
-        return await session.run(  # type: ignore[no-any-return]
+        return await session.run(
             with_retries(
-                lambda: batch_page_flow(settings, self.vendor, batch_id, page_token, opts), self.retries, self.backoff
+                lambda: batch_page_flow(settings, self.vendor, batch_id, page_token, opts),
+                self.retries,
+                self.backoff,
             )
         )
 
@@ -295,7 +301,8 @@ class JobStatusHook(BaseHook):
             return {}
         fields = CONNECTION_TYPES.get(cls.conn_type, {}).get("conn-fields", {})
         return {
-            name: StringField(lazy_gettext(spec["label"]), widget=BS3TextFieldWidget()) for name, spec in fields.items()
+            name: StringField(lazy_gettext(spec["label"]), widget=BS3TextFieldWidget())
+            for name, spec in fields.items()
         }
 
 
@@ -307,7 +314,9 @@ def next_token(vendor: VendorApi, batch_id: str, page: BatchPage, seen: set[str]
         return None
     if token in seen:
         raise VendorRequestError(
-            vendor.display_name, batch_id, f"batch listing repeated page token {token!r}; stopping to avoid a loop"
+            vendor.display_name,
+            batch_id,
+            f"batch listing repeated page token {token!r}; stopping to avoid a loop",
         )
     seen.add(token)
     return token

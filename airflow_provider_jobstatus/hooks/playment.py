@@ -6,7 +6,7 @@ from airflow_provider_jobstatus.hooks.base import JobStatusHook
 
 
 class PlaymentHook(JobStatusHook):
-    """Playment (GT Studio) job status, results and auth through an Airflow connection of type ``playment``."""
+    """Playment (GT Studio) job status, results and auth through a connection of type ``playment``."""
 
     vendor_name = "playment"
     conn_name_attr = "conn_id"

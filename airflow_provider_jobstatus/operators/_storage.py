@@ -16,6 +16,7 @@ from urllib.parse import unquote, urlsplit
 
 Overwrite = Literal["replace", "skip", "fail"]
 
+
 class Target(Protocol):
     """One place to write one result."""
 
@@ -41,7 +42,7 @@ class LocalTarget:
 
     def open_temp(self) -> BinaryIO:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        return open(self.temp, "wb")  # noqa: SIM115 - closed by the caller
+        return open(self.temp, "wb")
 
     def commit(self) -> None:
         with open(self.temp, "rb") as f:

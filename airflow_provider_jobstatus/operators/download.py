@@ -17,8 +17,8 @@ from airflow_provider_jobstatus.errors import (
     TransientVendorError,
     VendorRequestError,
 )
-from airflow_provider_jobstatus.hooks.base import JobStatusHook
 from airflow_provider_jobstatus.hooks._settings import origin_of
+from airflow_provider_jobstatus.hooks.base import JobStatusHook
 from airflow_provider_jobstatus.operators._storage import (
     Overwrite,
     Target,
@@ -98,9 +98,18 @@ class DownloadJobResultOperator(BaseOperator):
             targets = targets_for(self.destination, names, self.destination_conn_id)
         except ValueError as exc:
             raise AirflowFailException(f"{vendor.display_name} job {self.job_id!r}: {exc}") from exc
-        written = [self._fetch(hook, rr, name, target) for rr, name, target in zip(requests, names, targets)]
+        written = [
+            self._fetch(hook, rr, name, target)
+            for rr, name, target in zip(requests, names, targets, strict=True)
+        ]
         for w in written:
-            self.log.info("%s %s: %d bytes, sha256 %s", "kept" if w.skipped else "wrote", w.destination, w.bytes, w.sha256)
+            self.log.info(
+                "%s %s: %d bytes, sha256 %s",
+                "kept" if w.skipped else "wrote",
+                w.destination,
+                w.bytes,
+                w.sha256,
+            )
         return [w.as_dict() for w in written]
 
     def _fetch(self, hook: JobStatusHook, rr: ResultRequest, name: str, target: Target) -> Written:
@@ -118,7 +127,14 @@ class DownloadJobResultOperator(BaseOperator):
                     raise (AirflowException if exc.transient else AirflowFailException)(str(exc)) from exc
                 hint = exc.retry_after if isinstance(exc, TransientVendorError) else None
                 wait = self.backoff.delay(attempt, hint)
-                self.log.warning("%s; retrying %s in %.1f s (attempt %d of %d)", exc, name, wait, attempt + 1, self.download_attempts)
+                self.log.warning(
+                    "%s; retrying %s in %.1f s (attempt %d of %d)",
+                    exc,
+                    name,
+                    wait,
+                    attempt + 1,
+                    self.download_attempts,
+                )
                 time.sleep(wait)
         raise AssertionError("unreachable")
 
@@ -128,7 +144,11 @@ class DownloadJobResultOperator(BaseOperator):
             self._check_answer(hook, rr, resp)
             expected = _expected_size(resp, rr)
             if self.max_bytes is not None and expected is not None and expected > self.max_bytes:
-                raise VendorRequestError(vendor.display_name, self.job_id, f"{name} is {expected} bytes, over max_bytes={self.max_bytes}")
+                raise VendorRequestError(
+                    vendor.display_name,
+                    self.job_id,
+                    f"{name} is {expected} bytes, over max_bytes={self.max_bytes}",
+                )
             digest = hashlib.sha256()
             size = 0
             try:
@@ -136,12 +156,16 @@ class DownloadJobResultOperator(BaseOperator):
                     for chunk in resp.iter_bytes(CHUNK):
                         size += len(chunk)
                         if self.max_bytes is not None and size > self.max_bytes:
-                            raise VendorRequestError(vendor.display_name, self.job_id, f"{name} exceeds max_bytes={self.max_bytes}")
+                            raise VendorRequestError(
+                                vendor.display_name, self.job_id, f"{name} exceeds max_bytes={self.max_bytes}"
+                            )
                         digest.update(chunk)
                         out.write(chunk)
                 if expected is not None and size != expected:
                     raise TransientVendorError(
-                        vendor.display_name, self.job_id, f"{name} truncated: received {size} of {expected} bytes"
+                        vendor.display_name,
+                        self.job_id,
+                        f"{name} truncated: received {size} of {expected} bytes",
                     )
                 target.commit()
             except BaseException:

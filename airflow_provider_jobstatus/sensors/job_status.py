@@ -60,7 +60,11 @@ class JobStatusSensor(BaseSensorOperator):
     template_fields: Sequence[str] = ("job_id", "conn_id", "vendor_options")
     ui_color = "#e8f4fd"
     start_trigger_args = StartTriggerArgs(
-        trigger_cls=_TRIGGER_PATH, next_method="execute_complete", trigger_kwargs={}, next_kwargs=None, timeout=None
+        trigger_cls=_TRIGGER_PATH,
+        next_method="execute_complete",
+        trigger_kwargs={},
+        next_kwargs=None,
+        timeout=None,
     )
     start_from_trigger = False
 
@@ -166,7 +170,7 @@ class JobStatusSensor(BaseSensorOperator):
         (in reschedule mode each run is a new instance, so the sensor timeout bounds it)."""
         if self.deferrable:
             return True  # the trigger keeps the grace period
-        first = self.__dict__.setdefault("_not_found_since", time.monotonic())
+        first = float(self.__dict__.setdefault("_not_found_since", time.monotonic()))
         return time.monotonic() - first < self.not_found_grace
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> Any:

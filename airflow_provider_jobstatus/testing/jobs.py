@@ -22,16 +22,22 @@ def simulator_root(conn_id: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def start_simulated_job(conn_id: str, vendor: str, outcome: str = "succeeded", **options: Any) -> dict[str, Any]:
+def start_simulated_job(
+    conn_id: str, vendor: str, outcome: str = "succeeded", **options: Any
+) -> dict[str, Any]:
     """Create a job on the simulator behind ``conn_id``; returns its id and the result's sha256."""
     response = httpx.post(
-        f"{simulator_root(conn_id)}/_sim/jobs", json={"vendor": vendor, "outcome": outcome, **options}, timeout=10
+        f"{simulator_root(conn_id)}/_sim/jobs",
+        json={"vendor": vendor, "outcome": outcome, **options},
+        timeout=10,
     )
     response.raise_for_status()
     return response.json()  # type: ignore[no-any-return]
 
 
 def start_simulated_batch(conn_id: str, jobs: int, **options: Any) -> dict[str, Any]:
-    response = httpx.post(f"{simulator_root(conn_id)}/_sim/batches", json={"jobs": jobs, **options}, timeout=30)
+    response = httpx.post(
+        f"{simulator_root(conn_id)}/_sim/batches", json={"jobs": jobs, **options}, timeout=30
+    )
     response.raise_for_status()
     return response.json()  # type: ignore[no-any-return]

@@ -52,7 +52,7 @@ class JobStatusTrigger(BaseTrigger):
         backoff: float = 1.0,
         max_backoff: float = 300.0,
     ) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self.conn_id = conn_id
         self.job_id = job_id
         self.poll_interval = float(poll_interval)
@@ -96,13 +96,13 @@ class JobStatusTrigger(BaseTrigger):
                 self.conn_id, retries=1, backoff=self.backoff, max_backoff=self.max_backoff
             )
         except JobStatusError as exc:
-            yield TriggerEvent(error_event(exc, self.job_id, None))
+            yield TriggerEvent(error_event(exc, self.job_id, None))  # type: ignore[no-untyped-call]
             return
         try:
             async with hook:
-                yield TriggerEvent(await _Wait(self, hook).run())
+                yield TriggerEvent(await _Wait(self, hook).run())  # type: ignore[no-untyped-call]
         except JobStatusError as exc:  # connection problems found on the first poll
-            yield TriggerEvent(error_event(exc, self.job_id, None))
+            yield TriggerEvent(error_event(exc, self.job_id, None))  # type: ignore[no-untyped-call]
 
 
 class _Wait:
@@ -139,7 +139,9 @@ class _Wait:
         """Poll once: an event dict when the wait is over, else the seconds to sleep."""
         now = time.time()
         try:
-            status = await self.hook.aget_job_status(self.t.job_id, retries=1, **self.t.vendor_options, **extra)
+            status = await self.hook.aget_job_status(
+                self.t.job_id, retries=1, **self.t.vendor_options, **extra
+            )
         except JobNotFoundError as exc:
             return self.not_found(exc, now)
         except JobStatusError as exc:
@@ -161,7 +163,9 @@ class _Wait:
             return outcome
         if self.last is not None and self.last.state is JobState.UNKNOWN:
             return error_event(
-                JobNotFoundError(self.vendor.display_name, self.t.job_id, "the vendor does not know this job id"),
+                JobNotFoundError(
+                    self.vendor.display_name, self.t.job_id, "the vendor does not know this job id"
+                ),
                 self.t.job_id,
                 self.last,
             )
@@ -171,7 +175,10 @@ class _Wait:
         """One log line per state change (not per poll)."""
         previous = self.last
         self.last = status
-        if previous is not None and (previous.state, previous.raw_status) == (status.state, status.raw_status):
+        if previous is not None and (previous.state, previous.raw_status) == (
+            status.state,
+            status.raw_status,
+        ):
             return
         if status.state is JobState.UNKNOWN:
             self.log.warning(
@@ -182,7 +189,9 @@ class _Wait:
         elif status.state.is_terminal:
             self.log.info("%s; the wait is over", status.describe())
         else:
-            self.log.info("%s; next check in %.0f s", status.describe(), status.retry_after or self.t.poll_interval)
+            self.log.info(
+                "%s; next check in %.0f s", status.describe(), status.retry_after or self.t.poll_interval
+            )
 
     def fault(self, exc: JobStatusError, now: float) -> dict[str, Any] | float:
         self.failures += 1
@@ -204,7 +213,12 @@ class _Wait:
 
     def recovered(self) -> None:
         if self.faults_since is not None:
-            self.log.info("%s job %r: answering again after %d faults", self.vendor.display_name, self.t.job_id, self.failures)
+            self.log.info(
+                "%s job %r: answering again after %d faults",
+                self.vendor.display_name,
+                self.t.job_id,
+                self.failures,
+            )
         self.failures = 0
         self.faults_since = None
         self.not_found_since = None

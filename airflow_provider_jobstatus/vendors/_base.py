@@ -8,9 +8,9 @@ connection's own origin) and hands the answers back here.
 from __future__ import annotations
 
 import json
+import math
 import re
 import unicodedata
-import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field

@@ -32,9 +32,13 @@ class AirflowEnv:
     def env(self, dags_folder: Path, **extra: str) -> dict[str, str]:
         return {**self.base, "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder), **extra}
 
-    def run(self, *args: str, dags_folder: Path, timeout: int = 300, **extra: str) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, dags_folder: Path, timeout: int = 300, **extra: str
+    ) -> subprocess.CompletedProcess[str]:
         cmd = ["timeout", "-s", "KILL", str(timeout), str(BIN / "airflow"), *args]
-        return subprocess.run(cmd, env=self.env(dags_folder, **extra), capture_output=True, text=True, check=False)
+        return subprocess.run(
+            cmd, env=self.env(dags_folder, **extra), capture_output=True, text=True, check=False
+        )
 
     def dags_test(self, dag_id: str, dags_folder: Path, conf: dict[str, str] | None = None) -> DagRunResult:
         args = ["dags", "test", dag_id]
@@ -68,7 +72,9 @@ class DagRunResult:
 
 
 @pytest.fixture(scope="session")
-def airflow_env(jobstatus_simulator: Simulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowEnv]:
+def airflow_env(
+    jobstatus_simulator: Simulator, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[AirflowEnv]:
     home = tmp_path_factory.mktemp("airflow_home")
     base = {
         **{k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")},

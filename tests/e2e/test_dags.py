@@ -9,7 +9,6 @@ import warnings
 import pytest
 
 from airflow_provider_jobstatus.testing.simulator import Simulator
-
 from tests.e2e.conftest import E2E_DAGS, EXAMPLE_DAGS, AirflowEnv
 
 pytestmark = pytest.mark.e2e
@@ -26,16 +25,22 @@ EXAMPLES = [
 
 
 def test_example_dags_import_without_errors_or_warnings(airflow_env: AirflowEnv) -> None:
-    proc = airflow_env.run("dags", "list-import-errors", "--local", "-o", "json", dags_folder=EXAMPLE_DAGS, timeout=180)
+    proc = airflow_env.run(
+        "dags", "list-import-errors", "--local", "-o", "json", dags_folder=EXAMPLE_DAGS, timeout=180
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "No data found" in proc.stdout or json.loads(proc.stdout.strip().splitlines()[-1]) == [], proc.stdout
+    assert "No data found" in proc.stdout or json.loads(proc.stdout.strip().splitlines()[-1]) == [], (
+        proc.stdout
+    )
     listed = airflow_env.run("dags", "list", "--local", "-o", "json", dags_folder=EXAMPLE_DAGS, timeout=180)
     assert {d["dag_id"] for d in json.loads(listed.stdout.strip().splitlines()[-1])} == set(EXAMPLES)
     for path in sorted(EXAMPLE_DAGS.glob("*.py")):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             runpy.run_path(str(path))
-        ours = [w for w in caught if "example_dags" in w.filename or "airflow_provider_jobstatus" in w.filename]
+        ours = [
+            w for w in caught if "example_dags" in w.filename or "airflow_provider_jobstatus" in w.filename
+        ]
         assert not ours, [str(w.message) for w in ours]
 
 
@@ -46,7 +51,9 @@ def test_example_dag_runs_green(airflow_env: AirflowEnv, dag_id: str) -> None:
     assert result.states and set(result.states.values()) == {"success"}, result.states
 
 
-def test_success_failure_and_timeout_for_every_vendor(airflow_env: AirflowEnv, jobstatus_simulator: Simulator) -> None:
+def test_success_failure_and_timeout_for_every_vendor(
+    airflow_env: AirflowEnv, jobstatus_simulator: Simulator
+) -> None:
     sim = jobstatus_simulator
     conf: dict[str, str] = {}
     for vendor in ["nitro", "pdfco", "alteryx", "apidatatools", "playment"]:
@@ -54,16 +61,30 @@ def test_success_failure_and_timeout_for_every_vendor(airflow_env: AirflowEnv, j
             conf[f"{vendor}_{case}_conn"] = f"{vendor}_default"
         opts = {"retry_after": 0} if vendor == "apidatatools" else {}
         conf[f"{vendor}_ok"] = sim.create_job(vendor, outcome="succeeded", polls=2, **opts)["job_id"]
-        conf[f"{vendor}_timeout"] = sim.create_job(vendor, outcome="succeeded", seconds=3600, **opts)["job_id"]
+        conf[f"{vendor}_timeout"] = sim.create_job(vendor, outcome="succeeded", seconds=3600, **opts)[
+            "job_id"
+        ]
         if vendor == "playment":  # Playment has no failed jobs: the failure is a refused key
             conf["playment_fail"] = conf["playment_ok"]
             conf["playment_fail_conn"] = "playment_badkey"
         else:
             conf[f"{vendor}_fail"] = sim.create_job(vendor, outcome="failed", polls=1, **opts)["job_id"]
-    bad_key = json.dumps({"conn_type": "playment", "host": sim.base_url("playment"), "password": "wrong-key",
-                          "extra": {"project_id": "sim-project"}})
+    bad_key = json.dumps(
+        {
+            "conn_type": "playment",
+            "host": sim.base_url("playment"),
+            "password": "wrong-key",
+            "extra": {"project_id": "sim-project"},
+        }
+    )
     proc = airflow_env.run(
-        "dags", "test", "e2e_outcomes", "-c", json.dumps(conf), dags_folder=E2E_DAGS, AIRFLOW_CONN_PLAYMENT_BADKEY=bad_key
+        "dags",
+        "test",
+        "e2e_outcomes",
+        "-c",
+        json.dumps(conf),
+        dags_folder=E2E_DAGS,
+        AIRFLOW_CONN_PLAYMENT_BADKEY=bad_key,
     )
     states = airflow_env.task_states("e2e_outcomes")
     log = proc.stdout + proc.stderr

@@ -40,7 +40,9 @@ def status(state: JobState, message: str | None = None) -> JobStatus:
 
 def test_defers_to_the_trigger_with_absolute_deadlines(sim: Simulator) -> None:
     job = sim.create_job("pdfco", outcome="succeeded", seconds=600)
-    task = sensor("pdfco", job["job_id"], timeout=120, poke_interval=7, execution_timeout=timedelta(seconds=90))
+    task = sensor(
+        "pdfco", job["job_id"], timeout=120, poke_interval=7, execution_timeout=timedelta(seconds=90)
+    )
     before = time.time()
     with pytest.raises(TaskDeferred) as deferred:
         task.execute(context={})
@@ -100,7 +102,9 @@ def test_execute_complete_turns_events_into_outcomes() -> None:
     with pytest.raises(AirflowFailException):
         task.execute_complete({}, done_event(status(JobState.CANCELED)))
     with pytest.raises(AirflowSkipException):
-        sensor("pdfco", "j1", canceled_as_skipped=True).execute_complete({}, done_event(status(JobState.CANCELED)))
+        sensor("pdfco", "j1", canceled_as_skipped=True).execute_complete(
+            {}, done_event(status(JobState.CANCELED))
+        )
     with pytest.raises(AirflowSensorTimeout, match="last seen"):
         task.execute_complete({}, timeout_event("timeout", "PDF.co", "j1", status(JobState.UNKNOWN)))
     with pytest.raises(AirflowTaskTimeout):

@@ -54,7 +54,9 @@ def sim(jobstatus_simulator: Simulator) -> Simulator:
 
 
 @pytest.mark.parametrize(("vendor", "outcome", "state"), OUTCOMES)
-async def test_each_vendor_outcome_ends_the_wait(sim: Simulator, vendor: str, outcome: str, state: str) -> None:
+async def test_each_vendor_outcome_ends_the_wait(
+    sim: Simulator, vendor: str, outcome: str, state: str
+) -> None:
     opts = {"retry_after": 0} if vendor == "apidatatools" else {}
     job = sim.create_job(vendor, outcome=outcome, polls=3, **opts)
     event = await first_event(trigger_for(vendor, job["job_id"], timeout_at=time.time() + 30))
@@ -73,7 +75,9 @@ async def test_alteryx_warning_fails_only_with_fail_on_warning(sim: Simulator) -
     lenient = await first_event(trigger_for("alteryx", job["job_id"]))
     assert lenient["job"]["state"] == "succeeded"
     job = sim.create_job("alteryx", outcome="succeeded", disposition="Warning", polls=1)
-    strict = await first_event(trigger_for("alteryx", job["job_id"], vendor_options={"fail_on_warning": True}))
+    strict = await first_event(
+        trigger_for("alteryx", job["job_id"], vendor_options={"fail_on_warning": True})
+    )
     assert strict["job"]["state"] == "failed"
 
 
@@ -89,7 +93,9 @@ async def test_sensor_timeout_deadline_reports_last_status(sim: Simulator) -> No
 
 async def test_execution_deadline_wins_when_nearer(sim: Simulator) -> None:
     job = sim.create_job("pdfco", outcome="succeeded", seconds=600)
-    trigger = trigger_for("pdfco", job["job_id"], timeout_at=time.time() + 60, execution_deadline=time.time() + 0.5)
+    trigger = trigger_for(
+        "pdfco", job["job_id"], timeout_at=time.time() + 60, execution_deadline=time.time() + 0.5
+    )
     event = await first_event(trigger)
     assert event["status"] == "timeout" and event["reason"] == "execution_timeout"
 
@@ -107,7 +113,9 @@ async def test_retry_after_paces_polling(sim: Simulator) -> None:
 
 
 async def test_transient_faults_do_not_end_the_wait(sim: Simulator) -> None:
-    sim.set_faults("pdfco", seed=7, error_5xx=0.3, rate_429=0.1, retry_after=0, malformed_json=0.1, html_error=0.1)
+    sim.set_faults(
+        "pdfco", seed=7, error_5xx=0.3, rate_429=0.1, retry_after=0, malformed_json=0.1, html_error=0.1
+    )
     sim.clear_requests()
     jobs = [sim.create_job("pdfco", outcome="succeeded", polls=4) for _ in range(5)]
     events = await asyncio.gather(*(first_event(trigger_for("pdfco", j["job_id"])) for j in jobs))
@@ -126,7 +134,8 @@ async def test_persisting_faults_fail_after_the_tolerance(sim: Simulator) -> Non
 
 async def test_wrong_credentials_fail_at_once(sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(
-        "AIRFLOW_CONN_PDFCO_BADKEY", json.dumps({"conn_type": "pdfco", "host": sim.base_url("pdfco"), "password": "nope"})
+        "AIRFLOW_CONN_PDFCO_BADKEY",
+        json.dumps({"conn_type": "pdfco", "host": sim.base_url("pdfco"), "password": "nope"}),
     )
     event = await first_event(JobStatusTrigger("pdfco_badkey", "anything", **FAST))
     assert event["status"] == "error" and event["error"] == "AuthenticationError"
@@ -140,7 +149,9 @@ async def test_not_found_fails_after_grace(sim: Simulator) -> None:
 
 async def test_pdfco_unknown_id_fails_fast_with_a_final_force_check(sim: Simulator) -> None:
     started = time.monotonic()
-    event = await first_event(trigger_for("pdfco", "NO-SUCH-JOB", poll_interval=0.5, timeout_at=time.time() + 1.2))
+    event = await first_event(
+        trigger_for("pdfco", "NO-SUCH-JOB", poll_interval=0.5, timeout_at=time.time() + 1.2)
+    )
     assert event["status"] == "error" and event["error"] == "JobNotFoundError", event
     assert time.monotonic() - started < 1.2  # failed before the deadline, not at it
 
@@ -175,7 +186,7 @@ async def test_restart_from_kwargs_goes_on_to_the_same_deadline(sim: Simulator) 
     with pytest.raises(asyncio.CancelledError):
         await task
     await gen.aclose()
-    path, kwargs = first.serialize()
+    _, kwargs = first.serialize()
     event = await first_event(JobStatusTrigger(**kwargs))
     assert event["status"] == "done" and event["job"]["state"] == "succeeded"
     assert kwargs["timeout_at"] == first.timeout_at

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from simkit import Calls
+from tests.simulator.simkit import Calls
 
 from airflow_provider_jobstatus.testing.simulator import Simulator
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import httpx
-from simkit import PROJECT, Calls
+from tests.simulator.simkit import PROJECT, Calls
 
 from airflow_provider_jobstatus.testing.simulator import Simulator
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from simkit import PROJECT, Calls, load_fixture
+from tests.simulator.simkit import PROJECT, Calls, load_fixture
 
 from airflow_provider_jobstatus.testing.simulator import Simulator
 

@@ -8,7 +8,7 @@ from collections import Counter
 
 import httpx
 import pytest
-from simkit import Calls
+from tests.simulator.simkit import Calls
 
 from airflow_provider_jobstatus.testing.simulator import Simulator
 

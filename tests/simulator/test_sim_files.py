@@ -6,7 +6,7 @@ import hashlib
 import time
 
 import httpx
-from simkit import Calls
+from tests.simulator.simkit import Calls
 
 from airflow_provider_jobstatus.testing.simulator import Simulator
 

@@ -8,7 +8,7 @@ import time
 
 import httpx
 import pytest
-from simkit import PROJECT, Calls
+from tests.simulator.simkit import PROJECT, Calls
 
 from airflow_provider_jobstatus.testing.simulator import OUTCOMES, Simulator
 

@@ -23,7 +23,11 @@ def test_package_name_is_the_canonical_distribution_name() -> None:
 
 
 def test_entry_point_is_registered() -> None:
-    (ep,) = [e for e in entry_points(group="apache_airflow_provider") if e.value.startswith("airflow_provider_jobstatus")]
+    (ep,) = [
+        e
+        for e in entry_points(group="apache_airflow_provider")
+        if e.value.startswith("airflow_provider_jobstatus")
+    ]
     assert ep.load() is get_provider_info
 
 

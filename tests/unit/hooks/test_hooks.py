@@ -27,9 +27,8 @@ from airflow_provider_jobstatus.hooks import (
     PdfCoHook,
     PlaymentHook,
 )
-from airflow_provider_jobstatus.status import JobState
+from airflow_provider_jobstatus.status import JobState, ResultFile
 from airflow_provider_jobstatus.vendors._base import ApiRequest, ResultRequest
-from airflow_provider_jobstatus.status import ResultFile
 
 API = "https://api.vendor.test"
 FILES = "https://files.other.test"
@@ -119,8 +118,12 @@ class TokenServer:
                 self.token_requests.append(req)
                 self.valid = token = f"tok-{len(self.token_requests)}"
                 if self.style == "camel":
-                    return httpx.Response(200, json={"accessToken": token, "tokenType": "Bearer", "expiresIn": 3600})
-                return httpx.Response(200, json={"access_token": token, "token_type": "bearer", "expires_in": 3600})
+                    return httpx.Response(
+                        200, json={"accessToken": token, "tokenType": "Bearer", "expiresIn": 3600}
+                    )
+                return httpx.Response(
+                    200, json={"access_token": token, "token_type": "bearer", "expires_in": 3600}
+                )
             if self.valid is None or req.headers.get("authorization") != f"Bearer {self.valid}":
                 return httpx.Response(401, json={"title": "Unauthorized", "status": 401})
             return httpx.Response(200, json=status_body)
@@ -154,7 +157,13 @@ def test_nitro_token_renewed_on_401(monkeypatch: pytest.MonkeyPatch) -> None:
     hook.get_job_status("n1")
     server.revoke()
     assert hook.get_job_status("n1").state is JobState.RUNNING
-    assert rec.paths() == ["/oauth/token", "/jobs/n1/status", "/jobs/n1/status", "/oauth/token", "/jobs/n1/status"]
+    assert rec.paths() == [
+        "/oauth/token",
+        "/jobs/n1/status",
+        "/jobs/n1/status",
+        "/oauth/token",
+        "/jobs/n1/status",
+    ]
 
 
 def test_token_refused_twice_is_an_auth_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -213,7 +222,9 @@ def test_transient_faults_retried_with_retry_after(monkeypatch: pytest.MonkeyPat
     answers = iter(
         [
             httpx.Response(503, text="busy"),
-            httpx.Response(429, headers={"Retry-After": "0"}, json={"error": True, "status": 429, "message": "slow"}),
+            httpx.Response(
+                429, headers={"Retry-After": "0"}, json={"error": True, "status": 429, "message": "slow"}
+            ),
             httpx.Response(200, json={"status": "success", "url": f"{FILES}/a.pdf?sig=1", "jobId": "x"}),
         ]
     )
@@ -282,7 +293,10 @@ def test_redirect_loop_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     set_conn(monkeypatch, "pm4", "playment", host=API, password="pm-key", extra={"project_id": "p1"})
     rec = Recorder(lambda req: httpx.Response(302, headers={"Location": "/v1/attachments"}))
     rr = ResultRequest(ApiRequest("GET", "/v1/attachments"), "x", ResultFile(), follow_redirects=True)
-    with pytest.raises(UnsafeRedirectError, match="redirects"), fast(PlaymentHook, "pm4", rec).open_result(rr):
+    with (
+        pytest.raises(UnsafeRedirectError, match="redirects"),
+        fast(PlaymentHook, "pm4", rec).open_result(rr),
+    ):
         pass
     assert len(rec.requests) == 6
 
@@ -305,7 +319,9 @@ def test_absolute_result_url_elsewhere_gets_no_key(monkeypatch: pytest.MonkeyPat
         ({"host": API, "password": "k", "extra": "{not json"}, "field 'extra'"),
     ],
 )
-def test_bad_connection_names_the_field(monkeypatch: pytest.MonkeyPatch, fields: dict[str, Any], needle: str) -> None:
+def test_bad_connection_names_the_field(
+    monkeypatch: pytest.MonkeyPatch, fields: dict[str, Any], needle: str
+) -> None:
     set_conn(monkeypatch, "badconn", "pdfco", **fields)
     with pytest.raises(ConfigurationError, match=needle):
         PdfCoHook("badconn").settings()
@@ -341,8 +357,12 @@ def test_test_connection_reports_key_accepted_and_refused(monkeypatch: pytest.Mo
 
     def route(req: httpx.Request) -> httpx.Response:
         if req.headers.get("x-api-key") != "good":
-            return httpx.Response(401, json={"status": "error", "error": "UNAUTHORIZED", "details": {"message": "no"}})
-        return httpx.Response(404, json={"status": "error", "error": "JOB_NOT_FOUND", "details": {"message": "nf"}})
+            return httpx.Response(
+                401, json={"status": "error", "error": "UNAUTHORIZED", "details": {"message": "no"}}
+            )
+        return httpx.Response(
+            404, json={"status": "error", "error": "JOB_NOT_FOUND", "details": {"message": "nf"}}
+        )
 
     ok, message = fast(ApiDataToolsHook, "tc", Recorder(route)).test_connection()
     assert ok, message
