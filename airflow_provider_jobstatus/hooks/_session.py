@@ -29,6 +29,7 @@ from airflow_provider_jobstatus.errors import (
     TransientVendorError,
     UnsafeRedirectError,
 )
+from airflow_provider_jobstatus.hooks._coalesce import SharedAnswers
 from airflow_provider_jobstatus.hooks._flow import (
     MAX_REDIRECTS,
     Flow,
@@ -131,6 +132,7 @@ class AsyncSession:
         self._extensions = {"timeout": timeouts.httpx().as_dict()}
         self.tokens = _TokenCache()
         self._token_lock = asyncio.Lock()
+        self.answers = SharedAnswers()
         self.refs = 0
 
     async def run(self, flow: Flow[T]) -> T:

@@ -239,15 +239,39 @@ class JobStatusHook(BaseHook):
     async def arun(self, flow: Flow[Any]) -> Any:
         return await (await self.async_session()).run(flow)
 
-    async def aget_job_status(self, job_id: str, *, retries: int | None = None, **options: Any) -> JobStatus:
-        """The job's current status without blocking the loop; ``retries=1`` asks exactly once."""
+    async def aget_job_status(
+        self, job_id: str, *, retries: int | None = None, max_age: float | None = None, **options: Any
+    ) -> JobStatus:
+        """The job's current status without blocking the loop; ``retries=1`` asks exactly once.
+
+        With ``max_age``, an answer another caller in this event loop got less than ``max_age``
+        seconds ago (or is getting right now) is shared instead of asking again.
+        """
         settings = await self.asettings()
         opts = self.options(settings, options)
         session = await self.async_session()
         attempts = self.retries if retries is None else max(1, retries)
-        return await session.run(
-            with_retries(lambda: status_flow(settings, self.vendor, job_id, opts), attempts, self.backoff)
-        )
+
+        async def fetch() -> JobStatus:
+            flow = with_retries(
+                lambda: status_flow(settings, self.vendor, job_id, opts), attempts, self.backoff
+            )
+            return await session.run(flow)
+
+        if max_age is None:
+            return await fetch()
+        key = ("status", job_id, json.dumps(opts, sort_keys=True, default=str))
+        return await session.answers.get(key, fetch, max_age)
+
+    async def abatch_snapshot(self, batch_id: str, *, max_age: float) -> dict[str, BatchJob]:
+        """Every job of a batch by id, from one listing shared by all callers in this event loop
+        for ``max_age`` seconds: a thousand waits on one batch cost its pages once per interval."""
+        session = await self.async_session()
+
+        async def fetch() -> dict[str, BatchJob]:
+            return {job.id: job async for job in self.aiter_batch_jobs(batch_id)}
+
+        return await session.answers.get(("batch", batch_id), fetch, max_age)
 
     async def aget_batch_page(self, batch_id: str, page_token: str | None = None) -> BatchPage:
         settings = await self.asettings()

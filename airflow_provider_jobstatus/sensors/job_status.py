@@ -55,9 +55,10 @@ class JobStatusSensor(BaseSensorOperator):
     :param not_found_grace: seconds a 404 counts as "not visible yet".
     :param start_from_trigger: start in the triggerer without a worker (Airflow 3.3+); the job id
         must be known at parse time or from templated fields that need no XCom.
+    :param batch_id: the job's batch (Playment, templated): waits on one batch share one listing.
     """
 
-    template_fields: Sequence[str] = ("job_id", "conn_id", "vendor_options")
+    template_fields: Sequence[str] = ("job_id", "conn_id", "vendor_options", "batch_id")
     ui_color = "#e8f4fd"
     start_trigger_args = StartTriggerArgs(
         trigger_cls=_TRIGGER_PATH,
@@ -81,6 +82,7 @@ class JobStatusSensor(BaseSensorOperator):
         transient_fault_tolerance: float = DEFAULT_FAULT_TOLERANCE,
         not_found_grace: float = DEFAULT_NOT_FOUND_GRACE,
         start_from_trigger: bool = False,
+        batch_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(poke_interval=poke_interval, **kwargs)
@@ -92,6 +94,7 @@ class JobStatusSensor(BaseSensorOperator):
         self.vendor_options = dict(vendor_options or {})
         self.transient_fault_tolerance = transient_fault_tolerance
         self.not_found_grace = not_found_grace
+        self.batch_id = batch_id
         if start_from_trigger:
             if not _airflow_supports_start_from_trigger():
                 raise AirflowException("JobStatusSensor(start_from_trigger=True) needs Airflow 3.3 or newer")
@@ -121,6 +124,7 @@ class JobStatusSensor(BaseSensorOperator):
             "vendor_options": self._options(),
             "transient_fault_tolerance": float(self.transient_fault_tolerance),
             "not_found_grace": float(self.not_found_grace),
+            "batch_id": self.batch_id or None,
         }
 
     def hook(self) -> JobStatusHook:

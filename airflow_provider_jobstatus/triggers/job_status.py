@@ -37,6 +37,8 @@ class JobStatusTrigger(BaseTrigger):
     :param vendor_options: vendor switches such as ``fail_on_warning`` (Alteryx), plain JSON.
     :param transient_fault_tolerance: seconds of uninterrupted faults before the wait fails.
     :param not_found_grace: seconds a 404 is read as "not visible yet" before "job not found".
+    :param batch_id: the job's batch (Playment): waits on jobs of one batch are answered from one
+        batch listing per interval, shared by every wait in the triggerer process.
     """
 
     def __init__(
@@ -51,6 +53,7 @@ class JobStatusTrigger(BaseTrigger):
         not_found_grace: float = DEFAULT_NOT_FOUND_GRACE,
         backoff: float = 1.0,
         max_backoff: float = 300.0,
+        batch_id: str | None = None,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.conn_id = conn_id
@@ -63,6 +66,7 @@ class JobStatusTrigger(BaseTrigger):
         self.not_found_grace = float(not_found_grace)
         self.backoff = float(backoff)
         self.max_backoff = float(max_backoff)
+        self.batch_id = batch_id or None
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -78,6 +82,7 @@ class JobStatusTrigger(BaseTrigger):
                 "not_found_grace": self.not_found_grace,
                 "backoff": self.backoff,
                 "max_backoff": self.max_backoff,
+                "batch_id": self.batch_id,
             },
         )
 
@@ -118,6 +123,7 @@ class _Wait:
         self.faults_since: float | None = None
         self.not_found_since: float | None = None
         self.final_check_done = False
+        self.delay = trigger.poll_interval
         self.log = trigger.log
 
     async def run(self) -> dict[str, Any]:
@@ -139,9 +145,7 @@ class _Wait:
         """Poll once: an event dict when the wait is over, else the seconds to sleep."""
         now = time.time()
         try:
-            status = await self.hook.aget_job_status(
-                self.t.job_id, retries=1, **self.t.vendor_options, **extra
-            )
+            status = await self.fetch(extra)
         except JobNotFoundError as exc:
             return self.not_found(exc, now)
         except JobStatusError as exc:
@@ -152,7 +156,27 @@ class _Wait:
         self.observe(status)
         if status.state.is_terminal:
             return done_event(status)
-        return status.retry_after if status.retry_after else self.t.poll_interval
+        self.delay = status.retry_after if status.retry_after else self.t.poll_interval
+        return self.delay
+
+    async def fetch(self, extra: dict[str, Any]) -> JobStatus:
+        """Ask for the status, sharing answers with other waits in this triggerer: an answer
+        younger than most of this wait's own interval is as good as a new one."""
+        options = {**self.t.vendor_options, **extra}
+        if extra:  # a final check must really ask
+            return await self.hook.aget_job_status(self.t.job_id, retries=1, **options)
+        max_age = 0.9 * self.delay
+        if self.t.batch_id:
+            listed = (await self.hook.abatch_snapshot(self.t.batch_id, max_age=max_age)).get(self.t.job_id)
+            if listed is not None and listed.state in (JobState.QUEUED, JobState.RUNNING):
+                return JobStatus(
+                    vendor=self.vendor.name,
+                    job_id=self.t.job_id,
+                    state=listed.state,
+                    raw_status=listed.status,
+                    message=f"as listed in batch {self.t.batch_id!r}",
+                )
+        return await self.hook.aget_job_status(self.t.job_id, retries=1, max_age=max_age, **options)
 
     async def final_check(self) -> dict[str, Any] | None:
         """One last check before the deadline with the vendor's final-check options (PDF.co
