@@ -1,10 +1,15 @@
-"""A minimal keep-alive HTTP/1.1 server that answers every request with one fixed JSON body.
+"""A minimal keep-alive HTTP/1.1 server that plays just enough of two vendor APIs for benchmarks.
 
-Used where the full simulator would be the bottleneck: the benchmarks measure the *client's* CPU,
-so the server must stay cheap. Any path gets PDF.co's "working" answer (what PDF.co says for a job
-still running) unless the path contains ``/done/`` (Nitro-style 200) and 404 for ``/missing/``.
+The benchmarks measure the *client's* CPU, so the server must stay cheap and in its own process
+(the full simulator costs several times more per request; it is used for correctness, not here).
 
-Run: ``python benchmarks/loopback_server.py --port 0`` prints the port and serves until killed.
+- ``POST /nitro/oauth/token`` -> a bearer token.
+- ``GET /nitro/jobs/d<epoch_ms>/status`` -> Nitro ``running`` until that time, then ``completed``.
+- ``GET /nitro/jobs/d<epoch_ms>`` -> 404 until that time (what ``HttpSensorTrigger`` waits on), then 200.
+- ``POST /pdfco/v1/job/check`` -> PDF.co ``working`` (a job that never ends).
+- ``GET /_stats`` -> request counts; ``POST /_reset`` zeroes them.
+
+Run: ``python benchmarks/loopback_server.py --port 0`` prints its URL and serves until killed.
 """
 
 from __future__ import annotations
@@ -12,25 +17,57 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import sys
+import time
+from collections import Counter
 
-WORKING = b'{"status": "working", "remainingCredits": 60227}'
+COUNTS: Counter[str] = Counter()
+_JOB = re.compile(rb"^(GET|POST) /nitro/jobs/d(\d+)(/status)? ")
 
 
-def _response(status: bytes, body: bytes) -> bytes:
+def response(status: bytes, body: bytes) -> bytes:
     return (
         b"HTTP/1.1 "
         + status
         + b"\r\nContent-Type: application/json\r\nContent-Length: "
         + str(len(body)).encode()
-        + b"\r\nConnection: keep-alive\r\n\r\n"
+        + b"\r\n\r\n"
         + body
     )
 
 
-OK = _response(b"200 OK", WORKING)
-NOT_FOUND = _response(b"404 Not Found", b'{"title": "Not Found", "status": 404}')
-DONE = _response(b"200 OK", b'{"status": "success", "jobId": "x", "url": "http://127.0.0.1/x"}')
+TOKEN = response(b"200 OK", b'{"accessToken": "bench-token", "tokenType": "Bearer", "expiresIn": 86400}')
+WORKING = response(b"200 OK", b'{"status": "working", "remainingCredits": 60227}')
+NOT_FOUND = response(b"404 Not Found", b'{"title": "Not Found", "status": 404, "detail": "Resource not found"}')
+
+
+def route(request_line: bytes) -> bytes:
+    match = _JOB.match(request_line)
+    if match:
+        done = int(match.group(2)) / 1000 <= time.time()
+        job = b"d" + match.group(2)
+        if match.group(3):
+            COUNTS["status"] += 1
+            if done:
+                body = b'{"jobID": "' + job + b'", "status": "completed", "result": {"text": "ok"}}'
+            else:
+                body = b'{"jobID": "' + job + b'", "status": "running", "progress": 0.5}'
+            return response(b"200 OK", body)
+        COUNTS["result"] += 1
+        return response(b"200 OK", b'{"jobID": "' + job + b'", "status": "completed"}') if done else NOT_FOUND
+    if b"/oauth/token" in request_line:
+        COUNTS["token"] += 1
+        return TOKEN
+    if b"/job/check" in request_line:
+        COUNTS["pdfco"] += 1
+        return WORKING
+    if request_line.startswith(b"GET /_stats"):
+        return response(b"200 OK", json.dumps(COUNTS).encode())
+    if request_line.startswith(b"POST /_reset"):
+        COUNTS.clear()
+        return response(b"200 OK", b"{}")
+    return NOT_FOUND
 
 
 class _Http(asyncio.Protocol):
@@ -53,19 +90,13 @@ class _Http(asyncio.Protocol):
             end = head_end + 4 + length
             if len(self.buf) < end:
                 return
-            request_line = head.split(b"\r\n", 1)[0]
             self.buf = self.buf[end:]
-            if b"/missing/" in request_line:
-                self.transport.write(NOT_FOUND)
-            elif b"/done/" in request_line:
-                self.transport.write(DONE)
-            else:
-                self.transport.write(OK)
+            self.transport.write(route(head.split(b"\r\n", 1)[0]))
 
 
 async def serve(port: int) -> None:
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(_Http, "127.0.0.1", port, backlog=4096)
+    server = await loop.create_server(_Http, "127.0.0.1", port, backlog=8192)
     sock_port = server.sockets[0].getsockname()[1]
     print(json.dumps({"url": f"http://127.0.0.1:{sock_port}"}), flush=True)
     async with server:
@@ -73,7 +104,7 @@ async def serve(port: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
     try:

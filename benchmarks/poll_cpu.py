@@ -30,7 +30,7 @@ def start_server(simulator: bool) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     info = json.loads(proc.stdout.readline())
-    url = info["vendors"]["pdfco"] if simulator else info["url"]
+    url = info["vendors"]["pdfco"] if simulator else info["url"] + "/pdfco"
     return proc, url
 
 

@@ -40,7 +40,7 @@ from airflow_provider_jobstatus.hooks._flow import (
     token_flow,
 )
 from airflow_provider_jobstatus.hooks._settings import ConnSettings
-from airflow_provider_jobstatus.hooks._transport import LeanAiohttpTransport
+from airflow_provider_jobstatus.hooks._transport import default_async_transport
 from airflow_provider_jobstatus.vendors._base import MAX_BODY_BYTES, ApiResponse, TokenGrant, VendorApi
 
 T = TypeVar("T")
@@ -109,6 +109,13 @@ def with_basic_auth(step: Send) -> dict[str, str]:
     return headers
 
 
+def body_chunks(resp: httpx.Response) -> AsyncIterator[bytes]:
+    """The body as sent when nothing needs decoding (skips httpx's decoder chain), else decoded."""
+    if resp.is_stream_consumed or "content-encoding" in resp.headers:
+        return resp.aiter_bytes()
+    return resp.aiter_raw()
+
+
 def too_many_redirects(vendor: VendorApi, step: Send) -> UnsafeRedirectError:
     return UnsafeRedirectError(
         vendor.display_name, step.job_id, f"more than {MAX_REDIRECTS} redirects (a loop?)"
@@ -128,7 +135,7 @@ class AsyncSession:
     def __init__(self, settings: ConnSettings, vendor: VendorApi, timeouts: Timeouts) -> None:
         self.settings = settings
         self.vendor = vendor
-        self.transport: httpx.AsyncBaseTransport = timeouts.transport or LeanAiohttpTransport()
+        self.transport: httpx.AsyncBaseTransport = timeouts.transport or default_async_transport()
         self._extensions = {"timeout": timeouts.httpx().as_dict()}
         self.tokens = _TokenCache()
         self._token_lock = asyncio.Lock()
@@ -161,7 +168,7 @@ class AsyncSession:
                     raise too_large(self.vendor, step)
                 chunks: list[bytes] = []
                 size = 0
-                async for chunk in resp.aiter_bytes():
+                async for chunk in body_chunks(resp):
                     size += len(chunk)
                     if size > MAX_BODY_BYTES:
                         raise too_large(self.vendor, step)

@@ -56,9 +56,14 @@ class _Body(httpx.AsyncByteStream):
 
 
 class LeanAiohttpTransport(httpx.AsyncBaseTransport):
-    """One keep-alive aiohttp session per transport (so per event loop: sessions are loop-bound)."""
+    """One keep-alive aiohttp session per transport (so per event loop: sessions are loop-bound).
 
-    def __init__(self, max_connections: int = 256, keepalive_expiry: float = 60.0) -> None:
+    Used when proxy variables are set (``trust_env``): the faster transport speaks no proxy."""
+
+    def __init__(
+        self, max_connections: int = 256, keepalive_expiry: float = 60.0, trust_env: bool = False
+    ) -> None:
+        self._trust_env = trust_env
         self._max_connections = max_connections
         self._keepalive = keepalive_expiry
         self._session: aiohttp.ClientSession | None = None
@@ -111,3 +116,17 @@ class LeanAiohttpTransport(httpx.AsyncBaseTransport):
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+_PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "all_proxy")
+
+
+def default_async_transport() -> httpx.AsyncBaseTransport:
+    """The fast transport, or aiohttp honouring the proxy variables when any is set."""
+    import os
+
+    from airflow_provider_jobstatus.hooks._fasthttp import FastHTTPTransport
+
+    if any(os.environ.get(name) for name in _PROXY_VARIABLES):
+        return LeanAiohttpTransport(trust_env=True)
+    return FastHTTPTransport()

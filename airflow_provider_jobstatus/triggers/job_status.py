@@ -131,6 +131,7 @@ class _Wait:
             deadline, reason = self.t.deadline()
             if time.time() >= deadline:
                 return timeout_event(reason, self.vendor.display_name, self.t.job_id, self.last)
+            started = time.monotonic()
             outcome = await self.poll()
             if isinstance(outcome, dict):
                 return outcome
@@ -139,7 +140,10 @@ class _Wait:
                 final = await self.final_check()
                 if final is not None:
                     return final
-            await asyncio.sleep(max(0.0, min(outcome, remaining)))
+            # a fixed cadence: the interval counts from the start of the poll, so slow answers
+            # under load do not stretch the schedule
+            wait = outcome - (time.monotonic() - started)
+            await asyncio.sleep(max(0.0, min(wait, remaining)))
 
     async def poll(self, **extra: Any) -> dict[str, Any] | float:
         """Poll once: an event dict when the wait is over, else the seconds to sleep."""

@@ -1,0 +1,187 @@
+"""Triggerer-scale benchmark: our JobStatusTrigger side by side with providers-http's HttpSensorTrigger.
+
+N waits on jobs that finish uniformly over D seconds, polled every I seconds, all triggers run in
+one asyncio event loop the way the triggerer runs them (``trigger.run()`` iterated to its event).
+Each kind runs in its own child process (so CPU and RSS are its own) against the same loopback
+server in a third process (benchmarks/loopback_server.py: the simulator would be the bottleneck at
+these rates). Ours waits on Nitro's status endpoint; HttpSensorTrigger waits on Nitro's result
+endpoint, which answers 404 while the job runs: exactly what it waits for. Both send the bearer token.
+
+    python benchmarks/triggerer_scale.py                 # both default workloads, 3 runs each, medians
+    python benchmarks/triggerer_scale.py --waits 1000 --spread 20 --interval 2 --runs 1
+
+The coalescing workloads (same job, one Playment batch) run against the simulator itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+KINDS = ("ours", "http")
+
+
+def rss_kib() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+def _server_stats(url: str, reset: bool = False) -> dict[str, int]:
+    import httpx
+
+    if reset:
+        httpx.post(f"{url}/_reset")
+    return dict(httpx.get(f"{url}/_stats").json())
+
+
+# -- child: one kind, one run ---------------------------------------------------------------------
+async def child(kind: str, waits: int, spread: float, interval: float, url: str) -> dict[str, Any]:
+    os.environ["AIRFLOW_CONN_BENCH_NITRO"] = json.dumps(
+        {"conn_type": "nitro", "host": f"{url}/nitro", "login": "bench", "password": "bench-secret"}
+    )
+    os.environ["AIRFLOW_CONN_BENCH_HTTP"] = json.dumps(
+        {"conn_type": "http", "host": url, "extra": {"Authorization": "Bearer bench-token"}}
+    )
+    make = _factory(kind, interval)
+    # warm-up: imports, connection lookup, clients (a finished job answers at once)
+    await _drive(make(time.time() - 1), time.time() - 1, [])
+    gc.collect()
+    base_rss = rss_kib()
+    _server_stats(url, reset=True)
+    t0 = time.time() + 0.2
+    done_at = [t0 + spread * (i + 0.5) / waits for i in range(waits)]
+    lags: list[float] = []
+    cpu0 = time.process_time()
+    tasks = [asyncio.ensure_future(_drive(make(d), d, lags)) for d in done_at]
+    sample_at = t0 + min(interval + 0.5, spread / 4)
+    await asyncio.sleep(max(0.0, sample_at - time.time()))
+    waiting = sum(1 for t in tasks if not t.done())
+    rss_waiting = rss_kib()
+    await asyncio.gather(*tasks)
+    cpu = time.process_time() - cpu0
+    stats = _server_stats(url)
+    polls = stats.get("status", 0) + stats.get("result", 0)
+    ideal = sum(math.ceil(max(0.0, d - t0) / interval) + 1 for d in done_at)
+    lags.sort()
+    return {
+        "kind": kind,
+        "waits": waits,
+        "polls": polls,
+        "ideal_polls": ideal,
+        "cpu_s": cpu,
+        "cpu_ms_per_poll": 1000 * cpu / max(1, polls),
+        "rss_kib_per_wait": (rss_waiting - base_rss) / max(1, waiting),
+        "lag_p50_s": lags[len(lags) // 2],
+        "lag_p99_s": lags[min(len(lags) - 1, int(len(lags) * 0.99))],
+        "events": len(lags),
+    }
+
+
+def _factory(kind: str, interval: float) -> Any:
+    if kind == "ours":
+        from airflow_provider_jobstatus.triggers.job_status import JobStatusTrigger
+
+        return lambda done: JobStatusTrigger("bench_nitro", f"d{int(done * 1000)}", poll_interval=interval)
+    from airflow.providers.http.triggers.http import HttpSensorTrigger
+
+    return lambda done: HttpSensorTrigger(
+        endpoint=f"nitro/jobs/d{int(done * 1000)}", http_conn_id="bench_http", poke_interval=interval
+    )
+
+
+async def _drive(trigger: Any, done_at: float, lags: list[float]) -> None:
+    gen = trigger.run()
+    try:
+        event = await gen.__anext__()
+    finally:
+        await gen.aclose()
+    lags.append(time.time() - done_at)
+    payload = event.payload
+    if payload is not True and payload.get("status") != "done":
+        raise RuntimeError(f"unexpected event {payload!r}")
+
+
+# -- parent --------------------------------------------------------------------------------------
+def start_loopback() -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen([sys.executable, str(HERE / "loopback_server.py")], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    return proc, json.loads(proc.stdout.readline())["url"]
+
+
+def run_child(kind: str, waits: int, spread: float, interval: float, url: str) -> dict[str, Any]:
+    cmd = [sys.executable, __file__, "--child", kind, "--waits", str(waits), "--spread", str(spread)]
+    cmd += ["--interval", str(interval), "--url", url]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=spread * 4 + 120)
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def medians(results: list[dict[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, v in results[0].items() if isinstance(v, (int, float))]
+    return {**results[0], **{k: statistics.median(r[k] for r in results) for k in keys}}
+
+
+def table(workload: str, rows: dict[str, dict[str, Any]]) -> str:
+    ours, theirs = rows["ours"], rows["http"]
+    lines = [
+        f"### {workload}",
+        "",
+        "| | JobStatusTrigger | HttpSensorTrigger | ours / theirs |",
+        "|---|---|---|---|",
+    ]
+    for key, label, fmt in [
+        ("polls", "polls served", "{:.0f}"),
+        ("ideal_polls", "ideal polls for the schedule", "{:.0f}"),
+        ("cpu_s", "client CPU (s)", "{:.2f}"),
+        ("cpu_ms_per_poll", "CPU per poll (ms)", "{:.3f}"),
+        ("rss_kib_per_wait", "RSS per waiting trigger (KiB)", "{:.1f}"),
+        ("lag_p50_s", "detection lag p50 (s)", "{:.3f}"),
+        ("lag_p99_s", "detection lag p99 (s)", "{:.3f}"),
+    ]:
+        a, b = ours[key], theirs[key]
+        ratio = f"{a / b:.2f}" if b else "-"
+        lines.append(f"| {label} | {fmt.format(a)} | {fmt.format(b)} | {ratio} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--child", choices=KINDS)
+    parser.add_argument("--url")
+    parser.add_argument("--waits", type=int)
+    parser.add_argument("--spread", type=float, help="jobs finish uniformly over this many seconds")
+    parser.add_argument("--interval", type=float)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(asyncio.run(child(args.child, args.waits, args.spread, args.interval, args.url))))
+        return
+    workloads = [(args.waits, args.spread, args.interval)] if args.waits else [(1000, 20.0, 2.0), (5000, 60.0, 5.0)]
+    server, url = start_loopback()
+    print(f"Triggerer-scale benchmark, {date.today()}, {platform.machine()}, {os.cpu_count()} cores, "
+          f"Python {platform.python_version()}; medians of {args.runs} runs; server: loopback_server.py\n")
+    try:
+        for waits, spread, interval in workloads:
+            rows = {}
+            for kind in KINDS:
+                rows[kind] = medians([run_child(kind, waits, spread, interval, url) for _ in range(args.runs)])
+            print(table(f"N={waits}, D={spread:.0f} s, I={interval:.0f} s", rows), "\n", flush=True)
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+if __name__ == "__main__":
+    main()
