@@ -221,7 +221,8 @@ async def drop_connection(send: Send, graceful: bool) -> None:
     else:
         sock = transport.get_extra_info("socket")
         if sock is not None:
-            with contextlib.suppress(OSError, AttributeError):
+            # uvloop hands out a pseudo-socket that fails once the peer is gone (ValueError)
+            with contextlib.suppress(OSError, AttributeError, ValueError):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         transport.abort()
     for _ in range(3000):
