@@ -39,5 +39,13 @@ unit: install
 demo: install db
 	@echo "make demo: not yet (the demo issue builds it)"
 
+bench: install
+	$(BIN)/python -m pip install -q --disable-pip-version-check 'apache-airflow-providers-http>=5'
+	$(BIN)/python benchmarks/triggerer_scale.py
+	$(BIN)/python benchmarks/coalescing.py
+
+chaos: install
+	$(BIN)/python benchmarks/chaos.py --jobs 1000
+
 clean:
 	rm -rf $(VENV) $(AIRFLOW_HOME) .pytest_cache .mypy_cache .ruff_cache

@@ -39,7 +39,9 @@ def response(status: bytes, body: bytes) -> bytes:
 
 TOKEN = response(b"200 OK", b'{"accessToken": "bench-token", "tokenType": "Bearer", "expiresIn": 86400}')
 WORKING = response(b"200 OK", b'{"status": "working", "remainingCredits": 60227}')
-NOT_FOUND = response(b"404 Not Found", b'{"title": "Not Found", "status": 404, "detail": "Resource not found"}')
+NOT_FOUND = response(
+    b"404 Not Found", b'{"title": "Not Found", "status": 404, "detail": "Resource not found"}'
+)
 
 
 def route(request_line: bytes) -> bytes:
@@ -104,7 +106,9 @@ async def serve(port: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
     try:

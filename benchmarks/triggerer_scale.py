@@ -116,7 +116,9 @@ async def _drive(trigger: Any, done_at: float, lags: list[float]) -> None:
 
 # -- parent --------------------------------------------------------------------------------------
 def start_loopback() -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen([sys.executable, str(HERE / "loopback_server.py")], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / "loopback_server.py")], stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout is not None
     return proc, json.loads(proc.stdout.readline())["url"]
 
@@ -157,7 +159,9 @@ def table(workload: str, rows: dict[str, dict[str, Any]]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--child", choices=KINDS)
     parser.add_argument("--url")
     parser.add_argument("--waits", type=int)
@@ -168,15 +172,21 @@ def main() -> None:
     if args.child:
         print(json.dumps(asyncio.run(child(args.child, args.waits, args.spread, args.interval, args.url))))
         return
-    workloads = [(args.waits, args.spread, args.interval)] if args.waits else [(1000, 20.0, 2.0), (5000, 60.0, 5.0)]
+    workloads = (
+        [(args.waits, args.spread, args.interval)] if args.waits else [(1000, 20.0, 2.0), (5000, 60.0, 5.0)]
+    )
     server, url = start_loopback()
-    print(f"Triggerer-scale benchmark, {date.today()}, {platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}; medians of {args.runs} runs; server: loopback_server.py\n")
+    print(
+        f"Triggerer-scale benchmark, {date.today()}, {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}; medians of {args.runs} runs; server: loopback_server.py\n"
+    )
     try:
         for waits, spread, interval in workloads:
             rows = {}
             for kind in KINDS:
-                rows[kind] = medians([run_child(kind, waits, spread, interval, url) for _ in range(args.runs)])
+                rows[kind] = medians(
+                    [run_child(kind, waits, spread, interval, url) for _ in range(args.runs)]
+                )
             print(table(f"N={waits}, D={spread:.0f} s, I={interval:.0f} s", rows), "\n", flush=True)
     finally:
         server.terminate()
