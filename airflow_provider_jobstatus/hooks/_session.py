@@ -80,6 +80,22 @@ class _TokenCache:
         return grant.access_token
 
 
+def mask(secret: str) -> None:
+    """Register a token with Airflow's secrets masker, so no log line can show it."""
+    from airflow.sdk.log import mask_secret
+
+    mask_secret(secret)
+
+
+async def amask(secret: str) -> None:
+    """The same from the event loop (the sync call could block on the supervisor)."""
+    try:
+        from airflow.sdk.log import amask_secret
+    except ImportError:  # Airflow < 3.3.2
+        return mask(secret)
+    await amask_secret(secret)
+
+
 def transport_fault(vendor: VendorApi, step: Send, exc: Exception) -> TransientVendorError:
     """Name the fault without echoing a URL's query string (a signed URL's signature)."""
     text = _QUERY.sub("?…", str(exc)) or type(exc).__name__
@@ -222,6 +238,7 @@ class AsyncSession:
             if token is not None:
                 return token
             grant = await self.run(token_flow(self.settings, self.vendor))
+            await amask(grant.access_token)
             return self.tokens.store(grant)
 
     async def aclose(self) -> None:
@@ -303,6 +320,7 @@ class SyncSession:
             if token is not None:
                 return token
             grant = self.run(token_flow(self.settings, self.vendor))
+            mask(grant.access_token)
             return self.tokens.store(grant)
 
     def close(self) -> None:

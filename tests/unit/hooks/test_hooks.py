@@ -369,3 +369,13 @@ def test_test_connection_reports_key_accepted_and_refused(monkeypatch: pytest.Mo
     set_conn(monkeypatch, "tc2", "apidatatools", host=API, password="wrong")
     ok, message = fast(ApiDataToolsHook, "tc2", Recorder(route)).test_connection()
     assert not ok and "credentials refused" in message
+
+
+def test_tokens_are_registered_with_the_secrets_masker(monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow.sdk._shared.secrets_masker.secrets_masker import redact
+
+    set_conn(monkeypatch, "nit_mask", "nitro", host=API, login="cid", password="csecret")
+    server = TokenServer("/oauth/token")
+    fast(NitroHook, "nit_mask", Recorder(server.route(NITRO_RUNNING))).get_job_status("n1")
+    assert server.valid is not None
+    assert server.valid not in str(redact(f"Authorization: Bearer {server.valid}"))
