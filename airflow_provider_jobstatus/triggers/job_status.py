@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import datetime
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -87,10 +88,19 @@ class JobStatusTrigger(BaseTrigger):
         )
 
     def deadline(self) -> tuple[float, str]:
-        """The nearer of the two deadlines and which one it is."""
+        """The nearer of the two deadlines and which one it is.
+
+        Started by the scheduler (``start_from_trigger``) there is no ``timeout_at``: the
+        triggerer's own ``timeout_after`` (the sensor's timeout, capped by ``execution_timeout``,
+        from when the scheduler created the trigger) stands in, so the trigger still ends the wait
+        itself and says what it saw last."""
         candidates = [(float("inf"), "none")]
         if self.timeout_at is not None:
             candidates.append((float(self.timeout_at), "timeout"))
+        else:
+            scheduled = getattr(self, "timeout_after", None)  # set by the triggerer
+            if isinstance(scheduled, datetime):
+                candidates.append((scheduled.timestamp(), "timeout"))
         if self.execution_deadline is not None:
             candidates.append((float(self.execution_deadline), "execution_timeout"))
         return min(candidates)

@@ -206,3 +206,14 @@ async def test_cancellation_releases_the_shared_client(sim: Simulator) -> None:
     for g in gens:
         await g.aclose()
     assert not _session._async_sessions.get(loop, {})
+
+
+async def test_started_by_the_scheduler_the_triggerers_timeout_is_the_deadline(sim: Simulator) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    job = sim.create_job("nitro", outcome="succeeded", seconds=600)
+    trigger = trigger_for("nitro", job["job_id"])  # start_from_trigger: no timeout_at in the kwargs
+    trigger.timeout_after = datetime.now(timezone.utc) + timedelta(seconds=0.5)  # what the triggerer sets
+    event = await first_event(trigger)
+    assert event["status"] == "timeout" and event["reason"] == "timeout"
+    assert event["job"]["state"] == "running"
