@@ -10,11 +10,14 @@ import hashlib
 import os
 import uuid
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, BinaryIO, Literal, Protocol
 from urllib.parse import unquote, urlsplit
 
 Overwrite = Literal["replace", "skip", "fail"]
+
+#: Bytes per read and write: big enough for throughput, small enough that memory stays flat.
+CHUNK = 1024 * 1024
 
 
 class Target(Protocol):
@@ -22,9 +25,15 @@ class Target(Protocol):
 
     def exists(self) -> bool: ...
     def describe(self) -> str: ...
+    def open_read(self) -> BinaryIO: ...
     def open_temp(self) -> BinaryIO: ...
     def commit(self) -> None: ...
     def discard(self) -> None: ...
+
+
+def _temp_name(name: str) -> str:
+    """Hidden and unique, so concurrent tasks and globbing readers skip it."""
+    return f".{name}.part-{uuid.uuid4().hex[:12]}"
 
 
 @dataclass
@@ -32,7 +41,7 @@ class LocalTarget:
     path: Path
 
     def __post_init__(self) -> None:
-        self.temp = self.path.with_name(f".{self.path.name}.part-{uuid.uuid4().hex[:12]}")
+        self.temp = self.path.with_name(_temp_name(self.path.name))
 
     def exists(self) -> bool:
         return self.path.exists()
@@ -40,11 +49,15 @@ class LocalTarget:
     def describe(self) -> str:
         return str(self.path)
 
+    def open_read(self) -> BinaryIO:
+        return open(self.path, "rb")
+
     def open_temp(self) -> BinaryIO:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         return open(self.temp, "wb")
 
     def commit(self) -> None:
+        """Flush to disk before the rename, so a crash never leaves an empty file under the final name."""
         with open(self.temp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(self.temp, self.path)
@@ -61,13 +74,16 @@ class ObjectTarget:
     path: Any  # airflow.sdk.ObjectStoragePath
 
     def __post_init__(self) -> None:
-        self.temp = self.path.parent / f".{self.path.name}.part-{uuid.uuid4().hex[:12]}"
+        self.temp = self.path.parent / _temp_name(self.path.name)
 
     def exists(self) -> bool:
         return bool(self.path.exists())
 
     def describe(self) -> str:
         return str(self.path)
+
+    def open_read(self) -> BinaryIO:
+        return self.path.open("rb")  # type: ignore[no-any-return]
 
     def open_temp(self) -> BinaryIO:
         return self.temp.open("wb")  # type: ignore[no-any-return]
@@ -90,12 +106,12 @@ def is_local(destination: str) -> bool:
 
 def targets_for(destination: str, names: list[str], conn_id: str | None) -> list[Target]:
     """One target per result. A destination ending in ``/`` (or an existing folder) is a folder
-    holding each result under its sanitized name; otherwise it is the file for a single result."""
+    holding each result under its name (one segment from ``safe_file_name``); otherwise it is the
+    file for a single result."""
     if is_local(destination):
         raw = unquote(urlsplit(destination).path) if destination.startswith("file:") else destination
-        root = Path(raw).expanduser()
-        folder = destination.endswith(("/", os.sep)) or root.is_dir()
-        if folder:
+        root = Path(raw).expanduser().absolute()
+        if destination.endswith(("/", os.sep)) or root.is_dir():
             return [LocalTarget(root / name) for name in names]
         _single(destination, names)
         return [LocalTarget(root)]
@@ -142,16 +158,8 @@ def sha256_of_target(target: Target) -> tuple[int, str]:
     """Size and checksum of what already sits at a target (for overwrite='skip')."""
     digest = hashlib.sha256()
     size = 0
-    if isinstance(target, LocalTarget):
-        stream: BinaryIO = open(target.path, "rb")  # noqa: SIM115
-    else:
-        stream = target.path.open("rb")  # type: ignore[attr-defined]
-    with stream:
-        while chunk := stream.read(1024 * 1024):
+    with target.open_read() as stream:
+        while chunk := stream.read(CHUNK):
             size += len(chunk)
             digest.update(chunk)
     return size, digest.hexdigest()
-
-
-def posix_name(path: str) -> str:
-    return PurePosixPath(urlsplit(path).path).name

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, NoReturn
 
-from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator
+from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperator
 
 from airflow_provider_jobstatus.errors import JobStatusError
 from airflow_provider_jobstatus.hooks.base import JobStatusHook, iter_pages
+from airflow_provider_jobstatus.operators._common import airflow_error, hook_for
 from airflow_provider_jobstatus.operators._storage import targets_for
 from airflow_provider_jobstatus.status import BatchJob, strip_query
 
@@ -39,6 +40,7 @@ class BatchJobsToXComOperator(BaseOperator):
     :param chunk_size: return a list of lists of at most this many rows, to stay under
         ``[core] max_map_length`` (1,024 by default) when mapping over chunks.
     :param max_xcom_bytes: a list larger than this fails with a message naming ``output_path``.
+    :param hook_params: keyword arguments for the hook (``retries``, ``backoff``, ``timeout``, ...).
 
     Returns: the rows (``id, reference_id, status, state, result_url``), the chunks when
     ``chunk_size`` is set, or the summary when ``output_path`` is set: one shape per configuration.
@@ -58,9 +60,12 @@ class BatchJobsToXComOperator(BaseOperator):
         output_conn_id: str | None = None,
         chunk_size: int | None = None,
         max_xcom_bytes: int = DEFAULT_MAX_XCOM_BYTES,
+        hook_params: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if chunk_size is not None and chunk_size < 1:
+            raise ValueError(f"chunk_size must be at least 1, not {chunk_size!r}")
         self.conn_id = conn_id
         self.batch_id = batch_id
         self.status = status
@@ -69,42 +74,62 @@ class BatchJobsToXComOperator(BaseOperator):
         self.output_conn_id = output_conn_id
         self.chunk_size = chunk_size
         self.max_xcom_bytes = max_xcom_bytes
+        self.hook_params = dict(hook_params or {})
 
     def execute(self, context: Any) -> Any:
-        wanted = {self.status} if isinstance(self.status, str) else set(self.status or [])
-        rows: list[dict[str, Any]] = []
-        pages = 0
-        try:
-            hook = JobStatusHook.for_connection(self.conn_id)
-            if not hook.vendor.has_batches:
-                raise AirflowFailException(f"{hook.vendor.display_name} has no batch listing")
-            for page in iter_pages(hook, self.batch_id, self.max_pages):
-                pages += 1
-                rows.extend(job_row(j) for j in page.jobs if not wanted or j.status in wanted)
-        except JobStatusError as exc:
-            raise AirflowException(f"{exc} (after {pages} pages)") from exc
-        self.log.info("batch %r: %d jobs over %d pages", self.batch_id, len(rows), pages)
+        hook = hook_for(self.conn_id, self.hook_params)
+        if not hook.vendor.has_batches:
+            raise AirflowFailException(f"{hook.vendor.display_name} has no batch listing")
         if self.output_path:
-            return self._write(rows, pages)
+            return self._write(hook, self.output_path)
+        rows: list[dict[str, Any]] = []
+        size = pages = 0
+        for pages, page_rows in self._pages(hook):
+            rows.extend(page_rows)
+            size += sum(len(json.dumps(row)) + 2 for row in page_rows)
+            if size > self.max_xcom_bytes:  # no use reading the remaining pages
+                self._too_large(f"more than {size} bytes of JSON after {pages} pages")
+        self.log.info("batch %r: %d jobs over %d pages", self.batch_id, len(rows), pages)
         result: Any = rows
         if self.chunk_size:
             result = [rows[i : i + self.chunk_size] for i in range(0, len(rows), self.chunk_size)]
         size = len(json.dumps(result))
         if size > self.max_xcom_bytes:
-            raise AirflowFailException(
-                f"batch {self.batch_id!r}: {len(rows)} jobs are {size} bytes of JSON, over the XCom cap of "
-                f"{self.max_xcom_bytes}; set output_path= to write them to object storage instead"
-            )
+            self._too_large(f"{len(rows)} jobs are {size} bytes of JSON")
         return result
 
-    def _write(self, rows: list[dict[str, Any]], pages: int) -> dict[str, Any]:
-        (target,) = targets_for(self.output_path or "", ["jobs.jsonl"], self.output_conn_id)
+    def _pages(self, hook: JobStatusHook) -> Iterator[tuple[int, list[dict[str, Any]]]]:
+        """(pages read so far, the wanted rows of the last page). ``iter_pages`` retries a failing
+        page in place and stops on a repeated token, so page one is never fetched twice."""
+        wanted = {self.status} if isinstance(self.status, str) else set(self.status or [])
+        pages = 0
+        try:
+            for pages, page in enumerate(iter_pages(hook, self.batch_id, self.max_pages), 1):
+                yield pages, [job_row(j) for j in page.jobs if not wanted or j.status in wanted]
+        except JobStatusError as exc:
+            raise airflow_error(exc, f"after {pages} pages") from exc
+
+    def _too_large(self, what: str) -> NoReturn:
+        raise AirflowFailException(
+            f"batch {self.batch_id!r}: {what}, over the XCom cap of {self.max_xcom_bytes} bytes; "
+            "set output_path= to write them to object storage instead"
+        )
+
+    def _write(self, hook: JobStatusHook, output_path: str) -> dict[str, Any]:
+        """Stream rows to JSON lines page by page, so the batch's size never matters."""
+        (target,) = targets_for(output_path, ["jobs.jsonl"], self.output_conn_id)
+        count = pages = 0
         try:
             with target.open_temp() as out:
-                for row in rows:
-                    out.write(json.dumps(row).encode() + b"\n")
+                for read, rows in self._pages(hook):
+                    pages = read
+                    out.write(b"".join(json.dumps(row).encode() + b"\n" for row in rows))
+                    count += len(rows)
             target.commit()
         except BaseException:
             target.discard()
             raise
-        return {"path": target.describe(), "count": len(rows), "pages": pages}
+        self.log.info(
+            "batch %r: %d jobs over %d pages written to %s", self.batch_id, count, pages, target.describe()
+        )
+        return {"path": target.describe(), "count": count, "pages": pages}

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import httpx
-from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator
+from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperator
 
 from airflow_provider_jobstatus.errors import (
     JobStatusError,
@@ -19,10 +20,13 @@ from airflow_provider_jobstatus.errors import (
 )
 from airflow_provider_jobstatus.hooks._settings import origin_of
 from airflow_provider_jobstatus.hooks.base import JobStatusHook
+from airflow_provider_jobstatus.operators._common import airflow_error, hook_for
 from airflow_provider_jobstatus.operators._storage import (
+    CHUNK,
     Overwrite,
     Target,
     Written,
+    is_local,
     sha256_of_target,
     targets_for,
 )
@@ -30,7 +34,8 @@ from airflow_provider_jobstatus.retry import Backoff
 from airflow_provider_jobstatus.status import JobState, strip_query
 from airflow_provider_jobstatus.vendors._base import ApiResponse, ResultRequest, safe_file_name, unique_names
 
-CHUNK = 1024 * 1024
+#: Most of an error body read to explain a refused download (the rest is not worth memory).
+_ERROR_BODY_BYTES = 64 * 1024
 
 
 class DownloadJobResultOperator(BaseOperator):
@@ -46,6 +51,11 @@ class DownloadJobResultOperator(BaseOperator):
     :param overwrite: ``replace`` (default), ``skip`` (keep what is there) or ``fail``.
     :param max_bytes: refuse a result larger than this.
     :param download_attempts: tries per file for transient faults and truncated bodies.
+    :param backoff: first retry delay in seconds (doubling, with jitter).
+    :param hook_params: keyword arguments for the hook (``retries``, ``backoff``, ``timeout``, ...).
+
+    Returns one dict per result: ``destination`` (path or URL), ``name``, ``bytes``, ``sha256``,
+    ``content_type`` and ``skipped`` (True when ``overwrite="skip"`` kept an existing file).
     """
 
     template_fields: Sequence[str] = ("conn_id", "job_id", "destination", "result", "destination_conn_id")
@@ -63,6 +73,7 @@ class DownloadJobResultOperator(BaseOperator):
         max_bytes: int | None = None,
         download_attempts: int = 5,
         backoff: float = 1.0,
+        hook_params: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -77,54 +88,59 @@ class DownloadJobResultOperator(BaseOperator):
         self.max_bytes = max_bytes
         self.download_attempts = max(1, download_attempts)
         self.backoff = Backoff(base=backoff, cap=60.0)
+        self.hook_params = dict(hook_params or {})
 
     def execute(self, context: Any) -> list[dict[str, Any]]:
-        try:
-            hook = JobStatusHook.for_connection(self.conn_id)
-            status = hook.get_job_status(self.job_id)
-        except JobStatusError as exc:
-            raise AirflowException(str(exc)) from exc
-        if status.state is not JobState.SUCCEEDED:
-            raise AirflowFailException(f"{status.describe()}: only a succeeded job has results to download")
-        vendor = hook.vendor
-        try:
-            if vendor.results_expired(status, datetime.now(timezone.utc)):
-                raise ResultExpiredError(vendor.display_name, self.job_id, "the result links have expired")
-            requests = vendor.result_requests(status, self.result or {}, hook.options(hook.settings(), {}))
-        except JobStatusError as exc:
-            raise AirflowFailException(str(exc)) from exc
+        hook = hook_for(self.conn_id, self.hook_params)
+        requests = self._result_requests(hook)
         names = unique_names([safe_file_name(r.name, "result") for r in requests])
         try:
             targets = targets_for(self.destination, names, self.destination_conn_id)
         except ValueError as exc:
-            raise AirflowFailException(f"{vendor.display_name} job {self.job_id!r}: {exc}") from exc
+            raise AirflowFailException(f"{hook.vendor.display_name} job {self.job_id!r}: {exc}") from exc
+        if self.overwrite == "fail":
+            # Check every target first: failing on the third would leave two written.
+            there = [t.describe() for t in targets if t.exists()]
+            if there:
+                raise AirflowFailException(f"{', '.join(there)} already exist(s) and overwrite='fail'")
         written = [
             self._fetch(hook, rr, name, target)
             for rr, name, target in zip(requests, names, targets, strict=True)
         ]
         for w in written:
-            self.log.info(
-                "%s %s: %d bytes, sha256 %s",
-                "kept" if w.skipped else "wrote",
-                w.destination,
-                w.bytes,
-                w.sha256,
-            )
+            verb = "kept" if w.skipped else "wrote"
+            self.log.info("%s %s: %d bytes, sha256 %s", verb, w.destination, w.bytes, w.sha256)
         return [w.as_dict() for w in written]
 
+    def _result_requests(self, hook: JobStatusHook) -> list[ResultRequest]:
+        """Ask the vendor again (events and XCom carry no signed URL) and plan the fetches."""
+        vendor = hook.vendor
+        try:
+            status = hook.get_job_status(self.job_id)
+            if status.state is not JobState.SUCCEEDED:
+                raise AirflowFailException(
+                    f"{status.describe()}: only a succeeded job has results to download"
+                )
+            if vendor.results_expired(status, datetime.now(timezone.utc)):
+                raise ResultExpiredError(
+                    vendor.display_name,
+                    self.job_id,
+                    "the result links have expired; a new link needs a new job",
+                )
+            return vendor.result_requests(status, self.result or {}, hook.options(hook.settings(), {}))
+        except JobStatusError as exc:
+            raise airflow_error(exc) from exc
+
     def _fetch(self, hook: JobStatusHook, rr: ResultRequest, name: str, target: Target) -> Written:
-        if target.exists():
-            if self.overwrite == "fail":
-                raise AirflowFailException(f"{target.describe()} already exists and overwrite='fail'")
-            if self.overwrite == "skip":
-                size, digest = sha256_of_target(target)
-                return Written(strip_query(target.describe()) or "", name, size, digest, None, skipped=True)
+        if self.overwrite == "skip" and target.exists():
+            size, digest = sha256_of_target(target)
+            return Written(self._location(target), name, size, digest, None, skipped=True)
         for attempt in range(1, self.download_attempts + 1):
             try:
                 return self._fetch_once(hook, rr, name, target)
             except JobStatusError as exc:
                 if not exc.transient or attempt == self.download_attempts:
-                    raise (AirflowException if exc.transient else AirflowFailException)(str(exc)) from exc
+                    raise airflow_error(exc, f"after {attempt} attempt(s)") from exc
                 hint = exc.retry_after if isinstance(exc, TransientVendorError) else None
                 wait = self.backoff.delay(attempt, hint)
                 self.log.warning(
@@ -139,15 +155,17 @@ class DownloadJobResultOperator(BaseOperator):
         raise AssertionError("unreachable")
 
     def _fetch_once(self, hook: JobStatusHook, rr: ResultRequest, name: str, target: Target) -> Written:
+        """Stream one result into the target's temporary name; move it only when its size is right."""
         vendor = hook.vendor
         with hook.open_result(rr) as resp:
-            self._check_answer(hook, rr, resp)
-            expected = _expected_size(resp, rr)
-            if self.max_bytes is not None and expected is not None and expected > self.max_bytes:
+            self._check_answer(hook, resp)
+            announced = _content_length(resp)
+            expected = {s for s in (announced, rr.result.size) if s is not None}
+            if self.max_bytes is not None and expected and max(expected) > self.max_bytes:
                 raise VendorRequestError(
                     vendor.display_name,
                     self.job_id,
-                    f"{name} is {expected} bytes, over max_bytes={self.max_bytes}",
+                    f"{name} is {max(expected)} bytes, over max_bytes={self.max_bytes}",
                 )
             digest = hashlib.sha256()
             size = 0
@@ -161,25 +179,43 @@ class DownloadJobResultOperator(BaseOperator):
                             )
                         digest.update(chunk)
                         out.write(chunk)
-                if expected is not None and size != expected:
+                if announced is not None and size != announced:
                     raise TransientVendorError(
                         vendor.display_name,
                         self.job_id,
-                        f"{name} truncated: received {size} of {expected} bytes",
+                        f"{name} truncated: received {size} of {announced} bytes",
+                    )
+                if rr.result.size is not None and size != rr.result.size:
+                    raise TransientVendorError(
+                        vendor.display_name,
+                        self.job_id,
+                        f"{name} is {size} bytes but the vendor announced {rr.result.size}",
                     )
                 target.commit()
             except BaseException:
                 target.discard()
                 raise
         content_type = resp.headers.get("content-type") or rr.result.content_type
-        return Written(strip_query(target.describe()) or "", name, size, digest.hexdigest(), content_type)
+        return Written(self._location(target), name, size, digest.hexdigest(), content_type)
 
-    def _check_answer(self, hook: JobStatusHook, rr: ResultRequest, resp: httpx.Response) -> None:
-        """Refuse anything but a 2xx with a body: an expired link is named as such."""
+    def _location(self, target: Target) -> str:
+        """What XCom gets, in the form the destination was given: a path, a ``file://`` URL, or
+        an object storage URL without a query (never a signature)."""
+        where = target.describe()
+        if not is_local(self.destination):
+            return strip_query(where) or where
+        return Path(where).as_uri() if self.destination.startswith("file:") else where
+
+    def _check_answer(self, hook: JobStatusHook, resp: httpx.Response) -> None:
+        """Refuse anything but a 2xx; an expired link is named as such."""
         if 200 <= resp.status_code < 300:
             return
         vendor = hook.vendor
-        body = resp.read()[:4096]
+        body = b""
+        for chunk in resp.iter_bytes():
+            body += chunk
+            if len(body) >= _ERROR_BODY_BYTES:
+                break
         foreign = origin_of(str(resp.url)) != hook.settings().origin
         if resp.status_code == 410 or (foreign and resp.status_code in (401, 403)):
             hint = _s3_message(body)
@@ -192,13 +228,14 @@ class DownloadJobResultOperator(BaseOperator):
         vendor.check_http(self.job_id, ApiResponse(resp.status_code, resp.headers, body))
 
 
-def _expected_size(resp: httpx.Response, rr: ResultRequest) -> int | None:
-    if "content-encoding" not in resp.headers:
-        try:
-            return int(resp.headers["content-length"])
-        except (KeyError, ValueError):
-            pass
-    return rr.result.size
+def _content_length(resp: httpx.Response) -> int | None:
+    """The body's length on the wire, when it is also the file's (no content encoding)."""
+    if "content-encoding" in resp.headers:
+        return None
+    try:
+        return int(resp.headers["content-length"])
+    except (KeyError, ValueError):
+        return None
 
 
 def _s3_message(body: bytes) -> str:
