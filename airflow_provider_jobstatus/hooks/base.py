@@ -179,15 +179,15 @@ class JobStatusHook(BaseHook):
             yield from page.jobs
 
     @contextmanager
-    def open_result(self, result: ResultRequest) -> Iterator[httpx.Response]:
-        """Open one result for streaming: the vendor's auth on its own origin only, redirects
-        followed without credentials, a refused token renewed once."""
+    def open_result(self, result: ResultRequest, job_id: str | None = None) -> Iterator[httpx.Response]:
+        """Open one result of job ``job_id`` for streaming: the vendor's auth on its own origin
+        only, redirects followed without credentials, a refused token renewed once."""
         settings = self.settings()
         session = self.sync_session()
         stale: str | None = None
         for _ in range(2):
             token = session.token(stale) if needs_token(settings, self.vendor, result.request) else None
-            step = prepare(settings, self.vendor, result.request, result.result.id or result.name, token)
+            step = prepare(settings, self.vendor, result.request, job_id, token)
             with session.stream(step, follow=result.follow_redirects) as resp:
                 if resp.status_code == 401 and token is not None and stale is None:
                     stale = token
@@ -196,13 +196,15 @@ class JobStatusHook(BaseHook):
                 return
 
     @asynccontextmanager
-    async def aopen_result(self, result: ResultRequest) -> AsyncIterator[httpx.Response]:
+    async def aopen_result(
+        self, result: ResultRequest, job_id: str | None = None
+    ) -> AsyncIterator[httpx.Response]:
         settings = await self.asettings()
         session = await self.async_session()
         stale: str | None = None
         for _ in range(2):
             token = await session.token(stale) if needs_token(settings, self.vendor, result.request) else None
-            step = prepare(settings, self.vendor, result.request, result.result.id or result.name, token)
+            step = prepare(settings, self.vendor, result.request, job_id, token)
             async with session.stream(step, follow=result.follow_redirects) as resp:
                 if resp.status_code == 401 and token is not None and stale is None:
                     stale = token

@@ -157,7 +157,7 @@ class DownloadJobResultOperator(BaseOperator):
     def _fetch_once(self, hook: JobStatusHook, rr: ResultRequest, name: str, target: Target) -> Written:
         """Stream one result into the target's temporary name; move it only when its size is right."""
         vendor = hook.vendor
-        with hook.open_result(rr) as resp:
+        with hook.open_result(rr, self.job_id) as resp:
             self._check_answer(hook, resp)
             announced = _content_length(resp)
             expected = {s for s in (announced, rr.result.size) if s is not None}

@@ -250,11 +250,6 @@ def test_a_body_that_stays_truncated_fails_and_leaves_nothing(
     assert tree(tmp_path) == [], "no partial file under any name"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hooks/base.py open_result/aopen_result pass the result's id or file name as the job id "
-    "to prepare(), so transport faults read \"PDF.co job 'result.pdf': connection failed\"",
-)
 def test_a_failed_download_names_the_job(sim: Simulator, tmp_path: Path) -> None:
     job = sim.create_job("pdfco", result_bytes=100_000)
     sim.set_faults("pdfco", seed=1, truncate=1.0, paths=["files"])
