@@ -36,8 +36,14 @@ test: install db lint
 unit: install
 	$(BIN)/pytest -q tests/unit
 
-demo: install db
-	@echo "make demo: not yet (the demo issue builds it)"
+# The example DAGs on a real Airflow (scheduler/LocalExecutor, triggerer, API server, DAG processor)
+# against the vendor simulator, in .airflow-demo/; DEMO_ARGS=--keep leaves it up afterwards.
+demo: install
+	$(BIN)/python -m airflow_provider_jobstatus.testing.demo $(DEMO_ARGS)
+
+# The same Airflow on the same home (the demo's runs stay visible), nothing triggered; Ctrl-C stops it.
+airflow: install
+	$(BIN)/python -m airflow_provider_jobstatus.testing.demo --serve $(AIRFLOW_ARGS)
 
 bench: install
 	$(BIN)/python -m pip install -q --disable-pip-version-check 'apache-airflow-providers-http>=5'
