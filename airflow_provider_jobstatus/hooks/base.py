@@ -213,23 +213,24 @@ class JobStatusHook(BaseHook):
                 return
 
     def test_connection(self) -> tuple[bool, str]:
-        """What the connection form's Test button calls: are the URL and credentials accepted?"""
+        """What the connection form's Test button calls: are the URL and credentials accepted?
+
+        Key vendors are asked about a made-up job id: "not found" means the key was accepted.
+        Messages speak of the vendor, not of that probe id."""
+        name = self.vendor.display_name
         try:
             settings = self.settings()
             if self.vendor.uses_token:
                 self.sync_session().run(token_flow(settings, self.vendor))
-                return True, f"{self.vendor.display_name}: credentials accepted (token issued)"
+                return True, f"{name}: credentials accepted (token issued)"
             self.get_job_status(_PROBE_JOB_ID)
-        except AuthenticationError as exc:
-            return False, str(exc)
-        except ConfigurationError as exc:
-            return False, str(exc)
-        except (VendorRequestError, JobStatusError) as exc:
-            if getattr(exc, "transient", False):
-                return False, str(exc)
-            # Not found / refused for this made-up id: the key itself was accepted.
-            return True, f"{self.vendor.display_name}: credentials accepted ({exc.detail})"
-        return True, f"{self.vendor.display_name}: credentials accepted"
+        except (AuthenticationError, ConfigurationError) as exc:
+            return False, f"{name}: {exc.detail}"
+        except JobStatusError as exc:
+            if exc.transient:
+                return False, f"{name}: {exc.detail}"
+            return True, f"{name}: credentials accepted ({exc.detail})"
+        return True, f"{name}: credentials accepted"
 
     # -- async ----------------------------------------------------------------------------------
     async def async_session(self) -> AsyncSession:
