@@ -21,8 +21,8 @@ from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import httptools
+import httpx
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _HIGH_WATER = 1024 * 1024  # pause reading once this much body waits for the consumer

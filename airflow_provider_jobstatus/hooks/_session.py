@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 import re
 import threading
 import time
@@ -30,6 +31,7 @@ from airflow_provider_jobstatus.errors import (
     UnsafeRedirectError,
 )
 from airflow_provider_jobstatus.hooks._coalesce import SharedAnswers
+from airflow_provider_jobstatus.hooks._fasthttp import FastHTTPTransport
 from airflow_provider_jobstatus.hooks._flow import (
     MAX_REDIRECTS,
     Flow,
@@ -40,7 +42,6 @@ from airflow_provider_jobstatus.hooks._flow import (
     token_flow,
 )
 from airflow_provider_jobstatus.hooks._settings import ConnSettings
-from airflow_provider_jobstatus.hooks._transport import default_async_transport
 from airflow_provider_jobstatus.vendors._base import MAX_BODY_BYTES, ApiResponse, TokenGrant, VendorApi
 
 T = TypeVar("T")
@@ -78,6 +79,19 @@ class _TokenCache:
         self.value = grant.access_token
         self.expires_at = time.monotonic() + lifetime - min(60.0, lifetime * 0.1)
         return grant.access_token
+
+
+_PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "all_proxy")
+
+
+def default_async_transport() -> httpx.AsyncBaseTransport:
+    """The fast transport, or aiohttp honouring the proxy variables when any is set (imported
+    only then: importing aiohttp costs the triggerer's event loop a fifth of a second)."""
+    if any(os.environ.get(name) for name in _PROXY_VARIABLES):
+        from airflow_provider_jobstatus.hooks._transport import LeanAiohttpTransport
+
+        return LeanAiohttpTransport(trust_env=True)
+    return FastHTTPTransport()
 
 
 def mask(secret: str) -> None:

@@ -116,17 +116,3 @@ class LeanAiohttpTransport(httpx.AsyncBaseTransport):
         if self._session is not None:
             await self._session.close()
             self._session = None
-
-
-_PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "all_proxy")
-
-
-def default_async_transport() -> httpx.AsyncBaseTransport:
-    """The fast transport, or aiohttp honouring the proxy variables when any is set."""
-    import os
-
-    from airflow_provider_jobstatus.hooks._fasthttp import FastHTTPTransport
-
-    if any(os.environ.get(name) for name in _PROXY_VARIABLES):
-        return LeanAiohttpTransport(trust_env=True)
-    return FastHTTPTransport()

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from tests.simulator.simkit import Calls
 
 from airflow_provider_jobstatus.testing.simulator import Simulator
+from tests.simulator.simkit import Calls
 
 
 @pytest.fixture(scope="session")

@@ -6,9 +6,9 @@ import time
 
 import httpx
 import pytest
-from tests.simulator.simkit import PROJECT, Calls
 
 from airflow_provider_jobstatus.testing.simulator import Simulator
+from tests.simulator.simkit import PROJECT, Calls
 
 
 def test_nitro_token_camel_case_and_bad_credentials(calls: Calls) -> None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import httpx
-from tests.simulator.simkit import PROJECT, Calls
 
 from airflow_provider_jobstatus.testing.simulator import Simulator
+from tests.simulator.simkit import PROJECT, Calls
 
 
 def test_batch_of_1050_jobs_is_11_pages(calls: Calls, sim: Simulator, http: httpx.Client) -> None:

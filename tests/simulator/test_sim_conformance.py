@@ -7,9 +7,9 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.simulator.simkit import PROJECT, Calls, load_fixture
 
 from airflow_provider_jobstatus.testing.simulator import Simulator
+from tests.simulator.simkit import PROJECT, Calls, load_fixture
 
 
 def _kind(value: Any) -> str:

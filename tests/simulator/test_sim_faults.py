@@ -8,9 +8,9 @@ from collections import Counter
 
 import httpx
 import pytest
-from tests.simulator.simkit import Calls
 
 from airflow_provider_jobstatus.testing.simulator import Simulator
+from tests.simulator.simkit import Calls
 
 DOCUMENTED = {"working", "success", "failed", "aborted", "unknown"}
 

@@ -6,9 +6,9 @@ import hashlib
 import time
 
 import httpx
-from tests.simulator.simkit import Calls
 
 from airflow_provider_jobstatus.testing.simulator import Simulator
+from tests.simulator.simkit import Calls
 
 
 def _pdfco_url(calls: Calls, sim: Simulator, **opts: object) -> tuple[dict[str, object], str]:

@@ -8,9 +8,9 @@ import time
 
 import httpx
 import pytest
-from tests.simulator.simkit import PROJECT, Calls
 
 from airflow_provider_jobstatus.testing.simulator import OUTCOMES, Simulator
+from tests.simulator.simkit import PROJECT, Calls
 
 PROGRESS = {
     # vendor, outcome, polls -> the status words a client sees
