@@ -54,4 +54,4 @@ chaos: install
 	$(BIN)/python benchmarks/chaos.py --jobs 1000
 
 clean:
-	rm -rf $(VENV) $(AIRFLOW_HOME) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(AIRFLOW_HOME) .airflow-demo .pytest_cache .mypy_cache .ruff_cache
