@@ -49,6 +49,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "vendors"
 
 _QUIET = {"deadline": None, "database": None, "suppress_health_check": [HealthCheck.too_slow]}
 PROPS = settings(max_examples=200, **_QUIET)
+MEDIUM = settings(max_examples=120, **_QUIET)
 LIGHT = settings(max_examples=80, **_QUIET)
 
 # -- strategies -----------------------------------------------------------------------------------
@@ -323,7 +324,7 @@ def test_any_bytes_are_a_status_or_a_job_status_error(
 
 
 @pytest.mark.parametrize("vendor", VENDOR_NAMES)
-@settings(max_examples=150, **_QUIET)
+@settings(max_examples=120, **_QUIET)
 @given(data=st.data(), code=STATUS_CODES, headers=HEADERS)
 def test_mutated_documented_bodies(
     vendor: str, data: st.DataObject, code: int, headers: dict[str, str]
@@ -441,7 +442,7 @@ def test_playment_anything_but_completed_is_running(raw: str) -> None:
 
 # -- tokens and batch listings ----------------------------------------------------------------------
 @pytest.mark.parametrize("vendor", ["nitro", "alteryx"])
-@PROPS
+@MEDIUM
 @given(body=JSON | st.fixed_dictionaries({}, optional={
     "accessToken": JSON | st.text(max_size=10),
     "access_token": JSON | st.text(max_size=10),
@@ -466,7 +467,7 @@ BATCH_JOB = st.fixed_dictionaries(
 )
 
 
-@PROPS
+@MEDIUM
 @given(
     body=JSON
     | st.fixed_dictionaries(
@@ -610,7 +611,7 @@ def test_retry_after_is_none_or_a_finite_non_negative_number(value: str | None) 
     assert seconds is None or (math.isfinite(seconds) and seconds >= 0)
 
 
-@PROPS
+@MEDIUM
 @given(value=JSON | st.text(max_size=40) | st.datetimes().map(lambda d: d.isoformat()))
 def test_pdfco_link_expiry_never_raises(value: Any) -> None:
     from datetime import datetime, timezone
