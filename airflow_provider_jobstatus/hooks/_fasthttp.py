@@ -15,6 +15,7 @@ uses the aiohttp transport when proxy variables are set), HTTP/2, request body s
 from __future__ import annotations
 
 import asyncio
+import functools
 import ssl
 import time
 from collections import deque
@@ -223,6 +224,14 @@ class _Pool:
         self.idle.clear()
 
 
+@functools.lru_cache(maxsize=1)
+def tls_context() -> ssl.SSLContext:
+    """One verifying TLS context per process: reading the CA roots takes tens of milliseconds."""
+    import certifi
+
+    return ssl.create_default_context(cafile=certifi.where())
+
+
 class FastHTTPTransport(httpx.AsyncBaseTransport):
     """httpx transport over :class:`_Connection` pools (one per origin, per event loop)."""
 
@@ -230,7 +239,6 @@ class FastHTTPTransport(httpx.AsyncBaseTransport):
         self._limit = max_connections_per_host
         self._keepalive = keepalive_expiry
         self._pools: dict[tuple[str, str, int], _Pool] = {}
-        self._tls: ssl.SSLContext | None = None
 
     def _pool(self, url: httpx.URL) -> _Pool:
         scheme = url.scheme
@@ -250,11 +258,7 @@ class FastHTTPTransport(httpx.AsyncBaseTransport):
         return pool
 
     def _tls_context(self) -> ssl.SSLContext:
-        if self._tls is None:
-            import certifi
-
-            self._tls = ssl.create_default_context(cafile=certifi.where())
-        return self._tls
+        return tls_context()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         timeout: dict[str, Any] = request.extensions.get("timeout", {})

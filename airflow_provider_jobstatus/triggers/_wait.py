@@ -1,0 +1,177 @@
+"""The poll loop of one wait: what was last seen, how long faults have lasted, when to stop.
+
+Kept apart from :mod:`.job_status` (the trigger's serializable definition) so that its imports can
+be made off the triggerer's event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from airflow_provider_jobstatus.errors import JobNotFoundError, JobStatusError, TransientVendorError
+from airflow_provider_jobstatus.hooks._fasthttp import tls_context
+from airflow_provider_jobstatus.hooks.base import JobStatusHook
+from airflow_provider_jobstatus.retry import Backoff
+from airflow_provider_jobstatus.status import JobState, JobStatus
+from airflow_provider_jobstatus.triggers.events import done_event, error_event, timeout_event
+from airflow_provider_jobstatus.triggers.job_status import JobStatusTrigger
+
+tls_context()  # load the CA roots now, in the importing thread, not on the event loop
+
+
+async def wait_for(trigger: JobStatusTrigger) -> dict[str, Any]:
+    """Run one wait to its end and return the event payload."""
+    try:
+        hook = await JobStatusHook.afor_connection(
+            trigger.conn_id, retries=1, backoff=trigger.backoff, max_backoff=trigger.max_backoff
+        )
+    except JobStatusError as exc:
+        return error_event(exc, trigger.job_id, None)
+    try:
+        async with hook:
+            return await _Wait(trigger, hook).run()
+    except JobStatusError as exc:  # connection problems found on the first poll
+        return error_event(exc, trigger.job_id, None)
+
+
+class _Wait:
+    """The state of one wait: what was last seen, how long faults have lasted."""
+
+    def __init__(self, trigger: JobStatusTrigger, hook: JobStatusHook) -> None:
+        self.t = trigger
+        self.hook = hook
+        self.vendor = hook.vendor
+        self.backoff = Backoff(trigger.backoff, trigger.max_backoff)
+        self.last: JobStatus | None = None
+        self.failures = 0
+        self.faults_since: float | None = None
+        self.not_found_since: float | None = None
+        self.final_check_done = False
+        self.delay = trigger.poll_interval
+        self.log = trigger.log
+
+    async def run(self) -> dict[str, Any]:
+        while True:
+            deadline, reason = self.t.deadline()
+            if time.time() >= deadline:
+                return timeout_event(reason, self.vendor.display_name, self.t.job_id, self.last)
+            started = time.monotonic()
+            outcome = await self.poll()
+            if isinstance(outcome, dict):
+                return outcome
+            remaining = deadline - time.time()
+            if remaining <= outcome and not self.final_check_done and self.vendor.final_check_options:
+                final = await self.final_check()
+                if final is not None:
+                    return final
+            # a fixed cadence: the interval counts from the start of the poll, so slow answers
+            # under load do not stretch the schedule
+            wait = outcome - (time.monotonic() - started)
+            await asyncio.sleep(max(0.0, min(wait, remaining)))
+
+    async def poll(self, **extra: Any) -> dict[str, Any] | float:
+        """Poll once: an event dict when the wait is over, else the seconds to sleep."""
+        now = time.time()
+        try:
+            status = await self.fetch(extra)
+        except JobNotFoundError as exc:
+            return self.not_found(exc, now)
+        except JobStatusError as exc:
+            if not exc.transient:
+                return error_event(exc, self.t.job_id, self.last)
+            return self.fault(exc, now)
+        self.recovered()
+        self.observe(status)
+        if status.state.is_terminal:
+            return done_event(status)
+        self.delay = status.retry_after if status.retry_after else self.t.poll_interval
+        return self.delay
+
+    async def fetch(self, extra: dict[str, Any]) -> JobStatus:
+        """Ask for the status, sharing answers with other waits in this triggerer: an answer
+        younger than most of this wait's own interval is as good as a new one."""
+        options = {**self.t.vendor_options, **extra}
+        if extra:  # a final check must really ask
+            return await self.hook.aget_job_status(self.t.job_id, retries=1, **options)
+        max_age = 0.9 * self.delay
+        if self.t.batch_id:
+            listed = (await self.hook.abatch_snapshot(self.t.batch_id, max_age=max_age)).get(self.t.job_id)
+            if listed is not None and listed.state in (JobState.QUEUED, JobState.RUNNING):
+                return JobStatus(
+                    vendor=self.vendor.name,
+                    job_id=self.t.job_id,
+                    state=listed.state,
+                    raw_status=listed.status,
+                    message=f"as listed in batch {self.t.batch_id!r}",
+                )
+        return await self.hook.aget_job_status(self.t.job_id, retries=1, max_age=max_age, **options)
+
+    async def final_check(self) -> dict[str, Any] | None:
+        """One last check before the deadline with the vendor's final-check options (PDF.co
+        ``force``): an id the vendor says it does not know fails now instead of at the deadline."""
+        self.final_check_done = True
+        outcome = await self.poll(**self.vendor.final_check_options)
+        if isinstance(outcome, dict):
+            return outcome
+        if self.last is not None and self.last.state is JobState.UNKNOWN:
+            return error_event(
+                JobNotFoundError(
+                    self.vendor.display_name, self.t.job_id, "the vendor does not know this job id"
+                ),
+                self.t.job_id,
+                self.last,
+            )
+        return None
+
+    def observe(self, status: JobStatus) -> None:
+        """One log line per state change (not per poll)."""
+        previous = self.last
+        self.last = status
+        if previous is not None and (previous.state, previous.raw_status) == (
+            status.state,
+            status.raw_status,
+        ):
+            return
+        if status.state is JobState.UNKNOWN:
+            self.log.warning(
+                "%s; not a status we know: still waiting until the deadline (poll every %.0f s)",
+                status.describe(),
+                self.t.poll_interval,
+            )
+        elif status.state.is_terminal:
+            self.log.info("%s; the wait is over", status.describe())
+        else:
+            self.log.info(
+                "%s; next check in %.0f s", status.describe(), status.retry_after or self.t.poll_interval
+            )
+
+    def fault(self, exc: JobStatusError, now: float) -> dict[str, Any] | float:
+        self.failures += 1
+        if self.faults_since is None:
+            self.faults_since = now
+            self.log.warning("%s; treating as transient and retrying with backoff", exc)
+        if now - self.faults_since >= self.t.transient_fault_tolerance:
+            return error_event(exc, self.t.job_id, self.last, persisted_for=now - self.faults_since)
+        hint = exc.retry_after if isinstance(exc, TransientVendorError) else None
+        return self.backoff.delay(self.failures, hint)
+
+    def not_found(self, exc: JobNotFoundError, now: float) -> dict[str, Any] | float:
+        if self.not_found_since is None:
+            self.not_found_since = now
+            self.log.warning("%s; waiting up to %.0f s for it to appear", exc, self.t.not_found_grace)
+        if now - self.not_found_since >= self.t.not_found_grace:
+            return error_event(exc, self.t.job_id, self.last)
+        return min(self.t.poll_interval, max(1.0, self.t.not_found_grace / 4))
+
+    def recovered(self) -> None:
+        if self.faults_since is not None:
+            self.log.info(
+                "%s job %r: answering again after %d faults",
+                self.vendor.display_name,
+                self.t.job_id,
+                self.failures,
+            )
+        self.failures = 0
+        self.faults_since = None
+        self.not_found_since = None
