@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import httpx
 
@@ -37,7 +37,7 @@ from airflow_provider_jobstatus.hooks._flow import (
     Flow,
     NeedToken,
     Send,
-    Sleep,
+    Step,
     follow_redirect,
     token_flow,
 )
@@ -159,6 +159,26 @@ def _content_length(headers: httpx.Headers) -> int | None:
         return None
 
 
+class Stepper(Generic[T]):
+    """Feeds a flow the outcome of each step it asked for; the sessions only perform the steps."""
+
+    def __init__(self, flow: Flow[T]) -> None:
+        self.flow = flow
+        self.value: Any = None
+        self.error: JobStatusError | None = None
+        self.result: T
+
+    def next(self) -> Step | None:
+        """The next step, or None once the flow has returned (its value is then ``result``)."""
+        try:
+            step = self.flow.throw(self.error) if self.error is not None else self.flow.send(self.value)
+        except StopIteration as stop:
+            self.result = stop.value
+            return None
+        self.value, self.error = None, None
+        return step
+
+
 class AsyncSession:
     """One async client and token cache for one connection in one event loop."""
 
@@ -173,23 +193,21 @@ class AsyncSession:
         self.refs = 0
 
     async def run(self, flow: Flow[T]) -> T:
-        value: Any = None
-        error: BaseException | None = None
-        while True:
+        stepper = Stepper(flow)
+        while (step := stepper.next()) is not None:
             try:
-                step = flow.throw(error) if error is not None else flow.send(value)
-            except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
-            value, error = None, None
-            try:
-                if isinstance(step, Send):
-                    value = await self.send(step)
-                elif isinstance(step, NeedToken):
-                    value = await self.token(step.stale)
-                elif isinstance(step, Sleep):
-                    await asyncio.sleep(step.seconds)
+                stepper.value = await self.perform(step)
             except JobStatusError as exc:
-                error = exc
+                stepper.error = exc
+        return stepper.result
+
+    async def perform(self, step: Step) -> Any:
+        if isinstance(step, Send):
+            return await self.send(step)
+        if isinstance(step, NeedToken):
+            return await self.token(step.stale)
+        await asyncio.sleep(step.seconds)
+        return None
 
     async def send(self, step: Send) -> ApiResponse:
         try:
@@ -272,23 +290,21 @@ class SyncSession:
         self._token_lock = threading.Lock()
 
     def run(self, flow: Flow[T]) -> T:
-        value: Any = None
-        error: BaseException | None = None
-        while True:
+        stepper = Stepper(flow)
+        while (step := stepper.next()) is not None:
             try:
-                step = flow.throw(error) if error is not None else flow.send(value)
-            except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
-            value, error = None, None
-            try:
-                if isinstance(step, Send):
-                    value = self.send(step)
-                elif isinstance(step, NeedToken):
-                    value = self.token(step.stale)
-                elif isinstance(step, Sleep):
-                    time.sleep(step.seconds)
+                stepper.value = self.perform(step)
             except JobStatusError as exc:
-                error = exc
+                stepper.error = exc
+        return stepper.result
+
+    def perform(self, step: Step) -> Any:
+        if isinstance(step, Send):
+            return self.send(step)
+        if isinstance(step, NeedToken):
+            return self.token(step.stale)
+        time.sleep(step.seconds)
+        return None
 
     def send(self, step: Send) -> ApiResponse:
         with self.stream(step) as resp:

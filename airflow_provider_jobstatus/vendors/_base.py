@@ -446,6 +446,21 @@ def require_succeeded(vendor: str, status: JobStatus) -> None:
         raise JobStatusError(vendor, status.job_id, "the job succeeded but its status lists no result")
 
 
+def signed_url_requests(vendor: str, status: JobStatus, selector: Mapping[str, Any]) -> list[ResultRequest]:
+    """Results behind pre-signed URLs on another host (PDF.co, APIDataTools): a plain GET that
+    carries no credential, since the signature in the URL is the credential."""
+    require_succeeded(vendor, status)
+    picked = select_results(vendor, status.job_id, status.results, selector)
+    return [
+        ResultRequest(
+            ApiRequest("GET", download_url(vendor, status.job_id, r.url), authenticated=False),
+            r.name or "result",
+            r,
+        )
+        for r in picked
+    ]
+
+
 def download_url(vendor: str, job_id: str, url: str | None) -> str:
     """A result URL the vendor gave us, checked to be absolute http(s) before anyone fetches it."""
     parts = urlsplit(url or "")

@@ -18,13 +18,11 @@ from airflow_provider_jobstatus.vendors._base import (
     Credentials,
     ResultRequest,
     VendorApi,
-    download_url,
     field_of,
     join_text,
     optional_field,
     path_segment,
-    require_succeeded,
-    select_results,
+    signed_url_requests,
     url_file_name,
 )
 
@@ -134,16 +132,7 @@ class ApiDataToolsApi(VendorApi):
     def result_requests(
         self, status: JobStatus, selector: Mapping[str, Any], options: Mapping[str, Any]
     ) -> list[ResultRequest]:
-        require_succeeded(self.display_name, status)
-        picked = select_results(self.display_name, status.job_id, status.results, selector)
-        return [
-            ResultRequest(
-                ApiRequest("GET", download_url(self.display_name, status.job_id, r.url), authenticated=False),
-                r.name or "result",
-                r,
-            )
-            for r in picked
-        ]
+        return signed_url_requests(self.display_name, status, selector)
 
 
 API = ApiDataToolsApi()

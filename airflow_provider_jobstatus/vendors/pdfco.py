@@ -21,12 +21,10 @@ from airflow_provider_jobstatus.vendors._base import (
     ResultRequest,
     VendorApi,
     bool_option,
-    download_url,
     field_of,
     join_text,
     optional_field,
-    require_succeeded,
-    select_results,
+    signed_url_requests,
     unique_names,
     url_file_name,
 )
@@ -106,16 +104,7 @@ class PdfCoApi(VendorApi):
     def result_requests(
         self, status: JobStatus, selector: Mapping[str, Any], options: Mapping[str, Any]
     ) -> list[ResultRequest]:
-        require_succeeded(self.display_name, status)
-        picked = select_results(self.display_name, status.job_id, status.results, selector)
-        return [
-            ResultRequest(
-                ApiRequest("GET", download_url(self.display_name, status.job_id, r.url), authenticated=False),
-                r.name or "result",
-                r,
-            )
-            for r in picked
-        ]
+        return signed_url_requests(self.display_name, status, selector)
 
 
 def link_expired(status: JobStatus, now: datetime) -> bool:
