@@ -6,11 +6,12 @@ serde refuses classes outside ``airflow.*`` and a signed URL's query string is a
 
 from __future__ import annotations
 
+import math
 from enum import Enum
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class JobState(str, Enum):
@@ -44,7 +45,8 @@ class ResultFile(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    url: str | None = None
+    #: may be a pre-signed URL: its query string is a credential, so never in a repr
+    url: str | None = Field(default=None, repr=False)
     id: str | None = None
     name: str | None = None
     content_type: str | None = None
@@ -71,6 +73,12 @@ class JobStatus(BaseModel):
     details: dict[str, Any] = Field(default_factory=dict)
     raw: Any = Field(default=None, repr=False)
 
+    @field_validator("details", mode="before")
+    @classmethod
+    def _plain_details(cls, value: Any) -> Any:
+        """Vendor extras must travel in JSON events: bounded nesting, no NaN or infinity."""
+        return _plain(value, 0) if isinstance(value, dict) else value
+
     def to_event(self) -> dict[str, Any]:
         """The plain JSON dict that travels in XCom and trigger events: no raw body, no signatures."""
         clean = self.model_copy(update={"raw": None, "results": [r.without_secrets() for r in self.results]})
@@ -89,6 +97,21 @@ class JobStatus(BaseModel):
         if self.message:
             text += f": {self.message}"
         return text
+
+
+_MAX_DEPTH = 8
+
+
+def _plain(value: Any, depth: int) -> Any:
+    if isinstance(value, dict):
+        if depth >= _MAX_DEPTH:
+            return "…"
+        return {str(k): _plain(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return "…" if depth >= _MAX_DEPTH else [_plain(v, depth + 1) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 class BatchJob(BaseModel):

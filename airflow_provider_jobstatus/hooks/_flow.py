@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+import httpx
+
 from airflow_provider_jobstatus.errors import (
     JobNotFoundError,
     JobStatusError,
@@ -34,13 +36,13 @@ class Send:
     """Send this request and answer with an :class:`ApiResponse` (body read, size-capped)."""
 
     method: str
-    url: str
+    url: str = field(repr=False)  # may be a pre-signed URL
     job_id: str | None
     params: Mapping[str, str] | None = None
-    json: Any = None
-    form: Mapping[str, str] | None = None
-    headers: Mapping[str, str] = field(default_factory=dict)
-    basic_auth: tuple[str, str] | None = None
+    json: Any = field(default=None, repr=False)
+    form: Mapping[str, str] | None = field(default=None, repr=False)
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    basic_auth: tuple[str, str] | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -87,8 +89,14 @@ def follow_redirect(
         raise UnsafeRedirectError(
             vendor.display_name, step.job_id, f"HTTP {status} redirect without a Location"
         )
-    url = resolve_url(step.url, location)
-    scheme = urlsplit(url).scheme.lower()
+    try:
+        url = resolve_url(step.url, location)
+        scheme = urlsplit(url).scheme.lower()
+        httpx.URL(url)
+    except (ValueError, httpx.InvalidURL):
+        raise UnsafeRedirectError(
+            vendor.display_name, step.job_id, "refusing a redirect to a malformed URL"
+        ) from None
     if scheme not in ("http", "https"):
         raise UnsafeRedirectError(
             vendor.display_name, step.job_id, f"refusing a redirect to a {scheme or 'relative'!r} URL"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 import os
 import re
 import threading
@@ -94,6 +95,27 @@ def default_async_transport() -> httpx.AsyncBaseTransport:
     return FastHTTPTransport()
 
 
+class _QueryRedactor(logging.Filter):
+    """At DEBUG, httpcore logs every response's headers: a redirect's Location is a signed URL
+    whose query string is a credential. Cut query strings out before any handler sees them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "?" in message:
+            record.msg, record.args = _QUERY.sub("?…", message), ()
+        return True
+
+
+for _name in ("httpcore.http11", "httpcore.http2", "httpcore.connection", "httpx"):
+    logging.getLogger(_name).addFilter(_QueryRedactor())
+
+
+def default_sync_transport() -> httpx.BaseTransport:
+    """httpx's own transport, through the proxy the environment names (if any)."""
+    proxy = next((os.environ[name] for name in _PROXY_VARIABLES if os.environ.get(name)), None)
+    return httpx.HTTPTransport(proxy=proxy)
+
+
 def mask(secret: str) -> None:
     """Register a token with Airflow's secrets masker, so no log line can show it."""
     from airflow.sdk.log import mask_secret
@@ -127,6 +149,20 @@ def too_large(vendor: VendorApi, step: Send) -> MalformedResponseError:
 def cached_url(url: str) -> httpx.URL:
     """Parsing a URL costs httpx more than the rest of a request; a wait asks the same URL each poll."""
     return httpx.URL(url)
+
+
+def build_request(step: Send, extensions: dict[str, Any]) -> httpx.Request:
+    """The request both sessions hand straight to their transport (no client in between: no
+    cookie jar, no eager reading of a Location header, no default headers we did not ask for)."""
+    return httpx.Request(
+        step.method,
+        cached_url(step.url),
+        params=step.params,
+        content=json.dumps(step.json).encode() if step.json is not None else None,
+        data=step.form,
+        headers=with_basic_auth(step),
+        extensions=extensions,
+    )
 
 
 def with_basic_auth(step: Send) -> dict[str, str]:
@@ -245,15 +281,7 @@ class AsyncSession:
     async def _open(self, step: Send) -> AsyncIterator[httpx.Response]:
         """Hand the request straight to the transport: the client's per-request machinery
         (default-header merging, cookie jar, auth flows) costs more CPU than the poll itself."""
-        request = httpx.Request(
-            step.method,
-            cached_url(step.url),
-            params=step.params,
-            content=json.dumps(step.json).encode() if step.json is not None else None,
-            data=step.form,
-            headers=with_basic_auth(step),
-            extensions=self._extensions,
-        )
+        request = build_request(step, self._extensions)
         response = await self.transport.handle_async_request(request)
         response.request = request
         try:
@@ -283,9 +311,8 @@ class SyncSession:
     def __init__(self, settings: ConnSettings, vendor: VendorApi, timeouts: Timeouts) -> None:
         self.settings = settings
         self.vendor = vendor
-        self.client = httpx.Client(
-            transport=timeouts.transport, timeout=timeouts.httpx(), follow_redirects=False, trust_env=False
-        )
+        self.transport: httpx.BaseTransport = timeouts.transport or default_sync_transport()
+        self._extensions = {"timeout": timeouts.httpx().as_dict()}
         self.tokens = _TokenCache()
         self._token_lock = threading.Lock()
 
@@ -326,14 +353,7 @@ class SyncSession:
     def stream(self, step: Send, follow: bool = False) -> Iterator[httpx.Response]:
         for _ in range(MAX_REDIRECTS + 1):
             try:
-                with self.client.stream(
-                    step.method,
-                    step.url,
-                    params=step.params,
-                    json=step.json,
-                    data=step.form,
-                    headers=with_basic_auth(step),
-                ) as resp:
+                with self._open(step) as resp:
                     if not (follow and resp.is_redirect):
                         yield resp
                         return
@@ -343,6 +363,16 @@ class SyncSession:
             except httpx.TransportError as exc:
                 raise transport_fault(self.vendor, step, exc) from None
         raise too_many_redirects(self.vendor, step)
+
+    @contextmanager
+    def _open(self, step: Send) -> Iterator[httpx.Response]:
+        request = build_request(step, self._extensions)
+        response = self.transport.handle_request(request)
+        response.request = request
+        try:
+            yield response
+        finally:
+            response.close()
 
     def token(self, stale: str | None) -> str:
         with self._token_lock:
@@ -354,7 +384,7 @@ class SyncSession:
             return self.tokens.store(grant)
 
     def close(self) -> None:
-        self.client.close()
+        self.transport.close()
 
 
 # -- sharing ------------------------------------------------------------------------------------

@@ -10,6 +10,8 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+import httpx
+
 from airflow_provider_jobstatus.errors import ConfigurationError
 from airflow_provider_jobstatus.vendors._base import Credentials, VendorApi
 
@@ -48,12 +50,12 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 @lru_cache(maxsize=4096)
 def origin_of(url: str) -> tuple[str, str, int | None]:
     """(scheme, host, port) with default ports made explicit, so ``:443`` equals no port."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
     try:
+        parts = urlsplit(url)
         port = parts.port
-    except ValueError:
-        port = None
+    except ValueError:  # an unreadable port or host is nobody's origin: never gets credentials
+        return ("invalid", url, -1)
+    scheme = parts.scheme.lower()
     return (scheme, (parts.hostname or "").lower(), port or _DEFAULT_PORTS.get(scheme))
 
 
@@ -124,7 +126,18 @@ def _base_url(vendor: VendorApi, where: str, host: str | None, port: int | None)
         return vendor.default_base_url
     if "://" not in host:
         host = "https://" + host
-    parts = urlsplit(host)
+    try:
+        parts = urlsplit(host)
+        _ = parts.port  # raises for a port that is not a number in 0-65535
+        httpx.URL(host)
+    except (ValueError, httpx.InvalidURL):
+        raise ConfigurationError(
+            vendor.display_name, None, f"{where}: field 'host' is not a valid URL (unreadable host or port)"
+        ) from None
+    if port is not None and not 0 < port < 65536:
+        raise ConfigurationError(
+            vendor.display_name, None, f"{where}: field 'port' must be between 1 and 65535"
+        )
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigurationError(
             vendor.display_name,

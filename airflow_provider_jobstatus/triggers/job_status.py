@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import sys
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
@@ -106,13 +105,14 @@ class JobStatusTrigger(BaseTrigger):
 
 
 _WAIT_MODULE = "airflow_provider_jobstatus.triggers._wait"
+_wait: Any = None
 
 
 async def _wait_module() -> Any:
     """The poll loop and everything it needs (hooks, vendors, the HTTP client, TLS roots), loaded
     in a worker thread the first time: imports are synchronous, and the triggerer warns when its
     event loop is held for more than 0.2 s. Later triggers find the module loaded."""
-    module = sys.modules.get(_WAIT_MODULE)
-    if module is None:
-        module = await asyncio.to_thread(importlib.import_module, _WAIT_MODULE)
-    return module
+    global _wait
+    if _wait is None:  # not sys.modules: a module is listed there before it has finished loading
+        _wait = await asyncio.to_thread(importlib.import_module, _WAIT_MODULE)
+    return _wait

@@ -40,15 +40,15 @@ class ApiRequest:
     with ``/``) or an absolute URL; absolute URLs on another origin never get credentials."""
 
     method: str
-    url: str
+    url: str = field(repr=False)  # may be a pre-signed URL
     params: Mapping[str, str] | None = None
-    json: Any = None
-    form: Mapping[str, str] | None = None
-    headers: Mapping[str, str] = field(default_factory=dict)
+    json: Any = field(default=None, repr=False)
+    form: Mapping[str, str] | None = field(default=None, repr=False)
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     #: Add the vendor's credentials (token or API key) when the URL is on the connection's origin.
     authenticated: bool = True
     #: HTTP Basic credentials, for OAuth2 token endpoints that want them.
-    basic_auth: tuple[str, str] | None = None
+    basic_auth: tuple[str, str] | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -298,10 +298,16 @@ def optional_field(
 
 
 def _is_kind(value: Any, kind: type | tuple[type, ...]) -> bool:
-    """``isinstance``, except that JSON ``true``/``false`` is not a number."""
+    """``isinstance``, except that JSON ``true``/``false`` is not a number, and neither is NaN,
+    an infinity or an integer too large for a float (none of them can travel in JSON events)."""
     kinds = kind if isinstance(kind, tuple) else (kind,)
     if isinstance(value, bool):
         return bool in kinds
+    if isinstance(value, (int, float)) and (int in kinds or float in kinds):
+        try:
+            return math.isfinite(float(value))
+        except OverflowError:
+            return False
     return isinstance(value, kinds)
 
 

@@ -70,6 +70,7 @@ class AlteryxApi(VendorApi):
         return {"Authorization": f"Bearer {token}"}
 
     def status_request(self, job_id: str, options: Mapping[str, Any]) -> ApiRequest:
+        bool_option(self.display_name, options, "fail_on_warning")  # a bad value fails now, not hours later
         path = f"/v3/jobs/{path_segment(self.display_name, job_id, job_id)}"
         return ApiRequest("GET", path, params={"includeMessages": "true"}, headers=_JSON)
 

@@ -103,6 +103,7 @@ class PlaymentApi(VendorApi):
         """Auth and try-again codes mean the same whatever the HTTP status says."""
         error = body.get("error") if isinstance(body, dict) else None
         code = error.get("code") if isinstance(error, dict) else None
+        code = code if isinstance(code, str) else None
         said = self.error_message(body)
         if code in _AUTH_CODES:
             raise AuthenticationError(self.display_name, job_id, f"credentials refused: {said}")

@@ -424,12 +424,6 @@ def test_repr_of_hooks_settings_credentials_and_tokens(sim: Simulator, secrets: 
         assert secrets.found_in(text) == [], text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LEAK: status.py ResultFile/JobStatus: pydantic's repr()/str() show results[].url with its "
-    "query, i.e. the signed URL's signature (X-Amz-Signature, X-Sim-Signature). Give ResultFile.url "
-    "Field(repr=False) or a __repr_args__ that strips the query (strip_query), as to_event() does.",
-)
 @pytest.mark.parametrize("vendor", sorted(SIGNED_IN_STATUS))
 def test_repr_of_a_status_with_signed_results(sim: Simulator, secrets: Secrets, vendor: str) -> None:
     job = sim.create_job(vendor, outcome="succeeded", **opts(vendor))
@@ -439,14 +433,6 @@ def test_repr_of_a_status_with_signed_results(sim: Simulator, secrets: Secrets, 
         assert secrets.found_in(text) == [], text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LEAK: vendors/_base.py ApiRequest and hooks/_flow.py Send are plain dataclasses whose repr "
-    "shows the Nitro token request's clientSecret (json=), Alteryx's basic_auth=(id, secret) and the "
-    "x-api-key/Authorization headers; they are frame locals of every exchange, so error reporters that "
-    "capture locals (Sentry, which Airflow integrates) would ship them. Give json/form/headers/"
-    "basic_auth field(repr=False) or a redacting __repr__ like Credentials'.",
-)
 @pytest.mark.parametrize("vendor", ALL)
 def test_repr_of_requests_carrying_credentials(sim: Simulator, secrets: Secrets, vendor: str) -> None:
     from airflow_provider_jobstatus.hooks._flow import prepare
@@ -498,13 +484,6 @@ def test_the_masker_check_above_can_fail(secrets: Secrets) -> None:
     assert value in str(redact(f"Bearer {value}"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LEAK at DEBUG: with the task log level at DEBUG, httpcore logs every response's headers, so the "
-    "Location of Playment's attachment redirect (the signed URL with its signature) reaches the task log in "
-    "clear; the masker does not know it. hooks/_session.py stream(): mask_secret() the query of a redirect "
-    "target (or of any URL the vendor hands out) before following it.",
-)
 def test_signed_redirects_are_masked_even_in_debug_logs(
     sim: Simulator, secrets: Secrets, caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:

@@ -362,12 +362,6 @@ def test_the_documented_success_bodies_are_successes() -> None:
         assert status is not None and status.state is JobState.SUCCEEDED, vendor
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: vendors/playment.py _raise_coded: `code in _AUTH_CODES` raises TypeError (unhashable) "
-    "when the error envelope's 'code' is a list or an object, on any HTTP status and for batch pages too. "
-    "Test isinstance(code, str) first.",
-)
 @pytest.mark.parametrize("code", [200, 400, 500])
 @pytest.mark.parametrize("value", [[], {}, ["auth-failure"]])
 def test_playment_error_codes_of_any_type_are_a_job_status_error(code: int, value: Any) -> None:
@@ -634,31 +628,16 @@ def _parse_or_error(vendor: str, body: bytes, parse: Callable[[ApiResponse], Any
         return exc
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: vendors/apidatatools.py parse_status: float(retry_after) raises OverflowError for a "
-    "JSON integer beyond float range (not a JobStatusError)",
-)
 def test_apidatatools_huge_retry_after_is_a_malformed_answer() -> None:
     out = _parse_or_error("apidatatools", f'{{"status": "queued", "retry_after": {HUGE}}}'.encode())
     assert isinstance(out, MalformedResponseError)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: vendors/nitro.py parse_status: a 'progress' integer beyond float range makes JobStatus "
-    "raise pydantic.ValidationError (not a JobStatusError)",
-)
 def test_nitro_huge_progress_is_a_malformed_answer() -> None:
     out = _parse_or_error("nitro", f'{{"status": "running", "progress": {HUGE}}}'.encode())
     assert isinstance(out, (JobStatus, MalformedResponseError))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: vendors/_base.py read_token: float(expires) raises OverflowError for an 'expires_in' "
-    "integer beyond float range (not a JobStatusError)",
-)
 @pytest.mark.parametrize("vendor", ["nitro", "alteryx"])
 def test_token_huge_expiry_is_a_malformed_answer(vendor: str) -> None:
     body = f'{{"access_token": "t0k3n-value", "expires_in": {HUGE}}}'.encode()
@@ -674,12 +653,6 @@ NON_FINITE = [
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: NaN/Infinity/1e999 from a vendor (Python's json accepts them) reach JobStatus and its "
-    "event, which is then not valid JSON (json.dumps(allow_nan=False) fails; Postgres JSON columns "
-    "refuse NaN). Numbers read by field_of/optional_field and PDF.co details should be finite.",
-)
 @pytest.mark.parametrize(("vendor", "body"), NON_FINITE)
 def test_non_finite_numbers_never_reach_an_event(vendor: str, body: bytes) -> None:
     out = _parse_or_error(vendor, body)
