@@ -10,9 +10,9 @@ from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperat
 
 from airflow_provider_jobstatus.errors import JobStatusError
 from airflow_provider_jobstatus.hooks.base import JobStatusHook, iter_pages
-from airflow_provider_jobstatus.operators._common import airflow_error, hook_for
 from airflow_provider_jobstatus.operators._storage import targets_for
 from airflow_provider_jobstatus.status import BatchJob, strip_query
+from airflow_provider_jobstatus.task_errors import airflow_error, hook_for
 
 #: XCom is not a data store: Airflow's own guidance caps what we push.
 DEFAULT_MAX_XCOM_BYTES = 256 * 1024

@@ -20,7 +20,6 @@ from airflow_provider_jobstatus.errors import (
 )
 from airflow_provider_jobstatus.hooks._settings import origin_of
 from airflow_provider_jobstatus.hooks.base import JobStatusHook
-from airflow_provider_jobstatus.operators._common import airflow_error, hook_for
 from airflow_provider_jobstatus.operators._storage import (
     CHUNK,
     Overwrite,
@@ -32,6 +31,7 @@ from airflow_provider_jobstatus.operators._storage import (
 )
 from airflow_provider_jobstatus.retry import Backoff
 from airflow_provider_jobstatus.status import JobState, strip_query
+from airflow_provider_jobstatus.task_errors import airflow_error, hook_for
 from airflow_provider_jobstatus.vendors._base import ApiResponse, ResultRequest, safe_file_name, unique_names
 
 #: Most of an error body read to explain a refused download (the rest is not worth memory).

@@ -27,6 +27,7 @@ from airflow.triggers.base import StartTriggerArgs
 from airflow_provider_jobstatus.errors import JobNotFoundError, JobStatusError
 from airflow_provider_jobstatus.hooks.base import JobStatusHook
 from airflow_provider_jobstatus.status import JobState, JobStatus
+from airflow_provider_jobstatus.task_errors import airflow_error, hook_for
 from airflow_provider_jobstatus.triggers.job_status import (
     DEFAULT_FAULT_TOLERANCE,
     DEFAULT_NOT_FOUND_GRACE,
@@ -128,10 +129,7 @@ class JobStatusSensor(BaseSensorOperator):
         }
 
     def hook(self) -> JobStatusHook:
-        try:
-            return JobStatusHook.for_connection(self.conn_id)
-        except JobStatusError as exc:
-            raise AirflowException(str(exc)) from exc
+        return hook_for(self.conn_id, None)
 
     # -- execution ------------------------------------------------------------------------------
     def execute(self, context: Any) -> Any:
@@ -165,7 +163,7 @@ class JobStatusSensor(BaseSensorOperator):
             if isinstance(exc, JobNotFoundError) and self._within_grace():
                 self.log.warning("%s; allowing up to %.0f s for it to appear", exc, self.not_found_grace)
                 return None
-            raise AirflowException(str(exc)) from exc
+            raise airflow_error(exc) from exc
         self.log.info("%s", status.describe())
         return status
 

@@ -20,6 +20,10 @@ from airflow_provider_jobstatus.triggers.job_status import JobStatusTrigger
 tls_context()  # load the CA roots now, in the importing thread, not on the event loop
 
 
+#: the longest a vendor's ``retry_after`` may make a wait sleep (unless the poll interval is longer)
+MAX_VENDOR_PACING = 600.0
+
+
 async def wait_for(trigger: JobStatusTrigger) -> dict[str, Any]:
     """Run one wait to its end and return the event payload."""
     try:
@@ -85,7 +89,13 @@ class _Wait:
         self.observe(status)
         if status.state.is_terminal:
             return done_event(status)
-        self.delay = status.retry_after if status.retry_after else self.t.poll_interval
+        # the vendor's pacing hint wins, but a hostile or broken one cannot park the wait
+        hint = (
+            min(status.retry_after, max(self.t.poll_interval, self.t.max_backoff))
+            if status.retry_after
+            else 0
+        )
+        self.delay = hint or self.t.poll_interval
         return self.delay
 
     async def fetch(self, extra: dict[str, Any]) -> JobStatus:

@@ -1,4 +1,4 @@
-"""What both operators share: how they get their hook and how vendor errors reach Airflow."""
+"""How tasks (sensor and operators) get their hook and how vendor errors become Airflow errors."""
 
 from __future__ import annotations
 
