@@ -89,13 +89,9 @@ class _Wait:
         self.observe(status)
         if status.state.is_terminal:
             return done_event(status)
-        # the vendor's pacing hint wins, but a hostile or broken one cannot park the wait
-        hint = (
-            min(status.retry_after, max(self.t.poll_interval, self.t.max_backoff))
-            if status.retry_after
-            else 0
-        )
-        self.delay = hint or self.t.poll_interval
+        # the vendor's pacing hint wins, but a broken one cannot park the wait for hours
+        ceiling = max(self.t.poll_interval, MAX_VENDOR_PACING)
+        self.delay = min(status.retry_after, ceiling) if status.retry_after else self.t.poll_interval
         return self.delay
 
     async def fetch(self, extra: dict[str, Any]) -> JobStatus:
