@@ -7,7 +7,8 @@ The benchmarks measure the *client's* CPU, so the server must stay cheap and in 
 - ``GET /nitro/jobs/d<epoch_ms>/status`` -> Nitro ``running`` until that time, then ``completed``.
 - ``GET /nitro/jobs/d<epoch_ms>`` -> 404 until that time (what ``HttpSensorTrigger`` waits on), then 200.
 - ``POST /pdfco/v1/job/check`` -> PDF.co ``working`` (a job that never ends).
-- ``GET /_stats`` -> request counts; ``POST /_reset`` zeroes them.
+- ``GET /_stats`` -> request counts; ``GET /_first`` -> when each job was first polled;
+  ``POST /_reset`` zeroes both.
 
 Run: ``python benchmarks/loopback_server.py --port 0`` prints its URL and serves until killed.
 """
@@ -23,6 +24,8 @@ import time
 from collections import Counter
 
 COUNTS: Counter[str] = Counter()
+#: when each job was first asked about: the start of its wait's schedule
+FIRST_SEEN: dict[str, float] = {}
 _JOB = re.compile(rb"^(GET|POST) /nitro/jobs/d(\d+)(/status)? ")
 
 
@@ -47,8 +50,10 @@ NOT_FOUND = response(
 def route(request_line: bytes) -> bytes:
     match = _JOB.match(request_line)
     if match:
-        done = int(match.group(2)) / 1000 <= time.time()
+        now = time.time()
+        done = int(match.group(2)) / 1000 <= now
         job = b"d" + match.group(2)
+        FIRST_SEEN.setdefault(job.decode(), now)
         if match.group(3):
             COUNTS["status"] += 1
             if done:
@@ -66,8 +71,11 @@ def route(request_line: bytes) -> bytes:
         return WORKING
     if request_line.startswith(b"GET /_stats"):
         return response(b"200 OK", json.dumps(COUNTS).encode())
+    if request_line.startswith(b"GET /_first"):
+        return response(b"200 OK", json.dumps(FIRST_SEEN).encode())
     if request_line.startswith(b"POST /_reset"):
         COUNTS.clear()
+        FIRST_SEEN.clear()
         return response(b"200 OK", b"{}")
     return NOT_FOUND
 

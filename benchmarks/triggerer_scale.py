@@ -74,7 +74,12 @@ async def child(kind: str, waits: int, spread: float, interval: float, url: str)
     cpu = time.process_time() - cpu0
     stats = _server_stats(url)
     polls = stats.get("status", 0) + stats.get("result", 0)
-    ideal = sum(math.ceil(max(0.0, d - t0) / interval) + 1 for d in done_at)
+    import httpx
+
+    first = httpx.get(f"{url}/_first").json()
+    # the ideal for the schedule each wait really had: a poll every interval from its first one
+    # until the first poll at or after the job's end
+    ideal = sum(math.ceil(max(0.0, d - first[f"d{int(d * 1000)}"]) / interval) + 1 for d in done_at)
     lags.sort()
     return {
         "kind": kind,
@@ -94,7 +99,10 @@ def _factory(kind: str, interval: float) -> Any:
     if kind == "ours":
         from airflow_provider_jobstatus.triggers.job_status import JobStatusTrigger
 
-        return lambda done: JobStatusTrigger("bench_nitro", f"d{int(done * 1000)}", poll_interval=interval)
+        # spread_start=True: what the sensor hands the triggerer (it has just checked on its worker)
+        return lambda done: JobStatusTrigger(
+            "bench_nitro", f"d{int(done * 1000)}", poll_interval=interval, spread_start=True
+        )
     from airflow.providers.http.triggers.http import HttpSensorTrigger
 
     return lambda done: HttpSensorTrigger(

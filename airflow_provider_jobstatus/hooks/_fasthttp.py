@@ -224,6 +224,17 @@ class _Pool:
         self.idle.clear()
 
 
+class BodyTooLarge(Exception):
+    """An answer longer than the caller allowed."""
+
+
+@functools.lru_cache(maxsize=16384)
+def _target(url: str) -> tuple[str, str, int | None, bytes, bytes]:
+    """(scheme, host, port, request target, Host header) of a URL; a wait asks the same URL each poll."""
+    parsed = httpx.URL(url)
+    return parsed.scheme, parsed.host, parsed.port, parsed.raw_path, parsed.netloc
+
+
 @functools.lru_cache(maxsize=1)
 def tls_context() -> ssl.SSLContext:
     """One verifying TLS context per process: reading the CA roots takes tens of milliseconds."""
@@ -240,21 +251,15 @@ class FastHTTPTransport(httpx.AsyncBaseTransport):
         self._keepalive = keepalive_expiry
         self._pools: dict[tuple[str, str, int], _Pool] = {}
 
-    def _pool(self, url: httpx.URL) -> _Pool:
-        scheme = url.scheme
-        port = url.port or _DEFAULT_PORTS.get(scheme, 80)
-        key = (scheme, url.host, port)
+    def _pool(self, scheme: str, host: str, port: int | None) -> _Pool:
+        port = port or _DEFAULT_PORTS.get(scheme, 80)
+        key = (scheme, host, port)
         pool = self._pools.get(key)
         if pool is None:
             if scheme not in _DEFAULT_PORTS:
                 raise httpx.UnsupportedProtocol(f"unsupported URL scheme {scheme!r}")
-            pool = self._pools[key] = _Pool(
-                url.host,
-                port,
-                self._tls_context() if scheme == "https" else None,
-                self._limit,
-                self._keepalive,
-            )
+            tls = self._tls_context() if scheme == "https" else None
+            pool = self._pools[key] = _Pool(host, port, tls, self._limit, self._keepalive)
         return pool
 
     def _tls_context(self) -> ssl.SSLContext:
@@ -270,8 +275,58 @@ class FastHTTPTransport(httpx.AsyncBaseTransport):
         if body and "content-length" not in request.headers:
             lines.append(b"Content-Length: %d\r\n" % len(body))
         lines += [b"\r\n", body]
-        data = b"".join(lines)
-        pool = self._pool(url)
+        pool = self._pool(url.scheme, url.host, url.port)
+        conn = await self._roundtrip(pool, b"".join(lines), timeout)
+        return httpx.Response(
+            status_code=conn.status,
+            headers=conn.headers,
+            stream=_Body(pool, conn, timeout.get("read")),
+            request=request,
+            extensions={"http_version": b"HTTP/1.1"},
+        )
+
+    async def exchange(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        timeout: dict[str, Any],
+        limit: int,
+    ) -> tuple[int, dict[str, str], bytes]:
+        """One small request and its whole answer, without building httpx objects: a status poll
+        is mostly this, and for thousands of waits the objects cost more than the exchange.
+
+        Raises :class:`BodyTooLarge` past ``limit`` bytes (the connection is dropped, not drained).
+        """
+        scheme, host, port, target, host_header = _target(url)
+        lines = [method.encode(), b" ", target, b" HTTP/1.1\r\nHost: ", host_header, b"\r\n"]
+        for name, value in headers.items():
+            lines += [name.encode("latin-1"), b": ", value.encode("latin-1"), b"\r\n"]
+        if body:
+            lines.append(b"Content-Length: %d\r\n" % len(body))
+        lines += [b"\r\n", body or b""]
+        pool = self._pool(scheme, host, port)
+        conn = await self._roundtrip(pool, b"".join(lines), timeout)
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async for chunk in _Body(pool, conn, timeout.get("read")):
+                size += len(chunk)
+                if size > limit:
+                    conn.close()
+                    raise BodyTooLarge(size)
+                chunks.append(chunk)
+        finally:
+            pool.release(conn)
+        answer = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in conn.headers}
+        data = b"".join(chunks)
+        if answer.get("content-encoding", "identity") not in ("identity", ""):  # rare: httpx decodes it
+            data = httpx.Response(200, headers=conn.headers, stream=httpx.ByteStream(data)).read()
+        return conn.status, answer, data
+
+    async def _roundtrip(self, pool: _Pool, data: bytes, timeout: dict[str, Any]) -> _Connection:
+        """Send a request on a pooled connection and wait for the answer's head."""
         loop = asyncio.get_running_loop()
         for attempt in range(2):
             conn, reused = await pool.acquire(timeout.get("connect"))
@@ -280,7 +335,9 @@ class FastHTTPTransport(httpx.AsyncBaseTransport):
             except TimeoutError:
                 conn.close()
                 pool.release(conn)
-                raise httpx.ReadTimeout(f"no answer from {url.host} within {timeout.get('read')} s") from None
+                raise httpx.ReadTimeout(
+                    f"no answer from {pool.host} within {timeout.get('read')} s"
+                ) from None
             except httpx.TransportError:
                 stale = reused and not conn.received
                 conn.close()
@@ -288,13 +345,7 @@ class FastHTTPTransport(httpx.AsyncBaseTransport):
                 if stale and attempt == 0:
                     continue  # a kept-alive connection the server had closed: try a fresh one
                 raise
-            return httpx.Response(
-                status_code=conn.status,
-                headers=conn.headers,
-                stream=_Body(pool, conn, timeout.get("read")),
-                request=request,
-                extensions={"http_version": b"HTTP/1.1"},
-            )
+            return conn
         raise AssertionError("unreachable")
 
     async def aclose(self) -> None:

@@ -22,6 +22,7 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Generic, TypeVar
+from urllib.parse import urlencode
 
 import httpx
 
@@ -32,7 +33,7 @@ from airflow_provider_jobstatus.errors import (
     UnsafeRedirectError,
 )
 from airflow_provider_jobstatus.hooks._coalesce import SharedAnswers
-from airflow_provider_jobstatus.hooks._fasthttp import FastHTTPTransport
+from airflow_provider_jobstatus.hooks._fasthttp import BodyTooLarge, FastHTTPTransport
 from airflow_provider_jobstatus.hooks._flow import (
     MAX_REDIRECTS,
     Flow,
@@ -145,30 +146,36 @@ def too_large(vendor: VendorApi, step: Send) -> MalformedResponseError:
     )
 
 
-@lru_cache(maxsize=16384)
-def cached_url(url: str) -> httpx.URL:
-    """Parsing a URL costs httpx more than the rest of a request; a wait asks the same URL each poll."""
-    return httpx.URL(url)
-
-
 def build_request(step: Send, extensions: dict[str, Any]) -> httpx.Request:
     """The request both sessions hand straight to their transport (no client in between: no
     cookie jar, no eager reading of a Location header, no default headers we did not ask for)."""
-    return httpx.Request(
-        step.method,
-        cached_url(step.url),
-        params=step.params,
-        content=json.dumps(step.json).encode() if step.json is not None else None,
-        data=step.form,
-        headers=with_basic_auth(step),
-        extensions=extensions,
-    )
+    body, headers = encode(step)
+    return httpx.Request(step.method, full_url(step), content=body, headers=headers, extensions=extensions)
+
+
+def encode(step: Send) -> tuple[bytes | None, dict[str, str]]:
+    """The body (JSON or form) and every header, Basic auth included."""
+    headers = with_basic_auth(step)
+    if step.json is not None:
+        headers.setdefault("Content-Type", "application/json")
+        return json.dumps(step.json).encode(), headers
+    if step.form is not None:
+        headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+        return urlencode(step.form).encode(), headers
+    return None, headers
+
+
+def full_url(step: Send) -> str:
+    return _with_params(step.url, tuple(step.params.items())) if step.params else step.url
+
+
+@lru_cache(maxsize=16384)
+def _with_params(url: str, params: tuple[tuple[str, str], ...]) -> str:
+    return str(httpx.URL(url, params=dict(params)))
 
 
 def with_basic_auth(step: Send) -> dict[str, str]:
     headers = dict(step.headers)
-    if step.json is not None:
-        headers.setdefault("Content-Type", "application/json")
     if step.basic_auth:
         user, password = step.basic_auth
         headers["Authorization"] = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
@@ -247,6 +254,13 @@ class AsyncSession:
 
     async def send(self, step: Send) -> ApiResponse:
         try:
+            if isinstance(self.transport, FastHTTPTransport):
+                body, headers = encode(step)
+                timeout = self._extensions["timeout"]
+                status, answer, data = await self.transport.exchange(
+                    step.method, full_url(step), headers, body, timeout, MAX_BODY_BYTES
+                )
+                return ApiResponse(status, answer, data)
             async with self._open(step) as resp:
                 if (_content_length(resp.headers) or 0) > MAX_BODY_BYTES:
                     raise too_large(self.vendor, step)
@@ -258,6 +272,8 @@ class AsyncSession:
                         raise too_large(self.vendor, step)
                     chunks.append(chunk)
                 return ApiResponse(resp.status_code, resp.headers, b"".join(chunks))
+        except BodyTooLarge:
+            raise too_large(self.vendor, step) from None
         except httpx.TransportError as exc:
             raise transport_fault(self.vendor, step, exc) from None
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import weakref
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any, ClassVar
@@ -17,6 +19,7 @@ from airflow_provider_jobstatus.errors import (
     JobStatusError,
     VendorRequestError,
 )
+from airflow_provider_jobstatus.hooks._coalesce import SharedAnswers
 from airflow_provider_jobstatus.hooks._flow import (
     Flow,
     batch_page_flow,
@@ -102,9 +105,7 @@ class JobStatusHook(BaseHook):
     @classmethod
     async def afor_connection(cls, conn_id: str, **kwargs: Any) -> JobStatusHook:
         """The same, fetching the connection without blocking the event loop (triggers)."""
-        from airflow.providers.common.compat.connection import get_async_connection
-
-        conn = await get_async_connection(conn_id)
+        conn = await shared_connection(conn_id)
         hook = hook_class_for(conn.conn_type, conn_id)(conn_id, **kwargs)
         hook._settings = hook._settings_from(conn, parse_extras(conn.extra, hook.vendor, conn_id))
         return hook
@@ -117,9 +118,7 @@ class JobStatusHook(BaseHook):
 
     async def asettings(self) -> ConnSettings:
         if self._settings is None:
-            from airflow.providers.common.compat.connection import get_async_connection
-
-            conn = await get_async_connection(self.conn_id, hook=self)
+            conn = await shared_connection(self.conn_id)
             self._settings = self._settings_from(conn, parse_extras(conn.extra, self.vendor, self.conn_id))
         return self._settings
 
@@ -331,6 +330,23 @@ class JobStatusHook(BaseHook):
             name: StringField(lazy_gettext(spec["label"]), widget=BS3TextFieldWidget())
             for name, spec in fields.items()
         }
+
+
+#: how long waits in one event loop share a connection they looked up (a rotated key is seen after this)
+CONNECTION_MAX_AGE = 30.0
+_connections: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SharedAnswers] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def shared_connection(conn_id: str) -> Any:
+    """The Airflow connection, looked up once for all the waits that start together in this event
+    loop: a thousand triggers starting at once would otherwise cost a lookup (and its secret
+    masking) each, holding up their first polls."""
+    from airflow.providers.common.compat.connection import get_async_connection
+
+    answers = _connections.setdefault(asyncio.get_running_loop(), SharedAnswers())
+    return await answers.get(conn_id, lambda: get_async_connection(conn_id), CONNECTION_MAX_AGE)
 
 
 def next_token(vendor: VendorApi, batch_id: str, page: BatchPage, seen: set[str]) -> str | None:

@@ -141,7 +141,9 @@ class JobStatusSensor(BaseSensorOperator):
         now = time.time()
         execution_deadline = now + self.execution_timeout.total_seconds() if self.execution_timeout else None
         self.defer(
-            trigger=JobStatusTrigger(**self._trigger_kwargs(now + self.timeout, execution_deadline)),
+            trigger=JobStatusTrigger(
+                **self._trigger_kwargs(now + self.timeout, execution_deadline), spread_start=True
+            ),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout),
         )

@@ -6,6 +6,7 @@ be made off the triggerer's event loop."""
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from typing import Any
 
@@ -56,6 +57,13 @@ class _Wait:
         self.log = trigger.log
 
     async def run(self) -> dict[str, Any]:
+        if self.t.spread_start:
+            # The sensor checked on its worker a moment ago, and waits that start together (a
+            # mapped sensor, a triggerer restart) should not all hit the vendor at one instant:
+            # the first poll comes at a random point of the first interval.
+            await asyncio.sleep(
+                random.uniform(0, min(self.t.poll_interval, self.t.deadline()[0] - time.time()))
+            )
         while True:
             deadline, reason = self.t.deadline()
             if time.time() >= deadline:

@@ -34,6 +34,8 @@ class JobStatusTrigger(BaseTrigger):
     :param not_found_grace: seconds a 404 is read as "not visible yet" before "job not found".
     :param batch_id: the job's batch (Playment): waits on jobs of one batch are answered from one
         batch listing per interval, shared by every wait in the triggerer process.
+    :param spread_start: make the first poll at a random point of the first interval (the sensor
+        has just checked on its worker), so waits that start together do not poll in lock-step.
     """
 
     def __init__(
@@ -49,6 +51,7 @@ class JobStatusTrigger(BaseTrigger):
         backoff: float = 1.0,
         max_backoff: float = 300.0,
         batch_id: str | None = None,
+        spread_start: bool = False,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.conn_id = conn_id
@@ -62,6 +65,7 @@ class JobStatusTrigger(BaseTrigger):
         self.backoff = float(backoff)
         self.max_backoff = float(max_backoff)
         self.batch_id = batch_id or None
+        self.spread_start = bool(spread_start)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -78,6 +82,7 @@ class JobStatusTrigger(BaseTrigger):
                 "backoff": self.backoff,
                 "max_backoff": self.max_backoff,
                 "batch_id": self.batch_id,
+                "spread_start": self.spread_start,
             },
         )
 
