@@ -10,12 +10,15 @@ nothing assumes one process: every triggerer keeps its own.
 from __future__ import annotations
 
 import asyncio
-import functools
 import time
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+
+class _Abandoned(Exception):
+    """The caller that was asking was cancelled; a joiner asks again."""
 
 
 class _Entry:
@@ -38,26 +41,39 @@ class SharedAnswers:
         return len(self._entries)
 
     async def get(self, key: Hashable, fetch: Callable[[], Awaitable[T]], max_age: float) -> T:
-        entry = self._entries.get(key)
-        if entry is None:
-            if len(self._entries) >= self._max_entries:
-                self._evict()
-            entry = self._entries[key] = _Entry()
-        if entry.value is not None and time.monotonic() - entry.at < max_age:
-            return entry.value  # type: ignore[no-any-return]
-        if entry.inflight is None:
-            inflight: asyncio.Future[Any] = asyncio.ensure_future(fetch())
-            inflight.add_done_callback(functools.partial(self._settle, entry))
-            entry.inflight = inflight
-        # shield: one caller being cancelled (its task cleared) must not cancel the others' request
-        return await asyncio.shield(entry.inflight)
+        while True:
+            entry = self._entries.get(key)
+            if entry is None:
+                if len(self._entries) >= self._max_entries:
+                    self._evict()
+                entry = self._entries[key] = _Entry()
+            if entry.value is not None and time.monotonic() - entry.at < max_age:
+                return entry.value  # type: ignore[no-any-return]
+            if entry.inflight is None:
+                return await self._ask(entry, fetch)
+            try:
+                # shield: a joiner being cancelled must not cancel the asker's request
+                return await asyncio.shield(entry.inflight)
+            except _Abandoned:
+                continue  # the asker was cancelled (its task cleared): ask again ourselves
 
     @staticmethod
-    def _settle(entry: _Entry, done: asyncio.Future[Any]) -> None:
+    async def _ask(entry: _Entry, fetch: Callable[[], Awaitable[T]]) -> T:
+        """Ask in the caller's own task (no extra task per poll: this is every wait's hot path)
+        and hand the answer, or the failure, to whoever joined meanwhile."""
+        shared: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        entry.inflight = shared
+        try:
+            value = await fetch()
+        except BaseException as exc:
+            entry.inflight = None
+            shared.set_exception(_Abandoned() if isinstance(exc, asyncio.CancelledError) else exc)
+            shared.exception()  # retrieved: nobody may have joined
+            raise
         entry.inflight = None
-        if not done.cancelled() and done.exception() is None:
-            entry.value = done.result()
-            entry.at = time.monotonic()
+        entry.value, entry.at = value, time.monotonic()
+        shared.set_result(value)
+        return value
 
     def _evict(self) -> None:
         """Drop the older half of the idle answers; a long-lived triggerer sees many jobs come and go."""

@@ -66,7 +66,7 @@ async def test_waits_on_one_batch_cost_its_pages_per_interval(sim: Simulator) ->
     assert counts.get("playment.status", 0) <= jobs * 2, counts
 
 
-async def test_a_cancelled_caller_does_not_cancel_the_shared_request() -> None:
+async def test_a_cancelled_asker_leaves_the_others_an_answer() -> None:
     answers = SharedAnswers()
     release = asyncio.Event()
     calls = 0
@@ -80,13 +80,32 @@ async def test_a_cancelled_caller_does_not_cancel_the_shared_request() -> None:
     first = asyncio.ensure_future(answers.get("k", fetch, max_age=10))
     second = asyncio.ensure_future(answers.get("k", fetch, max_age=10))
     await asyncio.sleep(0)
-    first.cancel()
+    first.cancel()  # the asker's task is cleared: the one who joined asks again, and is answered
     release.set()
     assert await second == "answer"
+    assert first.cancelled() and calls == 2
     assert await answers.get("k", fetch, max_age=10) == "answer"  # fresh enough: not asked again
-    assert calls == 1
-    assert await answers.get("k", fetch, max_age=0) == "answer"  # too old: asked again
     assert calls == 2
+    assert await answers.get("k", fetch, max_age=0) == "answer"  # too old: asked again
+    assert calls == 3
+
+
+async def test_joiners_share_one_request() -> None:
+    answers = SharedAnswers()
+    release = asyncio.Event()
+    calls = 0
+
+    async def fetch() -> str:
+        nonlocal calls
+        calls += 1
+        await release.wait()
+        return "answer"
+
+    waiting = [asyncio.ensure_future(answers.get("k", fetch, max_age=10)) for _ in range(50)]
+    await asyncio.sleep(0)
+    release.set()
+    assert await asyncio.gather(*waiting) == ["answer"] * 50
+    assert calls == 1
 
 
 async def test_failures_are_not_shared_as_answers() -> None:

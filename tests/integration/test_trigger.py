@@ -233,5 +233,7 @@ def test_many_first_triggers_at_once_all_get_the_loaded_poll_loop() -> None:
         "    print(all(hasattr(m, 'wait_for') for m in mods))\n"
         "asyncio.run(main())\n"
     )
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    )
     assert out.stdout.strip().splitlines()[-1] == "True", out.stderr[-2000:]
