@@ -36,7 +36,10 @@ def strip_query(url: str | None) -> str | None:
     """Drop query and fragment: a pre-signed URL's signature lives there."""
     if not url:
         return url
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # garbled (an unclosed "[", say): cut by hand, the signature still goes
+        return url.split("?", 1)[0].split("#", 1)[0]
     return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
 
 

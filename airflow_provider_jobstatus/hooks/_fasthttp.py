@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 import ssl
 import time
 from collections import deque
@@ -141,6 +142,11 @@ class _Connection(asyncio.Protocol):
             self.transport.close()
 
 
+def _time_out(head: asyncio.Future[None]) -> None:
+    if not head.done():
+        head.set_exception(httpx.ReadTimeout("read timed out"))
+
+
 class _Body(httpx.AsyncByteStream):
     def __init__(self, pool: _Pool, conn: _Connection, read_timeout: float | None) -> None:
         self._pool = pool
@@ -207,6 +213,9 @@ class _Pool:
         except OSError as exc:
             self.slots.release()
             raise httpx.ConnectError(f"cannot connect to {self.host}:{self.port}: {exc}") from None
+        except BaseException:  # cancelled while connecting: the slot is free again
+            self.slots.release()
+            raise
         return conn, False
 
     def release(self, conn: _Connection) -> None:
@@ -228,11 +237,31 @@ class BodyTooLarge(Exception):
     """An answer longer than the caller allowed."""
 
 
+#: a request target that needs no encoding: unreserved and sub-delimiter characters, ``:@/?`` and
+#: well-formed percent escapes (what the vendor modules produce: ids are quoted path segments);
+#: dot segments are left to httpx, which removes them
+_PLAIN_TARGET = re.compile(r"/(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2})*")
+
+
 @functools.lru_cache(maxsize=16384)
 def _target(url: str) -> tuple[str, str, int | None, bytes, bytes]:
-    """(scheme, host, port, request target, Host header) of a URL; a wait asks the same URL each poll."""
+    """(scheme, host, port, request target, Host header) of a URL; a wait asks the same URL each poll.
+
+    Every job has its own URL, so each wait pays this once: the origin is parsed (and validated)
+    once per origin, the rest taken as it is when it needs no encoding. Anything else goes to httpx."""
+    start = url.find("://")
+    slash = url.find("/", start + 3) if start > 0 else -1
+    if slash > 0 and _PLAIN_TARGET.fullmatch(url, slash) and "/." not in url.partition("?")[0]:
+        scheme, host, port, netloc = _origin(url[:slash])
+        return scheme, host, port, url[slash:].encode("ascii"), netloc
     parsed = httpx.URL(url)
     return parsed.scheme, parsed.host, parsed.port, parsed.raw_path, parsed.netloc
+
+
+@functools.lru_cache(maxsize=256)
+def _origin(prefix: str) -> tuple[str, str, int | None, bytes]:
+    parsed = httpx.URL(prefix)
+    return parsed.scheme, parsed.host, parsed.port, parsed.netloc
 
 
 @functools.lru_cache(maxsize=1)
@@ -326,18 +355,22 @@ class FastHTTPTransport(httpx.AsyncBaseTransport):
         return conn.status, answer, data
 
     async def _roundtrip(self, pool: _Pool, data: bytes, timeout: dict[str, Any]) -> _Connection:
-        """Send a request on a pooled connection and wait for the answer's head."""
+        """Send a request on a pooled connection and wait for the answer's head.
+
+        The read timeout is a plain timer on the connection rather than ``asyncio.wait_for``: one
+        handle instead of a waiter future, a callback and an extra hop through the loop per poll."""
         loop = asyncio.get_running_loop()
+        read_timeout = timeout.get("read")
         for attempt in range(2):
             conn, reused = await pool.acquire(timeout.get("connect"))
+            head = conn.send(data, loop)
+            timer = None if read_timeout is None else loop.call_later(read_timeout, _time_out, head)
             try:
-                await asyncio.wait_for(conn.send(data, loop), timeout.get("read"))
-            except TimeoutError:
+                await head
+            except httpx.ReadTimeout:
                 conn.close()
                 pool.release(conn)
-                raise httpx.ReadTimeout(
-                    f"no answer from {pool.host} within {timeout.get('read')} s"
-                ) from None
+                raise httpx.ReadTimeout(f"no answer from {pool.host} within {read_timeout} s") from None
             except httpx.TransportError:
                 stale = reused and not conn.received
                 conn.close()
@@ -345,6 +378,13 @@ class FastHTTPTransport(httpx.AsyncBaseTransport):
                 if stale and attempt == 0:
                     continue  # a kept-alive connection the server had closed: try a fresh one
                 raise
+            except BaseException:  # cancelled mid-exchange: the connection is in an unknown state
+                conn.close()
+                pool.release(conn)
+                raise
+            finally:
+                if timer is not None:
+                    timer.cancel()
             return conn
         raise AssertionError("unreachable")
 

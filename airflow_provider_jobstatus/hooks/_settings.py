@@ -114,6 +114,7 @@ def build_settings(
     return ConnSettings(conn_id=conn_id, base_url=base_url, creds=creds, extras=dict(extras))
 
 
+@lru_cache(maxsize=1024)  # every trigger builds its hook's settings: parse each host once
 def _base_url(vendor: VendorApi, where: str, host: str | None, port: int | None) -> str:
     host = (host or "").strip()
     if not host:

@@ -262,7 +262,7 @@ class JobStatusHook(BaseHook):
 
         if max_age is None:
             return await fetch()
-        key = ("status", job_id, json.dumps(opts, sort_keys=True, default=str))
+        key = ("status", job_id, json.dumps(opts, sort_keys=True, default=str) if opts else "")
         return await session.answers.get(key, fetch, max_age)
 
     async def abatch_snapshot(self, batch_id: str, *, max_age: float) -> dict[str, BatchJob]:

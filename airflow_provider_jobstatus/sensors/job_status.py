@@ -142,7 +142,9 @@ class JobStatusSensor(BaseSensorOperator):
         execution_deadline = now + self.execution_timeout.total_seconds() if self.execution_timeout else None
         self.defer(
             trigger=JobStatusTrigger(
-                **self._trigger_kwargs(now + self.timeout, execution_deadline), spread_start=True
+                **self._trigger_kwargs(now + self.timeout, execution_deadline),
+                spread_start=True,
+                seen_status=status.raw_status if status is not None else None,
             ),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout),

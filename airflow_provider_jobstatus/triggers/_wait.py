@@ -139,13 +139,14 @@ class _Wait:
         return None
 
     def observe(self, status: JobStatus) -> None:
-        """One log line per state change (not per poll)."""
+        """One log line per state change (not per poll), counting what the sensor logged before
+        it deferred: at thousands of waits a log line costs as much as a poll."""
         previous = self.last
         self.last = status
-        if previous is not None and (previous.state, previous.raw_status) == (
-            status.state,
-            status.raw_status,
-        ):
+        if previous is None:
+            if status.raw_status == self.t.seen_status and not status.state.is_terminal:
+                return
+        elif (previous.state, previous.raw_status) == (status.state, status.raw_status):
             return
         if status.state is JobState.UNKNOWN:
             self.log.warning(

@@ -36,6 +36,8 @@ class JobStatusTrigger(BaseTrigger):
         batch listing per interval, shared by every wait in the triggerer process.
     :param spread_start: make the first poll at a random point of the first interval (the sensor
         has just checked on its worker), so waits that start together do not poll in lock-step.
+    :param seen_status: the vendor status the sensor saw (and logged) just before deferring: the
+        trigger logs state changes, and that one is not news.
     """
 
     def __init__(
@@ -52,6 +54,7 @@ class JobStatusTrigger(BaseTrigger):
         max_backoff: float = 300.0,
         batch_id: str | None = None,
         spread_start: bool = False,
+        seen_status: str | None = None,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.conn_id = conn_id
@@ -66,6 +69,7 @@ class JobStatusTrigger(BaseTrigger):
         self.max_backoff = float(max_backoff)
         self.batch_id = batch_id or None
         self.spread_start = bool(spread_start)
+        self.seen_status = seen_status
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -83,6 +87,7 @@ class JobStatusTrigger(BaseTrigger):
                 "max_backoff": self.max_backoff,
                 "batch_id": self.batch_id,
                 "spread_start": self.spread_start,
+                "seen_status": self.seen_status,
             },
         )
 

@@ -211,7 +211,10 @@ class VendorApi(ABC):
                 f"content type {resp.content_type or 'none'!r})",
             )
         try:
-            return json.loads(body)
+            data = json.loads(body)
+            if _SURROGATE_ESCAPE.search(body) or json.detect_encoding(body) not in ("utf-8", "utf-8-sig"):
+                data = _without_lone_surrogates(data)
+            return data
         except RecursionError:
             raise MalformedResponseError(self.display_name, job_id, "JSON nested too deeply") from None
         except json.JSONDecodeError as exc:
@@ -298,11 +301,14 @@ def optional_field(
 
 
 def _is_kind(value: Any, kind: type | tuple[type, ...]) -> bool:
-    """``isinstance``, except that JSON ``true``/``false`` is not a number, and neither is NaN,
-    an infinity or an integer too large for a float (none of them can travel in JSON events)."""
+    """``isinstance``, except that JSON ``true``/``false`` is not a number, a fraction (``2.0``
+    included) is not an integer, and neither NaN, an infinity nor an integer too large for a float
+    is a number (none of them can travel in JSON events or index a list)."""
     kinds = kind if isinstance(kind, tuple) else (kind,)
     if isinstance(value, bool):
         return bool in kinds
+    if isinstance(value, float) and float not in kinds:
+        return False
     if isinstance(value, (int, float)) and (int in kinds or float in kinds):
         try:
             return math.isfinite(float(value))
@@ -380,6 +386,22 @@ def bool_option(vendor: str, options: Mapping[str, Any], key: str, default: bool
     raise ConfigurationError(vendor, None, f"option {key!r} should be true or false, got {value!r}")
 
 
+#: a JSON ``\uD800``-``\uDFFF`` escape: it can decode to a lone surrogate, text that no UTF-8
+#: encoder (event serialization, logs, XCom) accepts
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _without_lone_surrogates(value: Any) -> Any:
+    """The decoded JSON with lone surrogates replaced by U+FFFD (walked only when one may be there)."""
+    if isinstance(value, str):
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, list):
+        return [_without_lone_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {_without_lone_surrogates(k): _without_lone_surrogates(v) for k, v in value.items()}
+    return value
+
+
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._ ()+=,@-]+")
 
 
@@ -395,7 +417,10 @@ def safe_file_name(name: str | None, default: str) -> str:
 
 def url_file_name(url: str | None, default: str = "result") -> str:
     """A file name from a URL's path (never its query: a signature lives there)."""
-    parts = urlsplit(url or "")
+    try:
+        parts = urlsplit(url or "")
+    except ValueError:  # a garbled URL (an unclosed "[", say): the download will say so
+        return default
     if not (parts.scheme and parts.netloc):  # a placeholder such as "<string>", not a URL
         return default
     return safe_file_name(unquote(parts.path.rsplit("/", 1)[-1]), default)
@@ -469,8 +494,12 @@ def signed_url_requests(vendor: str, status: JobStatus, selector: Mapping[str, A
 
 def download_url(vendor: str, job_id: str, url: str | None) -> str:
     """A result URL the vendor gave us, checked to be absolute http(s) before anyone fetches it."""
-    parts = urlsplit(url or "")
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url or "")
+        readable = parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        readable = False
+    if not readable:
         shown = (url or "").split("?", 1)[0][:80]  # never echo a signature
         raise MalformedResponseError(vendor, job_id, f"result URL {shown!r} is not an absolute http(s) URL")
     return url or ""

@@ -55,6 +55,7 @@ def test_defers_to_the_trigger_with_absolute_deadlines(sim: Simulator) -> None:
     assert kwargs["poll_interval"] == 7
     assert before + 120 <= kwargs["timeout_at"] <= time.time() + 120
     assert before + 90 <= kwargs["execution_deadline"] <= time.time() + 90
+    assert kwargs["seen_status"] == "working"  # what the sensor logged: the trigger will not repeat it
     assert "sim-pdfco-key" not in json.dumps(kwargs)
 
 

@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 import pytest
+import structlog
 
 from airflow_provider_jobstatus.hooks import _session
 from airflow_provider_jobstatus.testing.simulator import Simulator
@@ -237,3 +238,24 @@ def test_many_first_triggers_at_once_all_get_the_loaded_poll_loop() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
     )
     assert out.stdout.strip().splitlines()[-1] == "True", out.stderr[-2000:]
+
+
+@pytest.mark.parametrize(
+    ("seen_status", "expected"),
+    [
+        (None, ["is running; next check", "is succeeded (vendor status 'completed'); the wait is over"]),
+        ("running", ["is succeeded (vendor status 'completed'); the wait is over"]),
+        ("queued", ["is running; next check", "is succeeded (vendor status 'completed'); the wait is over"]),
+    ],
+)
+async def test_logs_each_state_change_once_counting_what_the_sensor_saw(
+    sim: Simulator, seen_status: str | None, expected: list[str]
+) -> None:
+    job = sim.create_job("nitro", outcome="succeeded", polls=3)
+    with structlog.testing.capture_logs() as logs:
+        event = await first_event(trigger_for("nitro", job["job_id"], seen_status=seen_status))
+    assert event["status"] == "done"
+    lines = [str(entry["event"]) for entry in logs if "nitro job" in str(entry["event"])]
+    assert len(lines) == len(expected), lines
+    for line, part in zip(lines, expected, strict=True):
+        assert part in line

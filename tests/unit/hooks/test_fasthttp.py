@@ -9,8 +9,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from airflow_provider_jobstatus.hooks._fasthttp import FastHTTPTransport
+from airflow_provider_jobstatus.hooks._fasthttp import FastHTTPTransport, _target
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -189,3 +191,64 @@ async def test_large_body_streams_with_back_pressure(server: Server) -> None:
     await response.aclose()
     assert digest.hexdigest() == hashlib.sha256(blob).hexdigest()
     await transport.aclose()
+
+
+async def test_exchange_times_out_and_frees_its_slot(server: Server) -> None:
+    async def silent_once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        await asyncio.sleep(5)
+
+    url = await server.start(silent_once)
+    transport = FastHTTPTransport(max_connections_per_host=1)
+    for _ in range(2):  # the second attempt would wait forever if the first kept the only slot
+        with pytest.raises(httpx.ReadTimeout, match=r"within 0\.2 s"):
+            await transport.exchange("GET", url + "/x", {}, None, {"read": 0.2}, 1024)
+    await transport.aclose()
+
+
+async def test_a_cancelled_exchange_frees_its_slot(server: Server) -> None:
+    answered = 0
+
+    async def slow_then_quick(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal answered
+        while True:
+            await read_request(reader)
+            if answered == 0:
+                await asyncio.sleep(0.3)
+            answered += 1
+            writer.write(ok())
+            await writer.drain()
+
+    url = await server.start(slow_then_quick)
+    transport = FastHTTPTransport(max_connections_per_host=1)
+    poll = asyncio.ensure_future(transport.exchange("GET", url + "/a", {}, None, {"read": 5}, 1024))
+    await asyncio.sleep(0.05)
+    poll.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await poll
+    status, _, body = await asyncio.wait_for(
+        transport.exchange("GET", url + "/b", {}, None, {"read": 5}, 1024), 3
+    )
+    assert (status, body) == (200, b'{"ok": true}')
+    await transport.aclose()
+
+
+_URL_CHARS = st.text(
+    alphabet=st.sampled_from("abcXYZ019-._~!$&'()*+,;=:@/?%#[] \"<>^`{|}\\é€\t"), max_size=30
+)
+
+
+@given(
+    scheme=st.sampled_from(["http", "https"]),
+    host=st.sampled_from(["127.0.0.1", "Example.COM", "[::1]", "api.example.com:8443", "h:80"]),
+    rest=_URL_CHARS,
+)
+@settings(max_examples=400, deadline=None)
+def test_request_targets_match_httpx(scheme: str, host: str, rest: str) -> None:
+    """The fast path that takes a plain target as it is reads every URL the way httpx does."""
+    url = f"{scheme}://{host}/{rest}"
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        return
+    assert _target(url) == (parsed.scheme, parsed.host, parsed.port, parsed.raw_path, parsed.netloc)
