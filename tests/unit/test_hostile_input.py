@@ -44,6 +44,7 @@ from airflow_provider_jobstatus.vendors._base import (
     ApiRequest,
     ApiResponse,
     ResultRequest,
+    download_url,
     safe_file_name,
 )
 
@@ -945,3 +946,35 @@ def test_a_good_connection_does_reach_the_server(monkeypatch: pytest.MonkeyPatch
     with pytest.raises(TaskDeferred):
         TASKS["sensor-deferrable"]("good_pdfco").execute(context={})
     assert len(loopback.seen) == 1 and loopback.seen[0].headers["x-api-key"] == KEY
+
+
+# -- answers that once crashed a parser (found by tests/unit/test_properties.py) -------------------
+def _ok(body: bytes) -> ApiResponse:
+    return ApiResponse(200, {"content-type": "application/json"}, body)
+
+
+def test_a_garbled_result_url_is_a_success_whose_download_says_what_is_wrong() -> None:
+    body = b'{"status": "success", "result": {"file": "https://downloads[.example.com/r.json?sig=s3cret"}}'
+    status = VENDORS["apidatatools"].parse_status("job-1", _ok(body), {})
+    assert status.state is JobState.SUCCEEDED
+    assert status.results[0].name == "result"
+    assert "s3cret" not in json.dumps(status.to_event())
+    with pytest.raises(MalformedResponseError, match="not an absolute http") as err:
+        download_url("APIDataTools", "job-1", status.results[0].url)
+    assert "s3cret" not in str(err.value)
+
+
+def test_lone_surrogates_from_json_escapes_still_travel_as_an_event() -> None:
+    body = b'{"jobID": "j", "status": "failed", "error": {"type": "\\udc00", "title": "bad \\ud800 x"}}'
+    status = VENDORS["nitro"].parse_status("job-1", _ok(body), {})
+    assert status.state is JobState.FAILED
+    event = json.dumps(status.to_event())
+    assert "\\ud800" not in event and "\\udc00" not in event
+    assert "bad \ufffd x" in (status.message or "")
+
+
+@pytest.mark.parametrize("value", [0.0, 2.0, 1.5])
+def test_a_fraction_where_an_integer_belongs_is_malformed(value: float) -> None:
+    body = json.dumps({"status": "Completed", "messages": [{"status": value, "text": "x"}]}).encode()
+    with pytest.raises(MalformedResponseError, match="field 'status' should be"):
+        VENDORS["alteryx"].parse_status("job-1", _ok(body), {})
