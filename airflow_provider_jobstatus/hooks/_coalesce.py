@@ -22,12 +22,14 @@ class _Abandoned(Exception):
 
 
 class _Entry:
-    __slots__ = ("at", "inflight", "value")
+    __slots__ = ("asking", "at", "joined", "value")
 
     def __init__(self) -> None:
         self.value: Any = None
         self.at = float("-inf")
-        self.inflight: asyncio.Future[Any] | None = None
+        self.asking = False
+        #: made only when a second caller comes while the first is asking (most polls ask alone)
+        self.joined: asyncio.Future[Any] | None = None
 
 
 class SharedAnswers:
@@ -49,11 +51,13 @@ class SharedAnswers:
                 entry = self._entries[key] = _Entry()
             if entry.value is not None and time.monotonic() - entry.at < max_age:
                 return entry.value  # type: ignore[no-any-return]
-            if entry.inflight is None:
+            if not entry.asking:
                 return await self._ask(entry, fetch)
+            if entry.joined is None:
+                entry.joined = asyncio.get_running_loop().create_future()
             try:
                 # shield: a joiner being cancelled must not cancel the asker's request
-                return await asyncio.shield(entry.inflight)
+                return await asyncio.shield(entry.joined)
             except _Abandoned:
                 continue  # the asker was cancelled (its task cleared): ask again ourselves
 
@@ -61,22 +65,23 @@ class SharedAnswers:
     async def _ask(entry: _Entry, fetch: Callable[[], Awaitable[T]]) -> T:
         """Ask in the caller's own task (no extra task per poll: this is every wait's hot path)
         and hand the answer, or the failure, to whoever joined meanwhile."""
-        shared: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        entry.inflight = shared
+        entry.asking = True
         try:
             value = await fetch()
         except BaseException as exc:
-            entry.inflight = None
-            shared.set_exception(_Abandoned() if isinstance(exc, asyncio.CancelledError) else exc)
-            shared.exception()  # retrieved: nobody may have joined
+            joined, entry.joined, entry.asking = entry.joined, None, False
+            if joined is not None:
+                joined.set_exception(_Abandoned() if isinstance(exc, asyncio.CancelledError) else exc)
+                joined.exception()  # retrieved: every joiner may be gone too
             raise
-        entry.inflight = None
+        joined, entry.joined, entry.asking = entry.joined, None, False
         entry.value, entry.at = value, time.monotonic()
-        shared.set_result(value)
+        if joined is not None:
+            joined.set_result(value)
         return value
 
     def _evict(self) -> None:
         """Drop the older half of the idle answers; a long-lived triggerer sees many jobs come and go."""
-        idle = sorted(((e.at, k) for k, e in self._entries.items() if e.inflight is None), key=lambda p: p[0])
+        idle = sorted(((e.at, k) for k, e in self._entries.items() if not e.asking), key=lambda p: p[0])
         for _, key in idle[: max(1, len(idle) // 2)]:
             del self._entries[key]

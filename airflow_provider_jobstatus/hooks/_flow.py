@@ -134,10 +134,16 @@ def token_flow(settings: ConnSettings, vendor: VendorApi) -> Flow[TokenGrant]:
 
 
 def status_flow(
-    settings: ConnSettings, vendor: VendorApi, job_id: str, options: Mapping[str, Any]
+    settings: ConnSettings,
+    vendor: VendorApi,
+    job_id: str,
+    options: Mapping[str, Any],
+    request: ApiRequest | None = None,
 ) -> Flow[JobStatus]:
-    """Ask once for a job's status (no retries: see :func:`with_retries`)."""
-    resp = yield from exchange(settings, vendor, vendor.status_request(job_id, options), job_id)
+    """Ask once for a job's status (no retries: see :func:`with_retries`); ``request`` is the
+    vendor's status request when the caller has it already (a wait asks the same one each poll)."""
+    req = request or vendor.status_request(job_id, options)
+    resp = yield from exchange(settings, vendor, req, job_id)
     try:
         return vendor.parse_status(job_id, resp, options)
     except JobNotFoundError:

@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -29,7 +29,7 @@ class ConnSettings:
     def origin(self) -> tuple[str, str, int | None]:
         return origin_of(self.base_url)
 
-    @property
+    @cached_property  # asked by every hook that starts (each wait): hash the secret once
     def share_key(self) -> tuple[str, str, str]:
         """Who may share clients and tokens: same base URL and same credentials."""
         digest = hashlib.sha256(f"{self.creds.login}\0{self.creds.secret}".encode()).hexdigest()

@@ -38,6 +38,7 @@ from airflow_provider_jobstatus.hooks._session import (
     shared_sync,
 )
 from airflow_provider_jobstatus.hooks._settings import ConnSettings, build_settings, parse_extras
+from airflow_provider_jobstatus.hooks._status_poll import StatusPoll
 from airflow_provider_jobstatus.retry import Backoff
 from airflow_provider_jobstatus.status import BatchJob, BatchPage, JobStatus
 from airflow_provider_jobstatus.vendors import get_vendor
@@ -249,21 +250,16 @@ class JobStatusHook(BaseHook):
         With ``max_age``, an answer another caller in this event loop got less than ``max_age``
         seconds ago (or is getting right now) is shared instead of asking again.
         """
+        poll = await self.astatus_poll(job_id, retries=retries, **options)
+        return await poll(max_age)
+
+    async def astatus_poll(self, job_id: str, *, retries: int | None = None, **options: Any) -> StatusPoll:
+        """:meth:`aget_job_status` for a caller that asks about one job again and again (a wait):
+        ``await poll(max_age)`` per poll, with everything that does not change settled once."""
         settings = await self.asettings()
-        opts = self.options(settings, options)
         session = await self.async_session()
         attempts = self.retries if retries is None else max(1, retries)
-
-        async def fetch() -> JobStatus:
-            flow = with_retries(
-                lambda: status_flow(settings, self.vendor, job_id, opts), attempts, self.backoff
-            )
-            return await session.run(flow)
-
-        if max_age is None:
-            return await fetch()
-        key = ("status", job_id, json.dumps(opts, sort_keys=True, default=str) if opts else "")
-        return await session.answers.get(key, fetch, max_age)
+        return StatusPoll(session, settings, job_id, self.options(settings, options), attempts, self.backoff)
 
     async def abatch_snapshot(self, batch_id: str, *, max_age: float) -> dict[str, BatchJob]:
         """Every job of a batch by id, from one listing shared by all callers in this event loop

@@ -12,6 +12,7 @@ from typing import Any
 
 from airflow_provider_jobstatus.errors import JobNotFoundError, JobStatusError, TransientVendorError
 from airflow_provider_jobstatus.hooks._fasthttp import tls_context
+from airflow_provider_jobstatus.hooks._status_poll import StatusPoll
 from airflow_provider_jobstatus.hooks.base import JobStatusHook
 from airflow_provider_jobstatus.retry import Backoff
 from airflow_provider_jobstatus.status import JobState, JobStatus
@@ -55,17 +56,17 @@ class _Wait:
         self.final_check_done = False
         self.delay = trigger.poll_interval
         self.log = trigger.log
+        self.status: StatusPoll | None = None
 
     async def run(self) -> dict[str, Any]:
+        deadline, reason = self.t.deadline()  # absolute: fixed for the life of the wait
+        self.status = await self.hook.astatus_poll(self.t.job_id, retries=1, **self.t.vendor_options)
         if self.t.spread_start:
             # The sensor checked on its worker a moment ago, and waits that start together (a
             # mapped sensor, a triggerer restart) should not all hit the vendor at one instant:
             # the first poll comes at a random point of the first interval.
-            await asyncio.sleep(
-                random.uniform(0, min(self.t.poll_interval, self.t.deadline()[0] - time.time()))
-            )
+            await asyncio.sleep(random.uniform(0, min(self.t.poll_interval, deadline - time.time())))
         while True:
-            deadline, reason = self.t.deadline()
             if time.time() >= deadline:
                 return timeout_event(reason, self.vendor.display_name, self.t.job_id, self.last)
             started = time.monotonic()
@@ -105,9 +106,10 @@ class _Wait:
     async def fetch(self, extra: dict[str, Any]) -> JobStatus:
         """Ask for the status, sharing answers with other waits in this triggerer: an answer
         younger than most of this wait's own interval is as good as a new one."""
-        options = {**self.t.vendor_options, **extra}
-        if extra:  # a final check must really ask
-            return await self.hook.aget_job_status(self.t.job_id, retries=1, **options)
+        if extra or self.status is None:  # a final check must really ask
+            return await self.hook.aget_job_status(
+                self.t.job_id, retries=1, **{**self.t.vendor_options, **extra}
+            )
         max_age = 0.9 * self.delay
         if self.t.batch_id:
             listed = (await self.hook.abatch_snapshot(self.t.batch_id, max_age=max_age)).get(self.t.job_id)
@@ -119,7 +121,7 @@ class _Wait:
                     raw_status=listed.status,
                     message=f"as listed in batch {self.t.batch_id!r}",
                 )
-        return await self.hook.aget_job_status(self.t.job_id, retries=1, max_age=max_age, **options)
+        return await self.status(max_age)
 
     async def final_check(self) -> dict[str, Any] | None:
         """One last check before the deadline with the vendor's final-check options (PDF.co

@@ -212,7 +212,7 @@ class VendorApi(ABC):
             )
         try:
             data = json.loads(body)
-            if _SURROGATE_ESCAPE.search(body) or json.detect_encoding(body) not in ("utf-8", "utf-8-sig"):
+            if _SURROGATE_ESCAPE.search(body) or b"\x00" in body[:4] or body[:2] in _UTF16_BOMS:
                 data = _without_lone_surrogates(data)
             return data
         except RecursionError:
@@ -389,6 +389,11 @@ def bool_option(vendor: str, options: Mapping[str, Any], key: str, default: bool
 #: a JSON ``\uD800``-``\uDFFF`` escape: it can decode to a lone surrogate, text that no UTF-8
 #: encoder (event serialization, logs, XCom) accepts
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+#: JSON in UTF-16/32 (whose escapes the byte search above cannot see) starts with a BOM or has a
+#: NUL among its first four bytes
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
 def _without_lone_surrogates(value: Any) -> Any:
