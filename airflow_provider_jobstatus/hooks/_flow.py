@@ -58,6 +58,7 @@ class Sleep:
 
 
 Step = Send | NeedToken | Sleep
+_ANY_TOKEN = NeedToken()
 Flow = Generator[Step, Any, T]
 
 
@@ -65,10 +66,10 @@ def prepare(
     settings: ConnSettings, vendor: VendorApi, req: ApiRequest, job_id: str | None, token: str | None
 ) -> Send:
     """Resolve the URL and add credentials, but only for the connection's own origin."""
-    url = settings.url_for(req.url)
+    url, own = settings.resolve(req.url)
     headers = dict(req.headers)
     basic = req.basic_auth
-    if settings.is_own_origin(url):
+    if own:
         if req.authenticated:
             headers.update(vendor.auth_headers(settings.creds, token))
     else:
@@ -111,7 +112,7 @@ def follow_redirect(
 
 
 def needs_token(settings: ConnSettings, vendor: VendorApi, req: ApiRequest) -> bool:
-    return vendor.uses_token and req.authenticated and settings.is_own_origin(settings.url_for(req.url))
+    return vendor.uses_token and req.authenticated and settings.resolve(req.url)[1]
 
 
 def exchange(
@@ -119,7 +120,7 @@ def exchange(
 ) -> Flow[ApiResponse]:
     """One request with the vendor's auth; a refused token is renewed once and the request re-sent."""
     wants_token = needs_token(settings, vendor, req)
-    token: str | None = (yield NeedToken()) if wants_token else None
+    token: str | None = (yield _ANY_TOKEN) if wants_token else None
     resp: ApiResponse = yield prepare(settings, vendor, req, job_id, token)
     if wants_token and resp.status_code == 401:
         token = yield NeedToken(stale=token)

@@ -35,13 +35,16 @@ class ConnSettings:
         digest = hashlib.sha256(f"{self.creds.login}\0{self.creds.secret}".encode()).hexdigest()
         return (self.base_url, self.creds.login or "", digest)
 
-    def url_for(self, path_or_url: str) -> str:
-        if path_or_url.startswith(("http://", "https://")):
-            return path_or_url
-        return self.base_url + path_or_url
+    def resolve(self, path_or_url: str) -> tuple[str, bool]:
+        """The absolute URL of a vendor path (or URL), and whether it is on the connection's own
+        origin (only then may credentials go with it)."""
+        return _resolve(self.base_url, path_or_url)
 
-    def is_own_origin(self, url: str) -> bool:
-        return origin_of(url) == self.origin
+
+@lru_cache(maxsize=16384)  # a wait resolves the same status path on every poll
+def _resolve(base_url: str, path_or_url: str) -> tuple[str, bool]:
+    url = path_or_url if path_or_url.startswith(("http://", "https://")) else base_url + path_or_url
+    return url, origin_of(url) == origin_of(base_url)
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}

@@ -185,7 +185,9 @@ class JobStatusSensor(BaseSensorOperator):
             raise AirflowException(f"JobStatusSensor {self.task_id}: unexpected trigger event {event!r}")
         kind = event["status"]
         if kind == "done":
-            return self._finish(JobStatus.from_event(event["job"]))
+            status = JobStatus.from_event(event["job"])
+            self.log.info("%s; the wait is over", status.describe())  # the trigger leaves this line to us
+            return self._finish(status)
         message = str(event.get("message") or "no message")
         if kind == "timeout":
             if event.get("reason") == "execution_timeout":

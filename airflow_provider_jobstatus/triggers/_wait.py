@@ -142,11 +142,14 @@ class _Wait:
 
     def observe(self, status: JobStatus) -> None:
         """One log line per state change (not per poll), counting what the sensor logged before
-        it deferred: at thousands of waits a log line costs as much as a poll."""
+        it deferred; the final state is logged by the task when it resumes with the event. At
+        thousands of waits a log line in the triggerer costs as much as a poll."""
         previous = self.last
         self.last = status
+        if status.state.is_terminal:
+            return
         if previous is None:
-            if status.raw_status == self.t.seen_status and not status.state.is_terminal:
+            if status.raw_status == self.t.seen_status:
                 return
         elif (previous.state, previous.raw_status) == (status.state, status.raw_status):
             return
@@ -156,8 +159,6 @@ class _Wait:
                 status.describe(),
                 self.t.poll_interval,
             )
-        elif status.state.is_terminal:
-            self.log.info("%s; the wait is over", status.describe())
         else:
             self.log.info(
                 "%s; next check in %.0f s", status.describe(), status.retry_after or self.t.poll_interval

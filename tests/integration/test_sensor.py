@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import structlog
 from airflow.providers.common.compat.sdk import (
     AirflowException,
     AirflowFailException,
@@ -96,8 +97,13 @@ def test_poke_mode_failed_job_skips_under_soft_fail(sim: Simulator) -> None:
 
 def test_execute_complete_turns_events_into_outcomes() -> None:
     task = sensor("pdfco", "j1")
-    ok = task.execute_complete({}, done_event(status(JobState.SUCCEEDED)))
+    with structlog.testing.capture_logs() as logs:
+        ok = task.execute_complete({}, done_event(status(JobState.SUCCEEDED)))
     assert ok["state"] == "succeeded"
+    # the trigger leaves the final line to the task: it is logged once, on resume
+    assert [e["event"] for e in logs if "the wait is over" in str(e["event"])] == [
+        "pdfco job 'j1' is succeeded; the wait is over"
+    ]
     with pytest.raises(AirflowFailException, match="damaged"):
         task.execute_complete({}, done_event(status(JobState.FAILED, "input file damaged")))
     with pytest.raises(AirflowFailException):
