@@ -65,7 +65,6 @@ async def child(kind: str, waits: int, spread: float, interval: float, url: str)
     done_at = [t0 + spread * (i + 0.5) / waits for i in range(waits)]
     lags: list[float] = []
     cpu0 = time.process_time()
-    times0 = os.times()
     tasks = [asyncio.ensure_future(_drive(make(d), d, lags)) for d in done_at]
     sample_at = t0 + min(interval + 0.5, spread / 4)
     await asyncio.sleep(max(0.0, sample_at - time.time()))
@@ -73,7 +72,6 @@ async def child(kind: str, waits: int, spread: float, interval: float, url: str)
     rss_waiting = rss_kib()
     await asyncio.gather(*tasks)
     cpu = time.process_time() - cpu0
-    times1 = os.times()
     stats = _server_stats(url)
     polls = stats.get("status", 0) + stats.get("result", 0)
     import httpx
@@ -90,7 +88,6 @@ async def child(kind: str, waits: int, spread: float, interval: float, url: str)
         "ideal_polls": ideal,
         "cpu_s": cpu,
         "cpu_ms_per_poll": 1000 * cpu / max(1, polls),
-        "kernel_share": (times1.system - times0.system) / max(1e-9, cpu),
         "rss_kib_per_wait": (rss_waiting - base_rss) / max(1, waiting),
         "lag_p50_s": lags[len(lags) // 2],
         "lag_p99_s": lags[min(len(lags) - 1, int(len(lags) * 0.99))],
