@@ -337,22 +337,30 @@ class FastHTTPTransport(httpx.AsyncBaseTransport):
         lines += [b"\r\n", body or b""]
         pool = self._pool(scheme, host, port)
         conn = await self._roundtrip(pool, b"".join(lines), timeout)
-        chunks: list[bytes] = []
-        size = 0
         try:
-            async for chunk in _Body(pool, conn, timeout.get("read")):
-                size += len(chunk)
-                if size > limit:
-                    conn.close()
-                    raise BodyTooLarge(size)
-                chunks.append(chunk)
+            if conn.complete and not conn.paused and conn.buffered <= limit:
+                data = b"".join(conn.chunks)  # a small answer comes whole with its head
+                conn.chunks.clear()
+            else:
+                data = await self._read_all(pool, conn, timeout.get("read"), limit)
         finally:
             pool.release(conn)
         answer = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in conn.headers}
-        data = b"".join(chunks)
         if answer.get("content-encoding", "identity") not in ("identity", ""):  # rare: httpx decodes it
             data = httpx.Response(200, headers=conn.headers, stream=httpx.ByteStream(data)).read()
         return conn.status, answer, data
+
+    @staticmethod
+    async def _read_all(pool: _Pool, conn: _Connection, read_timeout: float | None, limit: int) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in _Body(pool, conn, read_timeout):
+            size += len(chunk)
+            if size > limit:
+                conn.close()
+                raise BodyTooLarge(size)
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     async def _roundtrip(self, pool: _Pool, data: bytes, timeout: dict[str, Any]) -> _Connection:
         """Send a request on a pooled connection and wait for the answer's head.

@@ -55,8 +55,12 @@ class _Wait:
         self.not_found_since: float | None = None
         self.final_check_done = False
         self.delay = trigger.poll_interval
-        self.log = trigger.log
         self.status: StatusPoll | None = None
+
+    @property
+    def log(self) -> Any:
+        """The trigger's logger, made only when there is something to say (most waits never log)."""
+        return self.t.log
 
     async def run(self) -> dict[str, Any]:
         deadline, reason = self.t.deadline()  # absolute: fixed for the life of the wait
