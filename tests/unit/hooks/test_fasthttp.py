@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from airflow_provider_jobstatus.hooks._fasthttp import FastHTTPTransport, _target
+from airflow_provider_jobstatus.hooks._fasthttp import BodyTooLarge, FastHTTPTransport, _target
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -252,3 +252,35 @@ def test_request_targets_match_httpx(scheme: str, host: str, rest: str) -> None:
     except httpx.InvalidURL:
         return
     assert _target(url) == (parsed.scheme, parsed.host, parsed.port, parsed.raw_path, parsed.netloc)
+
+
+async def test_exchange_reads_whole_split_and_oversized_answers(server: Server) -> None:
+    body = b'{"status": "running", "pad": "' + b"x" * 3000 + b'"}'
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            head = await read_request(reader)
+            if b"/split" in head:  # the body in pieces, after the head: read on, not taken at once
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body))
+                for i in range(0, len(body), 1000):
+                    await writer.drain()
+                    await asyncio.sleep(0.02)
+                    writer.write(body[i : i + 1000])
+            else:
+                writer.write(ok(body))
+            await writer.drain()
+
+    url = await server.start(handler)
+    transport = FastHTTPTransport(max_connections_per_host=1)
+    timeout = {"read": 5}
+    for path in ("/whole", "/split", "/whole"):
+        status, headers, data = await transport.exchange("GET", url + path, {}, None, timeout, 10_000)
+        assert (status, data, headers["content-length"]) == (200, body, str(len(body)))
+    with pytest.raises(BodyTooLarge):
+        await transport.exchange("GET", url + "/whole", {}, None, timeout, 100)
+    with pytest.raises(BodyTooLarge):
+        await transport.exchange("GET", url + "/split", {}, None, timeout, 2000)
+    status, _, data = await transport.exchange("GET", url + "/whole", {}, None, timeout, 10_000)
+    assert (status, data) == (200, body)  # a refused answer's connection is dropped, not reused half-read
+    assert server.connections == 3
+    await transport.aclose()
