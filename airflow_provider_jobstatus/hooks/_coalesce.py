@@ -31,6 +31,11 @@ class _Entry:
         #: made only when a second caller comes while the first is asking (most polls ask alone)
         self.joined: asyncio.Future[Any] | None = None
 
+    def settle(self) -> asyncio.Future[Any] | None:
+        """The asking is over: the joiners' future (if anyone joined) to hand the outcome to."""
+        joined, self.joined, self.asking = self.joined, None, False
+        return joined
+
 
 class SharedAnswers:
     """The latest answer per question, shared by every caller in one event loop."""
@@ -69,12 +74,12 @@ class SharedAnswers:
         try:
             value = await fetch()
         except BaseException as exc:
-            joined, entry.joined, entry.asking = entry.joined, None, False
+            joined = entry.settle()
             if joined is not None:
                 joined.set_exception(_Abandoned() if isinstance(exc, asyncio.CancelledError) else exc)
                 joined.exception()  # retrieved: every joiner may be gone too
             raise
-        joined, entry.joined, entry.asking = entry.joined, None, False
+        joined = entry.settle()
         entry.value, entry.at = value, time.monotonic()
         if joined is not None:
             joined.set_result(value)

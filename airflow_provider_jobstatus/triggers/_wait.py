@@ -36,15 +36,16 @@ async def wait_for(trigger: JobStatusTrigger) -> dict[str, Any]:
         return error_event(exc, trigger.job_id, None)
     try:
         async with hook:
-            return await _Wait(trigger, hook).run()
-    except JobStatusError as exc:  # connection problems found on the first poll
+            status = await hook.astatus_poll(trigger.job_id, retries=1, **trigger.vendor_options)
+            return await _Wait(trigger, hook, status).run()
+    except JobStatusError as exc:  # connection problems (or a bad id) found before or on the first poll
         return error_event(exc, trigger.job_id, None)
 
 
 class _Wait:
     """The state of one wait: what was last seen, how long faults have lasted."""
 
-    def __init__(self, trigger: JobStatusTrigger, hook: JobStatusHook) -> None:
+    def __init__(self, trigger: JobStatusTrigger, hook: JobStatusHook, status: StatusPoll) -> None:
         self.t = trigger
         self.hook = hook
         self.vendor = hook.vendor
@@ -55,7 +56,7 @@ class _Wait:
         self.not_found_since: float | None = None
         self.final_check_done = False
         self.delay = trigger.poll_interval
-        self.status: StatusPoll | None = None
+        self.status = status
 
     @property
     def log(self) -> Any:
@@ -64,7 +65,6 @@ class _Wait:
 
     async def run(self) -> dict[str, Any]:
         deadline, reason = self.t.deadline()  # absolute: fixed for the life of the wait
-        self.status = await self.hook.astatus_poll(self.t.job_id, retries=1, **self.t.vendor_options)
         if self.t.spread_start:
             # The sensor checked on its worker a moment ago, and waits that start together (a
             # mapped sensor, a triggerer restart) should not all hit the vendor at one instant:
@@ -110,7 +110,7 @@ class _Wait:
     async def fetch(self, extra: dict[str, Any]) -> JobStatus:
         """Ask for the status, sharing answers with other waits in this triggerer: an answer
         younger than most of this wait's own interval is as good as a new one."""
-        if extra or self.status is None:  # a final check must really ask
+        if extra:  # a final check must really ask
             return await self.hook.aget_job_status(
                 self.t.job_id, retries=1, **{**self.t.vendor_options, **extra}
             )
