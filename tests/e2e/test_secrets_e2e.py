@@ -11,76 +11,28 @@ reset on signed URLs), because error paths are where secrets usually slip out.
 
 from __future__ import annotations
 
-import base64
 import json
-import re
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from airflow_provider_jobstatus.testing.pytest_plugin import connection_dict
 from airflow_provider_jobstatus.testing.simulator import Simulator
 from tests.e2e.conftest import EXAMPLE_DAGS, AirflowEnv
+from tests.secret_values import Secrets, capture_secrets
 
 pytestmark = pytest.mark.e2e
 
 DAG_ID = "example_jobstatus_all_vendors"
-SIGNATURE = re.compile(r"X-Sim-Signature=([0-9a-f]+)")
-
-
-class Captured:
-    """The secret values in play, named, and where they were found."""
-
-    def __init__(self, sim: Simulator) -> None:
-        self.values: dict[str, str] = {}
-        for vendor, creds in sim.credentials.items():
-            for field in ("api_key", "client_secret"):
-                if field in creds:
-                    self.values[f"{vendor}.{field}"] = creds[field]
-            if "client_id" in creds:
-                pair = f"{creds['client_id']}:{creds['client_secret']}".encode()
-                self.values[f"{vendor}.basic"] = base64.b64encode(pair).decode()
-        self.tokens: list[str] = []
-        self.signatures: list[str] = []
-
-    def token(self, value: str) -> None:
-        self.tokens.append(value)
-        self.values[f"token{len(self.tokens)}"] = value
-
-    def signed(self, url: str) -> None:
-        for sig in SIGNATURE.findall(url):
-            self.signatures.append(sig)
-            self.values[f"signature{len(self.signatures)}"] = sig
-
-    def found_in(self, text: str) -> list[str]:
-        return sorted(name for name, value in self.values.items() if value in text)
 
 
 @pytest.fixture
-def captured(jobstatus_simulator: Simulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[Captured]:
-    sim = jobstatus_simulator
-    sim.clear_faults()
-    found = Captured(sim)
-    state = sim.state
-    issue, sign = state.issue_token, state.signed_url
-
-    def issue_token(vendor: str) -> tuple[str, float]:
-        token, ttl = issue(vendor)
-        found.token(token)
-        return token, ttl
-
-    def signed_url(rf: Any, expires: int) -> str:
-        url = sign(rf, expires)
-        found.signed(url)
-        return url
-
-    monkeypatch.setattr(state, "issue_token", issue_token)
-    monkeypatch.setattr(state, "signed_url", signed_url)
-    yield found
-    sim.clear_faults()
+def captured(jobstatus_simulator: Simulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[Secrets]:
+    jobstatus_simulator.clear_faults()
+    yield capture_secrets(jobstatus_simulator, monkeypatch)
+    jobstatus_simulator.clear_faults()
 
 
 def newest_run_id(env: AirflowEnv) -> str:
@@ -125,13 +77,13 @@ def home_files(env: AirflowEnv) -> dict[str, str]:
     }
 
 
-def assert_clean(found: Captured, sources: dict[str, str]) -> None:
+def assert_clean(found: Secrets, sources: dict[str, str]) -> None:
     leaks = {where: found.found_in(text) for where, text in sources.items() if not where.startswith("_")}
     assert {where: names for where, names in leaks.items() if names} == {}
 
 
 def test_a_dag_run_on_all_vendors_leaves_no_secret_behind(
-    airflow_env: AirflowEnv, captured: Captured, tmp_path: Path
+    airflow_env: AirflowEnv, captured: Secrets, tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
     result = airflow_env.dags_test(DAG_ID, EXAMPLE_DAGS, conf={"output_root": str(out)})
@@ -151,14 +103,14 @@ def test_a_dag_run_on_all_vendors_leaves_no_secret_behind(
 
 
 def test_a_failing_dag_run_leaves_no_secret_behind(
-    airflow_env: AirflowEnv, jobstatus_simulator: Simulator, captured: Captured, tmp_path: Path
+    airflow_env: AirflowEnv, jobstatus_simulator: Simulator, captured: Secrets, tmp_path: Path
 ) -> None:
     """PDF.co's key is refused (so the wrong key is in play too) and every signed APIDataTools link
     resets the connection; the failures end up in task logs with their tracebacks."""
     sim = jobstatus_simulator
     wrong = connection_dict(sim, "pdfco")
     wrong["password"] = "wrong-pdfco-key-0123456789"
-    captured.values["wrong key"] = wrong["password"]
+    captured.add("wrong key", wrong["password"])
     sim.set_faults("apidatatools", reset=1.0, paths=["files"])
     out = tmp_path / "out"
     proc = airflow_env.run(

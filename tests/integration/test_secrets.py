@@ -11,10 +11,8 @@ each of them.
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import logging
-import re
 import socket
 import time
 import traceback
@@ -36,43 +34,12 @@ from airflow_provider_jobstatus.testing.simulator import Simulator
 from airflow_provider_jobstatus.triggers.job_status import JobStatusTrigger
 from airflow_provider_jobstatus.vendors import VENDORS
 from airflow_provider_jobstatus.vendors._base import ApiRequest, ResultRequest
+from tests.secret_values import Secrets, capture_secrets
 
 ALL = ["nitro", "pdfco", "alteryx", "apidatatools", "playment"]
 #: vendors whose status answer itself carries signed URLs
 SIGNED_IN_STATUS = {"nitro", "pdfco", "apidatatools"}
-SIGNATURE = re.compile(r"X-Sim-Signature=([0-9a-f]+)")
 FAST = {"poll_interval": 0.05, "backoff": 0.01, "max_backoff": 0.05}
-
-
-class Secrets:
-    """Every secret value in play; :meth:`found_in` says which of them a text contains."""
-
-    def __init__(self, sim: Simulator) -> None:
-        self.values: dict[str, str] = {}
-        for vendor, creds in sim.credentials.items():
-            for field in ("api_key", "client_secret"):
-                if field in creds:
-                    self.add(f"{vendor}.{field}", creds[field])
-            if "client_id" in creds:
-                basic = base64.b64encode(f"{creds['client_id']}:{creds['client_secret']}".encode()).decode()
-                self.add(f"{vendor}.basic", basic)
-        self.tokens: list[str] = []
-        self.signatures: list[str] = []
-
-    def add(self, name: str, value: str) -> None:
-        self.values[name] = value
-
-    def token(self, token: str) -> None:
-        self.tokens.append(token)
-        self.add(f"token{len(self.tokens)}", token)
-
-    def signed(self, url: str) -> None:
-        for sig in SIGNATURE.findall(url):
-            self.signatures.append(sig)
-            self.add(f"signature{len(self.signatures)}", sig)
-
-    def found_in(self, text: str) -> list[str]:
-        return sorted(name for name, value in self.values.items() if value and value in text)
 
 
 @pytest.fixture
@@ -85,23 +52,7 @@ def sim(jobstatus_simulator: Simulator) -> Iterator[Simulator]:
 @pytest.fixture
 def secrets(sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> Secrets:
     """Collects the tokens and signed URLs the simulator hands out during the test."""
-    found = Secrets(sim)
-    state = sim.state
-    issue, sign = state.issue_token, state.signed_url
-
-    def issue_token(vendor: str) -> tuple[str, float]:
-        token, ttl = issue(vendor)
-        found.token(token)
-        return token, ttl
-
-    def signed_url(rf: Any, expires: int) -> str:
-        url = sign(rf, expires)
-        found.signed(url)
-        return url
-
-    monkeypatch.setattr(state, "issue_token", issue_token)
-    monkeypatch.setattr(state, "signed_url", signed_url)
-    return found
+    return capture_secrets(sim, monkeypatch)
 
 
 @pytest.fixture
