@@ -24,7 +24,7 @@ from airflow_provider_jobstatus.errors import (
 from airflow_provider_jobstatus.hooks._settings import ConnSettings, origin_of, resolve_url
 from airflow_provider_jobstatus.retry import Backoff
 from airflow_provider_jobstatus.status import BatchPage, JobStatus
-from airflow_provider_jobstatus.vendors._base import ApiRequest, ApiResponse, TokenGrant, VendorApi
+from airflow_provider_jobstatus.vendors import ApiRequest, ApiResponse, TokenGrant, VendorApi
 
 log = logging.getLogger(__name__)
 

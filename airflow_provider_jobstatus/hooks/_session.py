@@ -44,7 +44,7 @@ from airflow_provider_jobstatus.hooks._flow import (
     token_flow,
 )
 from airflow_provider_jobstatus.hooks._settings import ConnSettings
-from airflow_provider_jobstatus.vendors._base import MAX_BODY_BYTES, ApiResponse, TokenGrant, VendorApi
+from airflow_provider_jobstatus.vendors import MAX_BODY_BYTES, ApiResponse, TokenGrant, VendorApi
 
 T = TypeVar("T")
 

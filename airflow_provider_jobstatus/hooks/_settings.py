@@ -13,7 +13,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from airflow_provider_jobstatus.errors import ConfigurationError
-from airflow_provider_jobstatus.vendors._base import Credentials, VendorApi
+from airflow_provider_jobstatus.vendors import Credentials, VendorApi
 
 
 @dataclass(frozen=True)

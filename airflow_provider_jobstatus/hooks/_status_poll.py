@@ -16,7 +16,7 @@ from airflow_provider_jobstatus.hooks._session import AsyncSession
 from airflow_provider_jobstatus.hooks._settings import ConnSettings
 from airflow_provider_jobstatus.retry import Backoff
 from airflow_provider_jobstatus.status import JobStatus
-from airflow_provider_jobstatus.vendors._base import VendorApi
+from airflow_provider_jobstatus.vendors import VendorApi
 
 
 class StatusPoll:

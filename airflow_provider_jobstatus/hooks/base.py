@@ -41,8 +41,7 @@ from airflow_provider_jobstatus.hooks._settings import ConnSettings, build_setti
 from airflow_provider_jobstatus.hooks._status_poll import StatusPoll
 from airflow_provider_jobstatus.retry import Backoff
 from airflow_provider_jobstatus.status import BatchJob, BatchPage, JobStatus
-from airflow_provider_jobstatus.vendors import get_vendor
-from airflow_provider_jobstatus.vendors._base import ResultRequest, VendorApi
+from airflow_provider_jobstatus.vendors import ResultRequest, VendorApi, get_vendor
 
 #: Probe id for ``test_connection``: no vendor has such a job, every vendor still checks the key.
 _PROBE_JOB_ID = "airflow-connection-test"

@@ -32,7 +32,7 @@ from airflow_provider_jobstatus.operators._storage import (
 from airflow_provider_jobstatus.retry import Backoff
 from airflow_provider_jobstatus.status import JobState, strip_query
 from airflow_provider_jobstatus.task_errors import airflow_error, hook_for
-from airflow_provider_jobstatus.vendors._base import ApiResponse, ResultRequest, safe_file_name, unique_names
+from airflow_provider_jobstatus.vendors import ApiResponse, ResultRequest, safe_file_name, unique_names
 
 #: Most of an error body read to explain a refused download (the rest is not worth memory).
 _ERROR_BODY_BYTES = 64 * 1024

@@ -1,9 +1,24 @@
-"""The sans-IO vendor protocols, keyed by Airflow connection type."""
+"""The sans-IO vendor protocols, keyed by Airflow connection type, and what other packages use of them."""
 
 from __future__ import annotations
 
 from airflow_provider_jobstatus.vendors import alteryx, apidatatools, nitro, pdfco, playment
-from airflow_provider_jobstatus.vendors._base import VendorApi
+from airflow_provider_jobstatus.vendors._protocol import (
+    MAX_BODY_BYTES,
+    ApiRequest,
+    ApiResponse,
+    Credentials,
+    ResultRequest,
+    TokenGrant,
+    VendorApi,
+    retry_after_seconds,
+)
+from airflow_provider_jobstatus.vendors._results import (
+    download_url,
+    safe_file_name,
+    unique_names,
+    url_file_name,
+)
 
 VENDORS: dict[str, VendorApi] = {
     module.API.name: module.API for module in (nitro, pdfco, alteryx, apidatatools, playment)
@@ -18,4 +33,19 @@ def get_vendor(name: str) -> VendorApi:
         raise ValueError(f"unknown vendor {name!r}; known vendors: {', '.join(sorted(VENDORS))}") from None
 
 
-__all__ = ["VENDORS", "VendorApi", "get_vendor"]
+__all__ = [
+    "MAX_BODY_BYTES",
+    "VENDORS",
+    "ApiRequest",
+    "ApiResponse",
+    "Credentials",
+    "ResultRequest",
+    "TokenGrant",
+    "VendorApi",
+    "download_url",
+    "get_vendor",
+    "retry_after_seconds",
+    "safe_file_name",
+    "unique_names",
+    "url_file_name",
+]

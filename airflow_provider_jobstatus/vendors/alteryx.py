@@ -11,22 +11,17 @@ from typing import Any
 
 from airflow_provider_jobstatus.errors import ConfigurationError, MalformedResponseError
 from airflow_provider_jobstatus.status import JobState, JobStatus, ResultFile
-from airflow_provider_jobstatus.vendors._base import (
+from airflow_provider_jobstatus.vendors._json import bool_option, field_of, join_text, optional_field
+from airflow_provider_jobstatus.vendors._protocol import (
     ApiRequest,
     ApiResponse,
     Credentials,
     ResultRequest,
     TokenGrant,
     VendorApi,
-    bool_option,
-    field_of,
-    join_text,
-    optional_field,
     path_segment,
-    require_succeeded,
-    safe_file_name,
-    unique_names,
 )
+from airflow_provider_jobstatus.vendors._results import require_succeeded, safe_file_name, unique_names
 
 #: AlteryxEngine message codes; the transient flag is masked off before comparing.
 _WARNING, _ERROR, _TRANSIENT_FLAG = 2, 3, 0x40000000

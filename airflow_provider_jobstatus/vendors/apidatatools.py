@@ -12,19 +12,16 @@ from typing import Any
 
 from airflow_provider_jobstatus.errors import ConfigurationError
 from airflow_provider_jobstatus.status import JobState, JobStatus, ResultFile
-from airflow_provider_jobstatus.vendors._base import (
+from airflow_provider_jobstatus.vendors._json import field_of, join_text, optional_field
+from airflow_provider_jobstatus.vendors._protocol import (
     ApiRequest,
     ApiResponse,
     Credentials,
     ResultRequest,
     VendorApi,
-    field_of,
-    join_text,
-    optional_field,
     path_segment,
-    signed_url_requests,
-    url_file_name,
 )
+from airflow_provider_jobstatus.vendors._results import signed_url_requests, url_file_name
 
 DEFAULT_STATUS_PATH = "/jobs/{job_id}"
 FALLBACK_STATUS_PATH = "/status-api/{job_id}"

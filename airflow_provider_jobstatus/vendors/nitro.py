@@ -16,18 +16,18 @@ from airflow_provider_jobstatus.errors import (
     ResultExpiredError,
 )
 from airflow_provider_jobstatus.status import JobState, JobStatus, ResultFile
-from airflow_provider_jobstatus.vendors._base import (
+from airflow_provider_jobstatus.vendors._json import field_of, join_text, optional_field
+from airflow_provider_jobstatus.vendors._protocol import (
     ApiRequest,
     ApiResponse,
     Credentials,
     ResultRequest,
     TokenGrant,
     VendorApi,
-    download_url,
-    field_of,
-    join_text,
-    optional_field,
     path_segment,
+)
+from airflow_provider_jobstatus.vendors._results import (
+    download_url,
     require_succeeded,
     select_results,
     unique_names,

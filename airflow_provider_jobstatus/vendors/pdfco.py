@@ -14,20 +14,15 @@ from typing import Any, ClassVar
 
 from airflow_provider_jobstatus.errors import ConfigurationError, MalformedResponseError
 from airflow_provider_jobstatus.status import JobState, JobStatus, ResultFile
-from airflow_provider_jobstatus.vendors._base import (
+from airflow_provider_jobstatus.vendors._json import bool_option, field_of, join_text, optional_field
+from airflow_provider_jobstatus.vendors._protocol import (
     ApiRequest,
     ApiResponse,
     Credentials,
     ResultRequest,
     VendorApi,
-    bool_option,
-    field_of,
-    join_text,
-    optional_field,
-    signed_url_requests,
-    unique_names,
-    url_file_name,
 )
+from airflow_provider_jobstatus.vendors._results import signed_url_requests, unique_names, url_file_name
 
 #: Status fields worth keeping: cost, timing, and when the output links stop working.
 _DETAIL_KEYS = ("credits", "remainingCredits", "duration", "jobDuration", "pageCount", "outputLinkValidTill")

@@ -18,21 +18,17 @@ from airflow_provider_jobstatus.errors import (
     VendorRequestError,
 )
 from airflow_provider_jobstatus.status import BatchJob, BatchPage, JobState, JobStatus, ResultFile
-from airflow_provider_jobstatus.vendors._base import (
+from airflow_provider_jobstatus.vendors._json import field_of, join_text, optional_field
+from airflow_provider_jobstatus.vendors._protocol import (
     ApiRequest,
     ApiResponse,
     Credentials,
     ResultRequest,
     VendorApi,
-    field_of,
-    join_text,
-    optional_field,
     path_segment,
-    require_succeeded,
     retry_after_seconds,
-    safe_file_name,
-    select_results,
 )
+from airflow_provider_jobstatus.vendors._results import require_succeeded, safe_file_name, select_results
 
 _AUTH_CODES = frozenset({"auth-failure", "unauthorized", "core.webutil.auther", "core.webutil.token_auth"})
 #: "Something went wrong ... try again"

@@ -32,8 +32,7 @@ from airflow_provider_jobstatus.status import JobStatus, ResultFile
 from airflow_provider_jobstatus.testing.pytest_plugin import connection_dict
 from airflow_provider_jobstatus.testing.simulator import Simulator
 from airflow_provider_jobstatus.triggers.job_status import JobStatusTrigger
-from airflow_provider_jobstatus.vendors import VENDORS
-from airflow_provider_jobstatus.vendors._base import ApiRequest, ResultRequest
+from airflow_provider_jobstatus.vendors import VENDORS, ApiRequest, ResultRequest
 from tests.secret_values import Secrets, capture_secrets
 
 ALL = ["nitro", "pdfco", "alteryx", "apidatatools", "playment"]

@@ -38,9 +38,9 @@ from airflow_provider_jobstatus.operators.batch import BatchJobsToXComOperator
 from airflow_provider_jobstatus.operators.download import DownloadJobResultOperator
 from airflow_provider_jobstatus.sensors.job_status import JobStatusSensor
 from airflow_provider_jobstatus.status import JobState, ResultFile
-from airflow_provider_jobstatus.vendors import VENDORS
-from airflow_provider_jobstatus.vendors._base import (
+from airflow_provider_jobstatus.vendors import (
     MAX_BODY_BYTES,
+    VENDORS,
     ApiRequest,
     ApiResponse,
     ResultRequest,

@@ -33,8 +33,8 @@ from airflow_provider_jobstatus.errors import (
     MalformedResponseError,
 )
 from airflow_provider_jobstatus.status import JobState, JobStatus
-from airflow_provider_jobstatus.vendors import VENDORS
-from airflow_provider_jobstatus.vendors._base import (
+from airflow_provider_jobstatus.vendors import (
+    VENDORS,
     ApiResponse,
     TokenGrant,
     download_url,

@@ -28,7 +28,7 @@ from airflow_provider_jobstatus.hooks import (
     PlaymentHook,
 )
 from airflow_provider_jobstatus.status import JobState, ResultFile
-from airflow_provider_jobstatus.vendors._base import ApiRequest, ResultRequest
+from airflow_provider_jobstatus.vendors import ApiRequest, ResultRequest
 
 API = "https://api.vendor.test"
 FILES = "https://files.other.test"

@@ -18,7 +18,7 @@ from airflow_provider_jobstatus.errors import (
     TransientVendorError,
     VendorRequestError,
 )
-from airflow_provider_jobstatus.vendors._base import ApiResponse
+from airflow_provider_jobstatus.vendors import ApiResponse
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "vendors"
 

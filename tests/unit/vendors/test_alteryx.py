@@ -13,8 +13,7 @@ from airflow_provider_jobstatus.errors import (
     MalformedResponseError,
 )
 from airflow_provider_jobstatus.status import JobState, JobStatus, ResultFile
-from airflow_provider_jobstatus.vendors import VENDORS, get_vendor
-from airflow_provider_jobstatus.vendors._base import ApiResponse, Credentials
+from airflow_provider_jobstatus.vendors import VENDORS, ApiResponse, Credentials, get_vendor
 from airflow_provider_jobstatus.vendors.alteryx import API
 
 JOB = "66ebd18d3d6200007e000d8c"

@@ -16,8 +16,7 @@ from airflow_provider_jobstatus.errors import (
     VendorRequestError,
 )
 from airflow_provider_jobstatus.status import JobState, JobStatus, ResultFile
-from airflow_provider_jobstatus.vendors import VENDORS, get_vendor
-from airflow_provider_jobstatus.vendors._base import ApiResponse, Credentials
+from airflow_provider_jobstatus.vendors import VENDORS, ApiResponse, Credentials, get_vendor
 from airflow_provider_jobstatus.vendors.apidatatools import API
 
 JOB = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"

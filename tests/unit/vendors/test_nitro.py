@@ -17,8 +17,7 @@ from airflow_provider_jobstatus.errors import (
     TransientVendorError,
 )
 from airflow_provider_jobstatus.status import JobState, JobStatus, ResultFile
-from airflow_provider_jobstatus.vendors import VENDORS, get_vendor
-from airflow_provider_jobstatus.vendors._base import ApiResponse, Credentials
+from airflow_provider_jobstatus.vendors import VENDORS, ApiResponse, Credentials, get_vendor
 from airflow_provider_jobstatus.vendors.nitro import API
 
 JOB = "01234567-89ab-cdef-0123-456789abcdef"

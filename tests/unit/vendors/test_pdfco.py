@@ -17,8 +17,7 @@ from airflow_provider_jobstatus.errors import (
     VendorRequestError,
 )
 from airflow_provider_jobstatus.status import JobState, JobStatus
-from airflow_provider_jobstatus.vendors import VENDORS, get_vendor
-from airflow_provider_jobstatus.vendors._base import ApiResponse, Credentials
+from airflow_provider_jobstatus.vendors import VENDORS, ApiResponse, Credentials, get_vendor
 from airflow_provider_jobstatus.vendors.pdfco import API, link_expired
 
 JOB = "6YSZD3U872ZYYFEDMQCQSGEEO8YSF5WA--151-300"

@@ -16,8 +16,7 @@ from airflow_provider_jobstatus.errors import (
     VendorRequestError,
 )
 from airflow_provider_jobstatus.status import BatchJob, JobState, JobStatus, ResultFile
-from airflow_provider_jobstatus.vendors import VENDORS, get_vendor
-from airflow_provider_jobstatus.vendors._base import ApiResponse, Credentials
+from airflow_provider_jobstatus.vendors import VENDORS, ApiResponse, Credentials, get_vendor
 from airflow_provider_jobstatus.vendors.playment import API
 
 JOB = "3f3e8675-ca69-46d7-aa34-96f90fcbb732"

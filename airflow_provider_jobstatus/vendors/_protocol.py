@@ -1,4 +1,4 @@
-"""What every sans-IO vendor module provides, and the helpers they share.
+"""What every sans-IO vendor module provides: requests out, answers in, the contract's errors.
 
 A vendor module builds :class:`ApiRequest` objects and reads :class:`ApiResponse` objects; it never
 does I/O and never imports Airflow. The hook sends the requests (adding credentials only for the
@@ -9,26 +9,24 @@ from __future__ import annotations
 
 import json
 import math
-import re
-import unicodedata
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any, ClassVar, TypeVar, cast
-from urllib.parse import quote, unquote, urlsplit
+from typing import Any, ClassVar
+from urllib.parse import quote
 
 from airflow_provider_jobstatus.errors import (
     AuthenticationError,
     ConfigurationError,
     JobNotFoundError,
-    JobStatusError,
     MalformedResponseError,
     TransientVendorError,
     VendorRequestError,
 )
 from airflow_provider_jobstatus.status import BatchPage, JobState, JobStatus, ResultFile
+from airflow_provider_jobstatus.vendors._json import field_of, load_json, type_name
 
 #: Largest status/token/listing body a hook will read (the contract's default).
 MAX_BODY_BYTES = 10 * 1024 * 1024
@@ -211,10 +209,7 @@ class VendorApi(ABC):
                 f"content type {resp.content_type or 'none'!r})",
             )
         try:
-            data = json.loads(body)
-            if _SURROGATE_ESCAPE.search(body) or b"\x00" in body[:4] or body[:2] in _UTF16_BOMS:
-                data = _without_lone_surrogates(data)
-            return data
+            return load_json(body)
         except RecursionError:
             raise MalformedResponseError(self.display_name, job_id, "JSON nested too deeply") from None
         except json.JSONDecodeError as exc:
@@ -269,71 +264,6 @@ class VendorApi(ABC):
         return self.status_of(job_id, JobState.UNKNOWN, raw_status, body, message=message, **fields)
 
 
-T = TypeVar("T")
-
-
-def field_of(vendor: str, job_id: str | None, data: Any, key: str, kind: type[T] | tuple[type, ...]) -> T:
-    """``data[key]`` checked for type; a clear :class:`MalformedResponseError` when not."""
-    if not isinstance(data, dict):
-        raise MalformedResponseError(vendor, job_id, f"expected a JSON object, got {type_name(data)}")
-    if key not in data:
-        raise MalformedResponseError(vendor, job_id, f"field {key!r} missing from the answer")
-    value = data[key]
-    if not _is_kind(value, kind):
-        raise MalformedResponseError(
-            vendor, job_id, f"field {key!r} should be {kind_name(kind)}, got {type_name(value)}"
-        )
-    return cast("T", value)
-
-
-def optional_field(
-    vendor: str, job_id: str | None, data: Mapping[str, Any], key: str, kind: type[T] | tuple[type, ...]
-) -> T | None:
-    """``data.get(key)`` checked for type when present and not null."""
-    value = data.get(key)
-    if value is None:
-        return None
-    if not _is_kind(value, kind):
-        raise MalformedResponseError(
-            vendor, job_id, f"field {key!r} should be {kind_name(kind)}, got {type_name(value)}"
-        )
-    return cast("T", value)
-
-
-def _is_kind(value: Any, kind: type | tuple[type, ...]) -> bool:
-    """``isinstance``, except that JSON ``true``/``false`` is not a number, a fraction (``2.0``
-    included) is not an integer, and neither NaN, an infinity nor an integer too large for a float
-    is a number (none of them can travel in JSON events or index a list)."""
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    if isinstance(value, bool):
-        return bool in kinds
-    if isinstance(value, float) and float not in kinds:
-        return False
-    if isinstance(value, (int, float)) and (int in kinds or float in kinds):
-        try:
-            return math.isfinite(float(value))
-        except OverflowError:
-            return False
-    return isinstance(value, kinds)
-
-
-def type_name(value: Any) -> str:
-    return {
-        dict: "an object",
-        list: "a list",
-        str: "a string",
-        bool: "a boolean",
-        int: "a number",
-        float: "a number",
-        type(None): "null",
-    }.get(type(value), type(value).__name__)
-
-
-def kind_name(kind: type | tuple[type, ...]) -> str:
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    return " or ".join(type_name(k() if k is not type(None) else None) for k in kinds)
-
-
 def retry_after_seconds(value: str | None) -> float | None:
     """Read a Retry-After header: delta-seconds or an HTTP date."""
     if not value:
@@ -359,152 +289,3 @@ def path_segment(vendor: str, job_id: str, value: str) -> str:
     if value in (".", ".."):
         raise ConfigurationError(vendor, job_id, f"{value!r} is not a valid id")
     return quote(value, safe="")
-
-
-# -- helpers shared by several vendor modules ---------------------------------------------------
-
-
-def join_text(*parts: Any) -> str | None:
-    """The non-empty strings among ``parts`` joined with ": " (e.g. an error code and its message)."""
-    text = ": ".join(p.strip() for p in parts if isinstance(p, str) and p.strip())
-    return text or None
-
-
-_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off", "")
-
-
-def bool_option(vendor: str, options: Mapping[str, Any], key: str, default: bool = False) -> bool:
-    """A yes/no option; connection extras may hold it as JSON ``true`` or as the text ``"true"``."""
-    value = options.get(key)
-    if value is None:
-        return default
-    if isinstance(value, bool):
-        return value
-    text = value.strip().lower() if isinstance(value, str) else None
-    if text in _TRUE or text in _FALSE:
-        return text in _TRUE
-    raise ConfigurationError(vendor, None, f"option {key!r} should be true or false, got {value!r}")
-
-
-#: a JSON ``\uD800``-``\uDFFF`` escape: it can decode to a lone surrogate, text that no UTF-8
-#: encoder (event serialization, logs, XCom) accepts
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
-
-
-#: JSON in UTF-16/32 (whose escapes the byte search above cannot see) starts with a BOM or has a
-#: NUL among its first four bytes
-_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
-
-
-def _without_lone_surrogates(value: Any) -> Any:
-    """The decoded JSON with lone surrogates replaced by U+FFFD (walked only when one may be there)."""
-    if isinstance(value, str):
-        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    if isinstance(value, list):
-        return [_without_lone_surrogates(item) for item in value]
-    if isinstance(value, dict):
-        return {_without_lone_surrogates(k): _without_lone_surrogates(v) for k, v in value.items()}
-    return value
-
-
-_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._ ()+=,@-]+")
-
-
-def safe_file_name(name: str | None, default: str) -> str:
-    """One harmless path segment from a vendor-supplied name: the last component (either slash),
-    odd characters replaced, no leading dots, no traversal; ``default`` when nothing usable is left."""
-    text = unicodedata.normalize("NFKC", name or "").replace("\\", "/").rsplit("/", 1)[-1]
-    text = _UNSAFE_NAME.sub("_", text).strip(" .")
-    if not text or set(text) <= {"_", "."}:
-        return default
-    return text[:200]
-
-
-def url_file_name(url: str | None, default: str = "result") -> str:
-    """A file name from a URL's path (never its query: a signature lives there)."""
-    try:
-        parts = urlsplit(url or "")
-    except ValueError:  # a garbled URL (an unclosed "[", say): the download will say so
-        return default
-    if not (parts.scheme and parts.netloc):  # a placeholder such as "<string>", not a URL
-        return default
-    return safe_file_name(unquote(parts.path.rsplit("/", 1)[-1]), default)
-
-
-def unique_names(names: Sequence[str]) -> list[str]:
-    """Make names distinct (``a.pdf``, ``a-2.pdf``) so results saved side by side never overwrite."""
-    seen: set[str] = set()
-    out: list[str] = []
-    for name in names:
-        stem, dot, ext = name.rpartition(".") if "." in name.lstrip(".") else (name, "", "")
-        candidate, n = name, 1
-        while candidate in seen:
-            n += 1
-            candidate = f"{stem}-{n}{dot}{ext}"
-        seen.add(candidate)
-        out.append(candidate)
-    return out
-
-
-def select_results(
-    vendor: str, job_id: str, results: Sequence[ResultFile], selector: Mapping[str, Any]
-) -> list[ResultFile]:
-    """Apply a ``{"index": int}`` or ``{"name": str}`` selector; no selector means every result."""
-    unknown = sorted(set(selector) - {"index", "name"})
-    if unknown:
-        raise ConfigurationError(vendor, job_id, f"unknown result selector {unknown}; use 'index' or 'name'")
-    picked = list(results)
-    if "index" in selector:
-        index = selector["index"]
-        if not _is_kind(index, int) or not 0 <= index < len(results):
-            raise ConfigurationError(
-                vendor,
-                job_id,
-                f"result index {index!r} is out of range: the job has {len(results)} result(s)",
-            )
-        picked = [results[index]]
-    if "name" in selector:
-        wanted = selector["name"]
-        picked = [r for r in picked if r.name == wanted]
-        if not picked:
-            names = [r.name for r in results]
-            raise ConfigurationError(vendor, job_id, f"no result named {wanted!r}; the job has {names}")
-    return picked
-
-
-def require_succeeded(vendor: str, status: JobStatus) -> None:
-    """Results exist only for a succeeded job; anything else is a clear error, not an empty download."""
-    if status.state is not JobState.SUCCEEDED:
-        raise JobStatusError(
-            vendor, status.job_id, f"the job is {status.state.value}: there is no result to fetch"
-        )
-    if not status.results:
-        raise JobStatusError(vendor, status.job_id, "the job succeeded but its status lists no result")
-
-
-def signed_url_requests(vendor: str, status: JobStatus, selector: Mapping[str, Any]) -> list[ResultRequest]:
-    """Results behind pre-signed URLs on another host (PDF.co, APIDataTools): a plain GET that
-    carries no credential, since the signature in the URL is the credential."""
-    require_succeeded(vendor, status)
-    picked = select_results(vendor, status.job_id, status.results, selector)
-    return [
-        ResultRequest(
-            ApiRequest("GET", download_url(vendor, status.job_id, r.url), authenticated=False),
-            r.name or "result",
-            r,
-        )
-        for r in picked
-    ]
-
-
-def download_url(vendor: str, job_id: str, url: str | None) -> str:
-    """A result URL the vendor gave us, checked to be absolute http(s) before anyone fetches it."""
-    try:
-        parts = urlsplit(url or "")
-        readable = parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
-    except ValueError:
-        readable = False
-    if not readable:
-        shown = (url or "").split("?", 1)[0][:80]  # never echo a signature
-        raise MalformedResponseError(vendor, job_id, f"result URL {shown!r} is not an absolute http(s) URL")
-    return url or ""
