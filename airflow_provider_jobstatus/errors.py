@@ -47,9 +47,13 @@ class TransientVendorError(JobStatusError):
         *,
         status_code: int | None = None,
         retry_after: float | None = None,
+        sent: bool = True,
     ) -> None:
         self.status_code = status_code
         self.retry_after = retry_after
+        #: False only when the request provably never reached the vendor (connect refused, DNS,
+        #: TLS handshake): a start request may then be sent again without making a second job.
+        self.sent = sent
         super().__init__(vendor, job_id, detail)
 
 

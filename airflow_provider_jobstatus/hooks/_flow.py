@@ -43,6 +43,7 @@ class Send:
     form: Mapping[str, str] | None = field(default=None, repr=False)
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     basic_auth: tuple[str, str] | None = field(default=None, repr=False)
+    files: Mapping[str, Any] | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ def prepare(
             headers.update(vendor.auth_headers(settings.creds, token))
     else:
         basic = None
-    return Send(req.method, url, job_id, req.params, req.json, req.form, headers, basic)
+    return Send(req.method, url, job_id, req.params, req.json, req.form, headers, basic, req.files)
 
 
 #: Most redirect hops a download follows before calling it a loop.

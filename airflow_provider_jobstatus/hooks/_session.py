@@ -137,7 +137,10 @@ def transport_fault(vendor: VendorApi, step: Send, exc: Exception) -> TransientV
     """Name the fault without echoing a URL's query string (a signed URL's signature)."""
     text = _QUERY.sub("?…", str(exc)) or type(exc).__name__
     kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "connection failed"
-    return TransientVendorError(vendor.display_name, step.job_id, f"{kind}: {type(exc).__name__}: {text}")
+    sent = not isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
+    return TransientVendorError(
+        vendor.display_name, step.job_id, f"{kind}: {type(exc).__name__}: {text}", sent=sent
+    )
 
 
 def too_large(vendor: VendorApi, step: Send) -> MalformedResponseError:
@@ -149,6 +152,15 @@ def too_large(vendor: VendorApi, step: Send) -> MalformedResponseError:
 def build_request(step: Send, extensions: dict[str, Any]) -> httpx.Request:
     """The request both sessions hand straight to their transport (no client in between: no
     cookie jar, no eager reading of a Location header, no default headers we did not ask for)."""
+    if step.files is not None:  # multipart: httpx streams file objects, never reads them whole
+        return httpx.Request(
+            step.method,
+            full_url(step),
+            data=dict(step.form or {}),
+            files=step.files,
+            headers=with_basic_auth(step),
+            extensions=extensions,
+        )
     body, headers = encode(step)
     return httpx.Request(step.method, full_url(step), content=body, headers=headers, extensions=extensions)
 

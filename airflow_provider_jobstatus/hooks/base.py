@@ -23,6 +23,7 @@ from airflow_provider_jobstatus.hooks._coalesce import SharedAnswers
 from airflow_provider_jobstatus.hooks._flow import (
     Flow,
     batch_page_flow,
+    exchange,
     needs_token,
     prepare,
     status_flow,
@@ -41,7 +42,7 @@ from airflow_provider_jobstatus.hooks._settings import ConnSettings, build_setti
 from airflow_provider_jobstatus.hooks._status_poll import StatusPoll
 from airflow_provider_jobstatus.retry import Backoff
 from airflow_provider_jobstatus.status import BatchJob, BatchPage, JobStatus
-from airflow_provider_jobstatus.vendors import ResultRequest, VendorApi, get_vendor
+from airflow_provider_jobstatus.vendors import ApiRequest, ApiResponse, ResultRequest, VendorApi, get_vendor
 
 #: Probe id for ``test_connection``: no vendor has such a job, every vendor still checks the key.
 _PROBE_JOB_ID = "airflow-connection-test"
@@ -161,6 +162,11 @@ class JobStatusHook(BaseHook):
             with_retries(lambda: status_flow(settings, self.vendor, job_id, opts), self.retries, self.backoff)
         )
 
+    def request(self, req: ApiRequest, job_id: str | None = None) -> ApiResponse:
+        """Send one vendor request (start, cancel, listing) with the connection's auth, a refused
+        token renewed once; no retries: the caller knows whether sending twice is safe."""
+        return self.sync_session().run(exchange(self.settings(), self.vendor, req, job_id))
+
     def get_batch_page(self, batch_id: str, page_token: str | None = None) -> BatchPage:
         settings = self.settings()
         opts = self.options(settings, {})
@@ -240,6 +246,11 @@ class JobStatusHook(BaseHook):
 
     async def arun(self, flow: Flow[Any]) -> Any:
         return await (await self.async_session()).run(flow)
+
+    async def arequest(self, req: ApiRequest, job_id: str | None = None) -> ApiResponse:
+        """:meth:`request` without blocking the event loop (triggers: cancel, listings)."""
+        settings = await self.asettings()
+        return await (await self.async_session()).run(exchange(settings, self.vendor, req, job_id))
 
     async def aget_job_status(
         self, job_id: str, *, retries: int | None = None, max_age: float | None = None, **options: Any

@@ -47,6 +47,9 @@ class ApiRequest:
     authenticated: bool = True
     #: HTTP Basic credentials, for OAuth2 token endpoints that want them.
     basic_auth: tuple[str, str] | None = field(default=None, repr=False)
+    #: multipart parts, as httpx takes them: ``{"file": (name, binary file object, content type)}``;
+    #: sent with ``form`` as the other fields, streamed (sync path only: uploads run on workers)
+    files: Mapping[str, Any] | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
