@@ -262,6 +262,19 @@ class Simulator:
             jobs, page_size, outcome, polls, seconds, result_bytes, name, **vendor_opts
         )
 
+    def finish(
+        self,
+        *,
+        workflow_id: str | None = None,
+        batch_id: str | None = None,
+        job_ids: list[str] | None = None,
+        count: int | None = None,
+    ) -> list[str]:
+        """Finish now the unfinished (e.g. ``hold=True``) jobs of an Alteryx workflow or a
+        Playment batch, or the given jobs (``count``: only the oldest that many); their ids."""
+        done = self.state.finish(workflow_id, batch_id, job_ids, count)
+        return list(done["finished"])
+
     def job(self, job_id: str) -> dict[str, Any]:
         """What the simulator knows of a job (polls seen, terminal or not, ...)."""
         return self.state.job_info(job_id)
