@@ -649,7 +649,7 @@ class SimState:
                 if job is None:
                     raise SimError(404, f"no job {job_id!r}")
                 jobs.append(job)
-        finished = []
+        finished: list[str] = []
         now = time.time()
         with self.lock:
             for job in jobs:
