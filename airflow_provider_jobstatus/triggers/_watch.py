@@ -8,7 +8,8 @@ Guarantees (Airflow 3.3+, where the triggerer gives event triggers the asset sta
 - The cursor is written :data:`COMMIT_DELAY` seconds after an event is handed to the triggerer,
   which persists events about once a second: a triggerer that stops (gracefully or ``kill -9``)
   within those seconds announces that round again when it comes back (at least once, never
-  lost). Events carry job ids so consumers can deduplicate; a trigger briefly running in two
+  lost). Exactly once even then would need the persistence confirmations of Airflow 3.3's
+  shared-stream ack mode (``BaseEventTrigger.create_shared_stream_producer``). Events carry job ids so consumers can deduplicate; a trigger briefly running in two
   triggerers at once can announce a round twice for the same reason.
 - A new watcher (no cursor yet) announces only jobs that finish after it starts.
 - Without the store (Airflow 3.1/3.2, or one trigger shared by several assets, which Airflow
@@ -47,8 +48,11 @@ from airflow_provider_jobstatus.vendors import get_vendor
 from airflow_provider_jobstatus.vendors.alteryx import API as ALTERYX
 from airflow_provider_jobstatus.vendors.alteryx import listed_as_completed
 
-#: seconds between handing an event to the triggerer and recording it as announced
-COMMIT_DELAY = 5.0
+#: seconds between handing an event to the triggerer and recording it as announced: the
+#: triggerer's runner hands events to its supervisor about once a second, and on a graceful stop
+#: it drops the events it has not handed over yet (Airflow 3.3.2), so a round recorded sooner could
+#: be lost; one recorded later is announced again by a stop in between
+COMMIT_DELAY = 2.0
 #: jobs per page of an Alteryx workflow listing, and the most pages read (a workflow with more
 #: jobs than that on the server is an error: set the server to purge old jobs)
 ALTERYX_PAGE = 100
