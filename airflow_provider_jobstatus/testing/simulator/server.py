@@ -69,8 +69,13 @@ class Simulator:
         *,
         link_ttl: float = 3600.0,
         nitro_token_style: str = "camel",
+        ssl_certfile: str | None = None,
+        ssl_keyfile: str | None = None,
     ) -> None:
         self.host = host
+        #: serve https with this certificate (e.g. one from a private CA, to test ``verify``)
+        self.ssl_certfile = ssl_certfile
+        self.ssl_keyfile = ssl_keyfile
         self.port = port
         self.files_port = files_port
         self.state = SimState(
@@ -101,8 +106,9 @@ class Simulator:
             raise
         self.port = api_sock.getsockname()[1]
         self.files_port = files_sock.getsockname()[1]
-        self._url = f"http://{_url_host(self.host)}:{self.port}"
-        self._files_url = f"http://{_url_host(self.host)}:{self.files_port}"
+        scheme = "https" if self.ssl_certfile else "http"
+        self._url = f"{scheme}://{_url_host(self.host)}:{self.port}"
+        self._files_url = f"{scheme}://{_url_host(self.host)}:{self.files_port}"
         self.state.api_url = self._url
         self.state.files_url = self._files_url
         common: dict[str, Any] = {
@@ -116,6 +122,8 @@ class Simulator:
             "timeout_graceful_shutdown": 2,
             "backlog": 4096,
             "server_header": False,
+            "ssl_certfile": self.ssl_certfile,
+            "ssl_keyfile": self.ssl_keyfile,
         }
         self._servers = [
             uvicorn.Server(uvicorn.Config(build_api_app(self.state, self.info), **common)),

@@ -465,6 +465,7 @@ class LocalAirflow:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # a Ctrl-C in the terminal must not reach it first
                 env={k: v for k, v in os.environ.items() if k != MARKER_VARIABLE},
+                cwd=Path(__file__).resolve().parents[1],  # `-m dev.local_airflow` from the checkout
             )
         finally:
             log.close()
@@ -861,7 +862,7 @@ def read_log_events(path: Path) -> list[dict[str, Any]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m airflow_provider_jobstatus.testing.local_airflow reap <marker>`` (used internally)."""
+    """``python -m dev.local_airflow reap <marker>`` (used internally)."""
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) == 2 and args[0] == "reap":
         return _reaper_main(args[1])
