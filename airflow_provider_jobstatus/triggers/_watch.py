@@ -9,8 +9,9 @@ Guarantees (Airflow 3.3+, where the triggerer gives event triggers the asset sta
   which persists events about once a second: a triggerer that stops (gracefully or ``kill -9``)
   within those seconds announces that round again when it comes back (at least once, never
   lost). Exactly once even then would need the persistence confirmations of Airflow 3.3's
-  shared-stream ack mode (``BaseEventTrigger.create_shared_stream_producer``). Events carry job ids so consumers can deduplicate; a trigger briefly running in two
-  triggerers at once can announce a round twice for the same reason.
+  shared-stream ack mode (``BaseEventTrigger.create_shared_stream_producer``). Events carry job
+  ids so consumers can deduplicate; a trigger briefly running in two triggerers at once can
+  announce a round twice for the same reason.
 - A new watcher (no cursor yet) announces only jobs that finish after it starts.
 - Without the store (Airflow 3.1/3.2, or one trigger shared by several assets, which Airflow
   does when their watchers are identical) the cursor is kept in memory only: a restart starts a

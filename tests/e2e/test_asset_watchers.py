@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from dev.local_airflow import LocalAirflow
 from airflow_provider_jobstatus.testing.pytest_plugin import connection_env
 from airflow_provider_jobstatus.testing.simulator import Simulator
+from dev.local_airflow import LocalAirflow
 from tests.e2e.conftest import EXAMPLE_DAGS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900, method="thread")]
