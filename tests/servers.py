@@ -96,14 +96,17 @@ class Origin:
     """An HTTP/1.1 server that answers every request with ``script(seen)`` and keeps the
     connection open between requests (keep-alive) unless the script closes it.
 
-    It counts connections so tests can tell a retry from one attempt, and answers a TLS hello on a plain port with ``400`` as plain servers do."""
+    It counts connections so tests can tell a retry from one attempt, and answers a TLS hello on a
+    plain port with ``400`` as plain servers do."""
 
     def __init__(self, bg: Background, script: Script) -> None:
         self.bg = bg
         self.script = script
         self.requests: list[Seen] = []
         self.connections = 0
-        self._server: asyncio.Server = bg.run(asyncio.start_server(self._serve, "127.0.0.1", 0, limit=1 << 20))
+        self._server: asyncio.Server = bg.run(
+            asyncio.start_server(self._serve, "127.0.0.1", 0, limit=1 << 20)
+        )
         self.port: int = self._server.sockets[0].getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
 

@@ -121,6 +121,17 @@ def mask_url(url: str) -> None:
         mask_secret(query)
 
 
+def _mask_location(event: str, info: Mapping[str, Any]) -> None:
+    """httpcore's ``trace`` hook, called just before httpcore logs the same event at DEBUG: a
+    redirect's ``Location`` (a signed URL) is registered with the masker before that line exists."""
+    if event.endswith("receive_response_headers.complete"):
+        _, status, _, headers = info["return_value"]
+        if 300 <= status < 400:
+            for name, value in headers:
+                if name.lower() == b"location":
+                    mask_url(value.decode("latin-1"))
+
+
 async def amask_url(url: str) -> None:
     query = urlsplit(url).query
     if query:
@@ -163,11 +174,10 @@ def fault(conn: ConnSettings, vendor: VendorApi, job_id: str | None, exc: BaseEx
     if isinstance(exc, (httpx.UnsupportedProtocol, httpx.LocalProtocolError, aiohttp.InvalidURL)):
         return ConfigurationError(vendor.display_name, job_id, f"{conn.where}: {type(exc).__name__}: {text}")
     if isinstance(exc, aiohttp.ClientHttpProxyError) and exc.status in (407, 403):
-        return ConfigurationError(
-            vendor.display_name,
-            job_id,
-            f"{conn.where}: the proxy refused us (HTTP {exc.status}); check 'proxy'",
-        )
+        return proxy_refused(conn, vendor, job_id, exc.status)
+    said = str(exc)[:3]  # httpcore's message for a refused CONNECT: "407 Proxy Authentication Required"
+    if isinstance(exc, httpx.ProxyError) and said in ("407", "403"):
+        return proxy_refused(conn, vendor, job_id, int(said))
     unsent = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError)
     unsent_aio = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError, aiohttp.ClientHttpProxyError)
     sent = not isinstance(exc, unsent + unsent_aio)
@@ -178,6 +188,18 @@ def fault(conn: ConnSettings, vendor: VendorApi, job_id: str | None, exc: BaseEx
         return MalformedResponseError(vendor.display_name, job_id, f"broken HTTP answer: {text}")
     return TransientVendorError(
         vendor.display_name, job_id, f"{kind}: {type(exc).__name__}: {text}", sent=sent
+    )
+
+
+def proxy_refused(
+    conn: ConnSettings, vendor: VendorApi, job_id: str | None, status: int
+) -> ConfigurationError:
+    """A proxy's 407 (or a refused CONNECT): its credentials or rules, never the vendor's answer."""
+    return ConfigurationError(
+        vendor.display_name,
+        job_id,
+        f"{conn.where}: the proxy refused us (HTTP {status}); check the 'proxy' extra "
+        "or the HTTP_PROXY/HTTPS_PROXY variables",
     )
 
 
@@ -256,7 +278,8 @@ class SyncClient:
             if _length(resp.headers) > MAX_BODY_BYTES:
                 raise too_large(self.vendor, out.job_id)
             try:
-                body = _inflate(self.vendor, out.job_id, resp.headers.get("content-encoding"), resp.iter_raw())
+                coding = resp.headers.get("content-encoding")
+                body = _inflate(self.vendor, out.job_id, coding, resp.iter_raw())
             except (httpx.HTTPError, httpx.StreamError) as exc:
                 raise fault(self.conn, self.vendor, out.job_id, exc) from None
             return ApiResponse(resp.status_code, resp.headers, body)
@@ -275,10 +298,13 @@ class SyncClient:
                     data=out.form,
                     files=out.files,
                     headers=out.headers,
+                    extensions={"trace": _mask_location},
                 )
                 resp = client.send(request, stream=True)
                 try:
                     _check_head(self.vendor, out.job_id, resp.headers)
+                    if resp.status_code == 407:  # a proxy's answer to an absolute-form request
+                        raise proxy_refused(self.conn, self.vendor, out.job_id, 407)
                     if not (follow and resp.is_redirect):
                         yield resp
                         return
@@ -357,6 +383,8 @@ class AsyncClient:
                 proxy=self._proxy,
             ) as resp:
                 _check_head(self.vendor, out.job_id, resp.headers)
+                if resp.status == 407:
+                    raise proxy_refused(self.conn, self.vendor, out.job_id, 407)
                 length = resp.content_length
                 if length is not None and length > MAX_BODY_BYTES:
                     raise too_large(self.vendor, out.job_id)
@@ -440,7 +468,9 @@ def _inflate(vendor: VendorApi, job_id: str | None, coding: str | None, raw: Ite
         if inflater is not None:
             body += inflater.flush()
     except zlib.error:
-        raise MalformedResponseError(vendor.display_name, job_id, f"answer is not valid {coding} data") from None
+        raise MalformedResponseError(
+            vendor.display_name, job_id, f"answer is not valid {coding} data"
+        ) from None
     if len(body) > MAX_BODY_BYTES:
         raise too_large(vendor, job_id)
     return bytes(body)

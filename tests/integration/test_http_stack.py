@@ -24,8 +24,8 @@ import logging
 import secrets
 import socket
 import time
-import tracemalloc
 import traceback
+import tracemalloc
 import uuid
 import zlib
 from collections.abc import Iterator
@@ -533,16 +533,19 @@ def test_proxy_credentials_reach_the_proxy_and_nothing_else(
         assert [(s.target, s.proxy_authorization) for s in guarded.seen] == [(seen_as, f"Basic {basic}")]
 
         wrong, _ = connection(monkeypatch, target.url, proxy=guarded.url(user, password + "-wrong"), **extra)
-        refused = failure(mode, wrong)
-        # the proxy is gone: the error names the connection, never the proxy's password
+        before = len(guarded.seen)
+        refused = failure(mode, wrong, retries=2)
+        assert isinstance(refused, ConfigurationError), repr(refused)
+        assert "proxy refused" in str(refused) and wrong in str(refused)
+        assert len(guarded.seen) - before == 1  # wrong proxy credentials: not retried
         conn_gone, _ = connection(monkeypatch, target.url, proxy=guarded.url(user, password), **extra)
     finally:
         guarded.close()
-    unreachable = failure(mode, conn_gone)
+    unreachable = failure(mode, conn_gone, retries=2)  # the proxy is gone (and the retry is logged)
     assert isinstance(unreachable, TransientVendorError) and not unreachable.sent, repr(unreachable)
     for exc in (refused, unreachable):
         assert password not in text_of(exc) and basic not in text_of(exc), text_of(exc)
-    assert debug_logs.raw, "nothing was logged: the check below would prove nothing"
+    assert any("retrying" in line for line in debug_logs.raw), "the check below would prove nothing"
     logged = "\n".join(debug_logs.raw)
     assert password not in logged and basic not in logged
 
