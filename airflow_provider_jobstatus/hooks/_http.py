@@ -278,8 +278,11 @@ class SyncClient:
             if _length(resp.headers) > MAX_BODY_BYTES:
                 raise too_large(self.vendor, out.job_id)
             try:
-                coding = resp.headers.get("content-encoding")
-                body = _inflate(self.vendor, out.job_id, coding, resp.iter_raw())
+                if resp.is_stream_consumed:  # a response made whole (httpx.MockTransport): already inflated
+                    body = _inflate(self.vendor, out.job_id, None, iter([resp.content]))
+                else:
+                    coding = resp.headers.get("content-encoding")
+                    body = _inflate(self.vendor, out.job_id, coding, resp.iter_raw())
             except (httpx.HTTPError, httpx.StreamError) as exc:
                 raise fault(self.conn, self.vendor, out.job_id, exc) from None
             return ApiResponse(resp.status_code, resp.headers, body)
