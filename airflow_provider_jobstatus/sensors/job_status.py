@@ -26,6 +26,7 @@ from airflow_provider_jobstatus.triggers.job_status import (
     JobStatusTrigger,
 )
 from airflow_provider_jobstatus.triggers.outcome import (
+    DEFER_TIMEOUT_MARGIN,
     Ending,
     event_outcome,
     resume_not_before,
@@ -161,7 +162,9 @@ class JobStatusSensor(BaseSensorOperator):
                 seen_status=status.raw_status if status is not None else None,
             ),
             method_name="execute_complete",
-            timeout=timedelta(seconds=self.timeout),
+            # Airflow's own deferral timeout is the backstop: the trigger's deadline comes first and
+            # ends the wait with what it saw last (and, with end_from_trigger, in the triggerer)
+            timeout=timedelta(seconds=self.timeout + DEFER_TIMEOUT_MARGIN),
         )
 
     def poke(self, context: Any) -> bool | PokeReturnValue:

@@ -18,7 +18,12 @@ from airflow_provider_jobstatus.retry import Backoff
 from airflow_provider_jobstatus.status import JobState, JobStatus
 from airflow_provider_jobstatus.triggers.events import done_event, error_event, timeout_event
 from airflow_provider_jobstatus.triggers.job_status import JobStatusTrigger
-from airflow_provider_jobstatus.triggers.outcome import Ending, event_outcome, hold_until
+from airflow_provider_jobstatus.triggers.outcome import (
+    Ending,
+    event_outcome,
+    hold_until,
+    pushed_as_the_worker_would,
+)
 
 __all__ = ["hold_until", "task_end_event", "wait_for"]
 
@@ -42,7 +47,7 @@ async def wait_for(trigger: JobStatusTrigger) -> dict[str, Any]:
         return error_event(exc, trigger.job_id, None)
 
 
-def task_end_event(trigger: JobStatusTrigger, payload: dict[str, Any]) -> TriggerEvent | None:
+async def task_end_event(trigger: JobStatusTrigger, payload: dict[str, Any]) -> TriggerEvent | None:
     """The event that ends the task from the triggerer (``end_from_trigger``), with the outcome
     logged as the task would log it; None when only a worker can end it exactly."""
     ending = Ending.from_kwargs(trigger.end_from_trigger or {})
@@ -56,6 +61,7 @@ def task_end_event(trigger: JobStatusTrigger, payload: dict[str, Any]) -> Trigge
         )
     elif outcome.state == "success":
         log.info("%s; the wait is over", outcome.message)
+        event = await pushed_as_the_worker_would(event, getattr(trigger, "task_instance", None))
     elif outcome.state == "skipped":
         log.info("%s; skipping the task", outcome.message)
     else:

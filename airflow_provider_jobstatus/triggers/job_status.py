@@ -124,7 +124,7 @@ class JobStatusTrigger(BaseTrigger):
         wait = await _wait_module()
         payload = await wait.wait_for(self)
         if self.end_from_trigger is not None:
-            ending = wait.task_end_event(self, payload)
+            ending = await wait.task_end_event(self, payload)
             if ending is not None:
                 yield ending
                 return

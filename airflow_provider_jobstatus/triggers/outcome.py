@@ -30,6 +30,10 @@ from airflow_provider_jobstatus.status import JobState, JobStatus
 #: task that deferred: the scheduler must have read the deferring run's exit first (a loop or two)
 RESUME_MARGIN = 5.0
 
+#: seconds Airflow's deferral timeout is given past the trigger's own deadline, so that the trigger
+#: (not the scheduler's check, every ``[scheduler] trigger_timeout_check_interval``) ends the wait
+DEFER_TIMEOUT_MARGIN = 30.0
+
 OutcomeState = Literal["success", "skipped", "failed"]
 
 
@@ -112,6 +116,30 @@ class Outcome:
         if self.retryable and ending.retry_possible and _airflow_retries_trigger_failures():
             return TaskFailedEvent()
         return None
+
+
+async def pushed_as_the_worker_would(event: TriggerEvent, task_instance: Any) -> TriggerEvent:
+    """A task-success event with its XComs written through the Task SDK first (as a worker writes
+    them: the configured XCom backend, values stored as JSON), the event then carrying none.
+
+    Airflow 3.3.2 stores a task-end event's ``xcoms`` with the core model's ``json.dumps``: the UI
+    and REST API read them back, but a downstream task's ``xcom_pull`` gets a JSON string, not the
+    dict. Outside a triggerer (no task instance) the event is returned as it is."""
+    xcoms = getattr(event, "xcoms", None)
+    if not isinstance(event, TaskSuccessEvent) or not xcoms or task_instance is None:
+        return event
+    from airflow.sdk.execution_time.xcom import XCom
+
+    for key, value in xcoms.items():
+        await XCom.aset(
+            key=key,
+            value=value,
+            dag_id=task_instance.dag_id,
+            task_id=task_instance.task_id,
+            run_id=task_instance.run_id,
+            map_index=task_instance.map_index,
+        )
+    return TaskSuccessEvent()
 
 
 def status_outcome(status: JobStatus, ending: Ending) -> Outcome:

@@ -23,6 +23,7 @@ from airflow_provider_jobstatus.status import JobState, JobStatus
 from airflow_provider_jobstatus.testing.simulator import Simulator
 from airflow_provider_jobstatus.triggers.events import done_event, timeout_event
 from airflow_provider_jobstatus.triggers.job_status import JobStatusTrigger
+from airflow_provider_jobstatus.triggers.outcome import DEFER_TIMEOUT_MARGIN
 
 
 @pytest.fixture
@@ -50,7 +51,9 @@ def test_defers_to_the_trigger_with_absolute_deadlines(sim: Simulator) -> None:
     trigger = deferred.value.trigger
     assert isinstance(trigger, JobStatusTrigger)
     assert deferred.value.method_name == "execute_complete"
-    assert deferred.value.timeout == timedelta(seconds=120)
+    assert deferred.value.timeout == timedelta(
+        seconds=120 + DEFER_TIMEOUT_MARGIN
+    )  # the trigger's deadline first
     _, kwargs = trigger.serialize()
     assert kwargs["conn_id"] == "pdfco_default" and kwargs["job_id"] == job["job_id"]
     assert kwargs["poll_interval"] == 7
