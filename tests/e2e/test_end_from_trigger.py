@@ -94,11 +94,12 @@ def test_the_triggerer_ended_them_without_a_second_worker_run(
             )
     # the one ending a task-failed event cannot give (no retry on a try Airflow would retry) resumed
     assert events_by_try(airflow, run_id, "failed_with_retries")[1][:3] == ["running", "deferred", "running"]
-    history = [(r["task_id"], r["try_number"], r["state"]) for r in airflow.task_history(DAG_ID, run_id)]
-    assert history == [("error_retries", 1, "up_for_retry")], history
+    # the only earlier try: the one a fault that may pass was retried after
+    history = [(r["task_id"], r["try_number"]) for r in airflow.task_history(DAG_ID, run_id)]
+    assert history == [("error_retries", 1)], history
     # the outcome is in the task's trigger log, as the task would have logged it
     lines = {task: "\n".join(trigger_lines(airflow, run_id, task)) for task in conf}
-    assert f"pdfco job '{conf['ok']}' is succeeded; the wait is over" in lines["ok"]
+    assert f"pdfco job '{conf['ok']}' is succeeded" in lines["ok"] and "the wait is over" in lines["ok"]
     assert "AirflowFailException" in lines["failed"] and conf["failed"] in lines["failed"]
     assert "AirflowSensorTimeout" in lines["timeout"] and "timeout was reached" in lines["timeout"]
     assert "skipping the task" in lines["canceled_skips"]
