@@ -26,9 +26,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from airflow_provider_jobstatus.testing.local_airflow import LocalAirflow, parse_time  # noqa: E402
 from airflow_provider_jobstatus.testing.pytest_plugin import connection_env  # noqa: E402
 from airflow_provider_jobstatus.testing.simulator import Simulator  # noqa: E402
+from dev.local_airflow import LocalAirflow, parse_time  # noqa: E402
 
 DAGS = Path(__file__).resolve().parent / "race_dags"
 CONFIGS = ("race_baseline", "race_default", "race_end_from_trigger")
