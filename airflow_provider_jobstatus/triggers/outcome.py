@@ -193,19 +193,34 @@ def _airflow_retries_trigger_failures() -> bool:
 # -- the late-exit race ----------------------------------------------------------------------------
 
 
-def resume_not_before(now: float | None = None) -> float:
-    """Epoch seconds before which an event must not resume a task that is deferring now.
+def resume_not_before(now: float | None = None) -> float | None:
+    """Epoch seconds before which an event must not resume a task that is deferring now; None
+    when nothing can exit late (``dag.test()`` runs the task and the trigger in its own process).
 
     Read on the deferring worker: its supervisor may report the process's exit up to
     ``[workers] min_heartbeat_interval`` late, and a resumption queued before the scheduler has
     read that exit is failed by Airflow (``process_executor_events``)."""
     from airflow.providers.common.compat.sdk import conf
 
+    if _in_process_test_run():
+        return None
+
     try:
         heartbeat = float(conf.getfloat("workers", "min_heartbeat_interval", fallback=5.0))
     except (ValueError, TypeError):
         heartbeat = 5.0
     return (time.time() if now is None else now) + max(0.0, heartbeat) + RESUME_MARGIN
+
+
+def _in_process_test_run() -> bool:
+    """Whether the task runs under ``dag.test()`` (the Task SDK's in-process supervisor), judged by
+    the type's name so that a Task SDK without it simply reads as a real worker."""
+    try:
+        from airflow.sdk.execution_time import task_runner
+    except ImportError:
+        return False
+    comms = getattr(task_runner, "SUPERVISOR_COMMS", None)
+    return type(comms).__name__ == "InProcessSupervisorComms"
 
 
 async def hold_until(not_before: float | None) -> None:

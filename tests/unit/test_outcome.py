@@ -148,3 +148,14 @@ def test_resumption_waits_for_the_workers_late_exit(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL", "7")
     now = time.time()
     assert resume_not_before(now) == now + 7 + outcome.RESUME_MARGIN
+
+
+def test_no_hold_off_under_dag_test(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``dag.test()`` runs the task and its trigger in one process: nothing can exit late."""
+    from airflow.sdk.execution_time import task_runner
+    from airflow.sdk.execution_time.supervisor import InProcessSupervisorComms
+
+    monkeypatch.setattr(
+        task_runner, "SUPERVISOR_COMMS", object.__new__(InProcessSupervisorComms), raising=False
+    )
+    assert resume_not_before() is None
