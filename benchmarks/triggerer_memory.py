@@ -44,7 +44,7 @@ from airflow_provider_jobstatus.testing.simulator import Simulator
 
 HERE = Path(__file__).resolve().parent
 DAGS = HERE / "dags"
-DAG_ID = "bench_memory_waits"
+DAG_PREFIX = "bench_memory_waits"
 SPEC_VARIABLE = "JOBSTATUS_BENCH_MEMORY_SPEC"
 KINDS = ("floor", "ours", "theirs", "quiet")
 
@@ -92,7 +92,8 @@ class Sample:
     kind: str
     idle_kib: float
     loaded_kib: float
-    per_process: list[int] = field(default_factory=list)
+    idle_split: list[float] = field(default_factory=list)
+    loaded_split: list[float] = field(default_factory=list)
     polls_per_s: float | None = None
     triggers: int = 0
 
@@ -101,18 +102,20 @@ class Sample:
         return self.loaded_kib - self.idle_kib
 
 
-def _median_rss(pid: int, seconds: float, every: float) -> tuple[float, list[int]]:
-    totals: list[int] = []
-    last: list[int] = []
+def _median_rss(pid: int, seconds: float, every: float) -> tuple[float, list[float]]:
+    """Median total RSS of ``pid``'s tree over ``seconds``, and the medians of the triggerer
+    process itself (the supervisor) and of its children (the trigger runner)."""
+    samples: list[tuple[int, int]] = []
     end = time.monotonic() + seconds
     while True:
         rss = process_tree_rss(pid)
-        totals.append(sum(rss.values()))
-        last = sorted(rss.values(), reverse=True)
+        samples.append((rss.pop(pid), sum(rss.values())))
         if time.monotonic() + every > end:
             break
         time.sleep(every)
-    return statistics.median(totals), last
+    supervisor = statistics.median(s for s, _ in samples)
+    runner = statistics.median(r for _, r in samples)
+    return statistics.median(s + r for s, r in samples), [supervisor, runner]
 
 
 def _jobs(kind: str, sim: Simulator, waits: int) -> list[str]:
@@ -138,7 +141,13 @@ def run_kind(kind: str, args: argparse.Namespace, root: Path, sim: Simulator) ->
     home = root / kind
     home.mkdir(parents=True)
     ids = _jobs(kind, sim, args.waits)
-    spec: dict[str, object] = {"kind": kind, "job_ids": ids, "interval": args.interval}
+    spec: dict[str, object] = {
+        "kind": kind,
+        "job_ids": ids,
+        "interval": args.interval,
+        "per_dag": args.per_dag,
+    }
+    dag_ids = [f"{DAG_PREFIX}_{n:03d}" for n in range(-(-args.waits // args.per_dag))]
     if kind == "theirs":
         spec["headers"] = _bearer(sim)
     spec_path = home / "spec.json"
@@ -149,18 +158,19 @@ def run_kind(kind: str, args: argparse.Namespace, root: Path, sim: Simulator) ->
         SPEC_VARIABLE: str(spec_path),
     }
     with LocalAirflow(home, DAGS, env=env, parallelism=2, serve_logs=False, startup_timeout=900) as airflow:
-        airflow.wait_for_dags([DAG_ID], timeout=600)
+        airflow.wait_for_dags(dag_ids, timeout=600)
         triggerer = airflow.components["triggerer"].popen
         assert triggerer is not None
         time.sleep(args.interval * 3)  # the triggerer settles after start-up
-        idle, _ = _median_rss(triggerer.pid, 10 * args.interval, args.interval)
-        airflow.trigger(DAG_ID)
+        idle, idle_split = _median_rss(triggerer.pid, 10 * args.interval, args.interval)
+        for dag_id in dag_ids:
+            airflow.trigger(dag_id)
         running = _wait_for_triggers(airflow, args.waits, timeout=600)
         time.sleep(args.interval * 3)  # every wait has made its first poll (and logged, if it does)
         polled, started = _polls(sim), time.monotonic()
-        loaded, per_process = _median_rss(triggerer.pid, args.window, args.interval)
+        loaded, loaded_split = _median_rss(triggerer.pid, args.window, args.interval)
         rate = (_polls(sim) - polled) / (time.monotonic() - started)
-    return Sample(kind, idle, loaded, per_process, rate, running)
+    return Sample(kind, idle, loaded, idle_split, loaded_split, rate, running)
 
 
 def _wait_for_triggers(airflow: LocalAirflow, waits: int, timeout: float) -> int:
@@ -187,30 +197,30 @@ def _polls(sim: Simulator) -> int:
 
 # -- report -----------------------------------------------------------------------------------------
 def report(samples: dict[str, list[Sample]], waits: int) -> None:
+    """The table: per kind, the triggerer before and with the waits, and per wait beyond the floor."""
+
     def added(kind: str) -> float:
         return statistics.median(s.added_kib for s in samples[kind])
 
-    print(f"\n{waits} waits each; triggerer RSS (supervisor + trigger runner), median of runs:")
-    print(
-        f"{'kind':<8} {'idle MiB':>9} {'loaded MiB':>11} {'added MiB':>10} {'KiB/wait':>9} {'net KiB/wait':>13}  polls/s"
-    )
+    def median(values: Sequence[float]) -> float:
+        return statistics.median(values) if values else float("nan")
+
+    print(f"\n{waits} waits each; triggerer RSS (supervisor + trigger runner), medians of runs:")
+    header = ("kind", "idle MiB", "loaded MiB", "KiB/wait", "net KiB/wait", "polls/s", "sup/runner KiB/wait")
+    print("  ".join(f"{h:>12}" for h in header))
     for kind, runs in samples.items():
-        idle = statistics.median(s.idle_kib for s in runs) / 1024
-        loaded = statistics.median(s.loaded_kib for s in runs) / 1024
-        net = (
-            f"{(added(kind) - added('floor')) / waits:13.1f}"
-            if kind != "floor" and "floor" in samples
-            else " " * 13
+        net = (added(kind) - added("floor")) / waits if kind != "floor" and "floor" in samples else None
+        split = [median([(s.loaded_split[i] - s.idle_split[i]) / waits for s in runs]) for i in (0, 1)]
+        cells = (
+            kind,
+            f"{median([s.idle_kib for s in runs]) / 1024:.1f}",
+            f"{median([s.loaded_kib for s in runs]) / 1024:.1f}",
+            f"{added(kind) / waits:.1f}",
+            "-" if net is None else f"{net:.1f}",
+            f"{median([s.polls_per_s or 0.0 for s in runs]):.1f}",
+            f"{split[0]:.0f} / {split[1]:.0f}",
         )
-        rates = [s.polls_per_s for s in runs if s.polls_per_s is not None]
-        rate = f"{statistics.median(rates):7.1f}" if rates else "      -"
-        print(
-            f"{kind:<8} {idle:9.1f} {loaded:11.1f} {added(kind) / 1024:10.1f} {added(kind) / waits:9.1f} {net}  {rate}"
-        )
-    for kind, runs in samples.items():
-        for s in runs:
-            biggest = ", ".join(f"{kib / 1024:.0f}" for kib in s.per_process[:3])
-            print(f"  {kind}: largest processes at the end (MiB): {biggest}")
+        print("  ".join(f"{c:>12}" for c in cells))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -223,6 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--kinds", default="floor,ours,theirs", help=f"comma-separated, of {', '.join(KINDS)}"
     )
+    parser.add_argument("--per-dag", type=int, default=10, help="waits (tasks) per DAG")
     parser.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_RUNS", "1")))
     parser.add_argument("--keep", help="a new folder to keep the Airflow homes in (default: temporary)")
     args = parser.parse_args(argv)
@@ -239,9 +250,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             for kind in kinds:
                 sample = run_kind(kind, args, root / f"run{run + 1}", sim)
                 samples[kind].append(sample)
+                each = sample.added_kib / args.waits
                 print(
                     f"run {run + 1} {kind}: idle {sample.idle_kib / 1024:.1f} MiB, with {sample.triggers} "
-                    f"triggers {sample.loaded_kib / 1024:.1f} MiB ({sample.added_kib / args.waits:.0f} KiB each)",
+                    f"triggers {sample.loaded_kib / 1024:.1f} MiB ({each:.0f} KiB each)",
                     flush=True,
                 )
     report(samples, args.waits)

@@ -1,12 +1,17 @@
 """Waits started from the trigger, one task per wait, for benchmarks/triggerer_memory.py.
 
 The benchmark writes what to wait on to a JSON file named by ``JOBSTATUS_BENCH_MEMORY_SPEC``
-(``{"kind": ..., "job_ids": [...], "interval": ..., "headers": {...}}``); without it (other
-benchmarks parsing this folder) the file defines no DAG.
+(``{"kind": ..., "job_ids": [...], "interval": ..., "per_dag": ..., "headers": {...}}``); without it
+(other benchmarks parsing this folder) the file defines no DAG.
+
+The waits are spread over DAGs of ``per_dag`` tasks: a trigger started from the trigger gets its whole
+DAG in its workload, and the trigger runner deserializes and keeps that DAG for each trigger, so
+Airflow's own cost per trigger grows with the DAG's size (and the task's serialized form).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from typing import Any
@@ -16,7 +21,7 @@ from airflow.triggers.base import StartTriggerArgs
 
 from airflow_provider_jobstatus.sensors.job_status import JobStatusSensor
 
-DAG_ID = "bench_memory_waits"
+DAG_PREFIX = "bench_memory_waits"
 SPEC = os.environ.get("JOBSTATUS_BENCH_MEMORY_SPEC")
 
 
@@ -42,6 +47,15 @@ class StartedFromTrigger(BaseOperator):
         return None
 
 
+class QuietJobStatusSensor(JobStatusSensor):
+    """Ours, told that the job's status ("running") was already logged: its trigger never logs."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        kwargs = {**(self.start_trigger_args.trigger_kwargs or {}), "seen_status": "running"}
+        self.start_trigger_args = dataclasses.replace(self.start_trigger_args, trigger_kwargs=kwargs)
+
+
 def _task(kind: str, index: int, job_id: str, interval: float, headers: dict[str, str]) -> BaseOperator:
     task_id = f"wait_{index:04d}"
     if kind == "floor":
@@ -62,18 +76,8 @@ def _task(kind: str, index: int, job_id: str, interval: float, headers: dict[str
                 "poke_interval": interval,
             },
         )
-    if kind == "quiet":  # ours, told the job's status was already logged: it never logs
-        return StartedFromTrigger(
-            task_id=task_id,
-            trigger_cls="airflow_provider_jobstatus.triggers.job_status.JobStatusTrigger",
-            trigger_kwargs={
-                "conn_id": "nitro_default",
-                "job_id": job_id,
-                "poll_interval": interval,
-                "seen_status": "running",
-            },
-        )
-    return JobStatusSensor(
+    sensor = QuietJobStatusSensor if kind == "quiet" else JobStatusSensor
+    return sensor(
         task_id=task_id,
         conn_id="nitro_default",
         job_id=job_id,
@@ -86,6 +90,11 @@ def _task(kind: str, index: int, job_id: str, interval: float, headers: dict[str
 if SPEC:
     with open(SPEC) as f:
         spec = json.load(f)
-    with DAG(dag_id=DAG_ID, schedule=None, catchup=False, max_active_tasks=len(spec["job_ids"]) + 16):
-        for i, job in enumerate(spec["job_ids"]):
-            _task(spec["kind"], i, job, float(spec["interval"]), dict(spec.get("headers") or {}))
+    ids: list[str] = spec["job_ids"]
+    size = int(spec["per_dag"])
+    for start in range(0, len(ids), size):
+        with DAG(
+            dag_id=f"{DAG_PREFIX}_{start // size:03d}", schedule=None, catchup=False, max_active_tasks=size
+        ):
+            for i, job in enumerate(ids[start : start + size], start):
+                _task(spec["kind"], i, job, float(spec["interval"]), dict(spec.get("headers") or {}))
