@@ -54,7 +54,7 @@ bench: install
 # ours, HttpSensorTrigger; 200 waits, I = 2 s, 60 s window. BENCH_RUNS=3 for medians.
 bench-memory: install
 	$(BIN)/python -m pip install -q --disable-pip-version-check 'apache-airflow-providers-http>=5'
-	nice -n 10 $(BIN)/python benchmarks/triggerer_memory.py $(BENCH_MEMORY_ARGS)
+	nice -n 10 $(BIN)/python -m benchmarks.triggerer_memory $(BENCH_MEMORY_ARGS)
 
 chaos: install
 	$(BIN)/python benchmarks/chaos.py --jobs 1000

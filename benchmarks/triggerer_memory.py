@@ -17,8 +17,8 @@ trigger was created. Per wait, net = (kind - floor) / N.
 - quiet (on request): ours with the sensor's ``seen_status`` set to the job's status, so the
   trigger never logs: the cost of a logging wait, compared with ours.
 
-    python benchmarks/triggerer_memory.py                       # 200 waits, I = 2 s, 60 s window
-    python benchmarks/triggerer_memory.py --kinds floor,ours --waits 100 --runs 3
+    python -m benchmarks.triggerer_memory                       # 200 waits, I = 2 s, 60 s window
+    python -m benchmarks.triggerer_memory --kinds floor,ours --waits 100 --runs 3
 """
 
 from __future__ import annotations
@@ -38,9 +38,9 @@ from pathlib import Path
 
 import httpx
 
-from airflow_provider_jobstatus.testing.local_airflow import LocalAirflow
 from airflow_provider_jobstatus.testing.pytest_plugin import connection_env
 from airflow_provider_jobstatus.testing.simulator import Simulator
+from dev.local_airflow import LocalAirflow
 
 HERE = Path(__file__).resolve().parent
 DAGS = HERE / "dags"
