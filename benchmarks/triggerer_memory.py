@@ -9,6 +9,11 @@ and every process under it (its supervisor and the trigger runner), sampled ever
 the window; a kind's figure is the median sample minus the same triggerer's median before any
 trigger was created. Per wait, net = (kind - floor) / N.
 
+The waits are spread over DAGs of ``--per-dag`` tasks (10): Airflow 3.3 hands a trigger started from
+the trigger its task's whole serialized DAG, and the trigger runner keeps a deserialized copy of
+that DAG per trigger, so with one big DAG per kind the figures would mostly compare the operators'
+serialized sizes times the DAG's length.
+
 - floor: ``DateTimeTrigger`` (providers-standard), a date a day away: it sleeps, never logs.
 - ours: ``JobStatusSensor(start_from_trigger=True)`` on a Nitro job that runs for an hour, polling
   ``/jobs/{id}/status`` every I seconds; its first poll logs the job's state, as a real wait does.
