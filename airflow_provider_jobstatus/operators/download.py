@@ -31,7 +31,13 @@ from airflow_provider_jobstatus.operators._storage import (
 from airflow_provider_jobstatus.retry import Backoff
 from airflow_provider_jobstatus.status import JobState, strip_query
 from airflow_provider_jobstatus.task_errors import airflow_error, hook_for
-from airflow_provider_jobstatus.vendors import ApiResponse, ResultRequest, safe_file_name, unique_names
+from airflow_provider_jobstatus.vendors import (
+    ApiResponse,
+    ResultRequest,
+    describe_status,
+    safe_file_name,
+    unique_names,
+)
 
 #: Most of an error body read to explain a refused download (the rest is not worth memory).
 _ERROR_BODY_BYTES = 64 * 1024
@@ -116,9 +122,13 @@ class DownloadJobResultOperator(BaseOperator):
         vendor = hook.vendor
         try:
             status = hook.get_job_status(self.job_id)
+            if not status.state.is_terminal and vendor.final_check_options:
+                # PDF.co says "working" for ids it never saw: ask the way that tells them apart
+                status = hook.get_job_status(self.job_id, **vendor.final_check_options)
             if status.state is not JobState.SUCCEEDED:
+                todo = "" if status.state.is_terminal else "; wait for it first (JobStatusSensor)"
                 raise AirflowFailException(
-                    f"{status.describe()}: only a succeeded job has results to download"
+                    f"{describe_status(status)}: only a succeeded job has results to download{todo}"
                 )
             if vendor.results_expired(status, datetime.now(timezone.utc)):
                 raise ResultExpiredError(

@@ -33,6 +33,7 @@ from airflow_provider_jobstatus.triggers.job_status import (
     DEFAULT_NOT_FOUND_GRACE,
     JobStatusTrigger,
 )
+from airflow_provider_jobstatus.vendors import describe_status
 
 _TRIGGER_PATH = f"{JobStatusTrigger.__module__}.{JobStatusTrigger.__qualname__}"
 
@@ -168,7 +169,7 @@ class JobStatusSensor(BaseSensorOperator):
                 self.log.warning("%s; allowing up to %.0f s for it to appear", exc, self.not_found_grace)
                 return None
             raise airflow_error(exc) from exc
-        self.log.info("%s", status.describe())
+        self.log.info("%s", describe_status(status))
         return status
 
     def _within_grace(self) -> bool:
@@ -186,7 +187,8 @@ class JobStatusSensor(BaseSensorOperator):
         kind = event["status"]
         if kind == "done":
             status = JobStatus.from_event(event["job"])
-            self.log.info("%s; the wait is over", status.describe())  # the trigger leaves this line to us
+            # the trigger leaves this line to us
+            self.log.info("%s; the wait is over", describe_status(status))
             return self._finish(status)
         message = str(event.get("message") or "no message")
         if kind == "timeout":
@@ -199,5 +201,5 @@ class JobStatusSensor(BaseSensorOperator):
         if status.state is JobState.SUCCEEDED:
             return status.to_event()
         if status.state is JobState.CANCELED and self.canceled_as_skipped:
-            raise AirflowSkipException(status.describe())
-        raise AirflowFailException(status.describe())
+            raise AirflowSkipException(describe_status(status))
+        raise AirflowFailException(describe_status(status))

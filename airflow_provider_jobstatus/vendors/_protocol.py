@@ -114,8 +114,9 @@ class VendorApi(ABC):
     uses_token: ClassVar[bool] = False
     #: whether the vendor has a batch listing
     has_batches: ClassVar[bool] = False
-    #: options for one last check before a wait's deadline (PDF.co ``force``): a vendor that says
-    #: "unknown" then fails the wait at once instead of at the deadline
+    #: options for a check that tells "no such job" from "still running" (PDF.co ``force``): a wait
+    #: makes one before its deadline, the download operator one before refusing a running job;
+    #: an answer of "no such job" (:class:`JobNotFoundError`) then fails at once
     final_check_options: ClassVar[dict[str, Any]] = {}
 
     # -- auth -----------------------------------------------------------------------------------

@@ -172,6 +172,22 @@ def test_a_job_that_has_not_succeeded_is_refused(
     assert sim.requests()["files"]["requests"] == 0
 
 
+def test_a_pdfco_id_that_does_not_exist_is_an_unknown_job_id(sim: Simulator, tmp_path: Path) -> None:
+    """PDF.co says "working" for an id it never saw; the operator asks again with ``force``."""
+    with pytest.raises(AirflowFailException) as err:
+        download("pdfco", "NO-SUCH-JOB--123-456", f"{tmp_path}/")
+    assert str(err.value).startswith("PDF.co job 'NO-SUCH-JOB--123-456': unknown job id"), err.value
+    assert "running" not in str(err.value) and "working" not in str(err.value)
+    assert sim.requests()["counts"]["pdfco.status"] == 2  # the plain check, then the forced one
+    assert tree(tmp_path) == []
+
+
+def test_a_running_pdfco_job_is_still_running_after_the_forced_check(sim: Simulator, tmp_path: Path) -> None:
+    job = sim.create_job("pdfco", polls=50)
+    with pytest.raises(AirflowFailException, match=r"^PDF\.co job .* is running .*wait for it first"):
+        download("pdfco", job["job_id"], f"{tmp_path}/")
+
+
 # -- expired links --------------------------------------------------------------------------------
 def test_pdfco_output_link_valid_till_in_the_past(sim: Simulator, tmp_path: Path) -> None:
     job = sim.create_job("pdfco", link_ttl=0)
