@@ -10,7 +10,7 @@ from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperat
 
 from airflow_provider_jobstatus.errors import JobStatusError
 from airflow_provider_jobstatus.hooks import JobStatusHook
-from airflow_provider_jobstatus.operators._storage import targets_for
+from airflow_provider_jobstatus.operators._storage import targets_for, unwritable
 from airflow_provider_jobstatus.status import BatchJob, strip_query
 from airflow_provider_jobstatus.task_errors import airflow_error, hook_for
 
@@ -127,18 +127,22 @@ class BatchJobsToXComOperator(BaseOperator):
 
     def _write(self, hook: JobStatusHook, output_path: str) -> dict[str, Any]:
         """Stream rows to JSON lines page by page, so the batch's size never matters."""
-        (target,) = targets_for(output_path, ["jobs.jsonl"], self.output_conn_id)
         count = pages = 0
         try:
-            with target.open_temp() as out:
-                for read, rows in self._pages(hook):
-                    pages = read
-                    out.write(b"".join(json.dumps(row).encode() + b"\n" for row in rows))
-                    count += len(rows)
-            target.commit()
-        except BaseException:
-            target.discard()
-            raise
+            (target,) = targets_for(output_path, ["jobs.jsonl"], self.output_conn_id)
+            try:
+                with target.open_temp() as out:
+                    for read, rows in self._pages(hook):
+                        pages = read
+                        out.write(b"".join(json.dumps(row).encode() + b"\n" for row in rows))
+                        count += len(rows)
+                target.commit()
+            except BaseException:
+                target.discard()
+                raise
+        except OSError as exc:
+            what = unwritable("output_path", output_path, exc)
+            raise AirflowFailException(f"{self._batch(hook)}: {what}") from exc
         self.log.info(
             "%s: %d jobs over %d pages written to %s", self._batch(hook), count, pages, target.describe()
         )

@@ -17,6 +17,7 @@ from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_jobstatus.operators.batch import BatchJobsToXComOperator
 from airflow_provider_jobstatus.testing.simulator import Simulator
+from tests.unwritable import unwritable_folder
 
 FAST = {"hook_params": {"backoff": 0.01, "max_backoff": 0.05}}
 ROW_KEYS = {"id", "reference_id", "status", "state", "result_url"}
@@ -249,3 +250,16 @@ def test_result_url_is_none_when_the_listing_carries_no_result(sim: Simulator) -
     batch = sim.create_batch(2)
     rows = listing(batch["batch_id"])
     assert [(r["state"], r["result_url"]) for r in rows] == [("succeeded", None)] * 2
+
+
+def test_an_output_path_that_cannot_be_written_says_what_to_do(sim: Simulator, tmp_path: Path) -> None:
+    batch = sim.create_batch(3)
+    with unwritable_folder(tmp_path / "locked") as locked:
+        with pytest.raises(AirflowFailException) as failed:
+            listing(batch["batch_id"], output_path=f"{locked}/")
+        assert list(locked.iterdir()) == []
+    said = str(failed.value)
+    assert said.startswith(
+        f"Playment batch {batch['batch_id']!r}: output_path '{locked}/' cannot be written: "
+    )
+    assert "write access" in said and isinstance(failed.value.__cause__, PermissionError)
