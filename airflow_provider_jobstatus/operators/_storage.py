@@ -32,9 +32,12 @@ class Target(Protocol):
     def discard(self) -> None: ...
 
 
+_TEMP_MARK = ".part-"
+
+
 def _temp_name(name: str) -> str:
     """Hidden and unique, so concurrent tasks and globbing readers skip it."""
-    return f".{name}.part-{uuid.uuid4().hex[:12]}"
+    return f".{name}{_TEMP_MARK}{uuid.uuid4().hex[:12]}"
 
 
 @dataclass
@@ -169,7 +172,10 @@ def sha256_of_target(target: Target) -> tuple[int, str]:
 def unwritable(what: str, destination: str, exc: OSError) -> str:
     """Why ``destination`` cannot be written and what to do about it, for the task's error."""
     why = exc.strerror or str(exc) or type(exc).__name__
-    at = f" ({exc.filename})" if exc.filename else ""
+    where = str(exc.filename or "")
+    if _TEMP_MARK in os.path.basename(where):  # our temporary name: the folder is what to fix
+        where = os.path.dirname(where)
+    at = f" ({where})" if where else ""
     if isinstance(exc, PermissionError) or exc.errno == errno.EROFS:
         todo = (
             "give the user the task runs as (on the worker) write access there, or choose another one"

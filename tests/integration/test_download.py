@@ -288,7 +288,9 @@ def test_a_destination_that_cannot_be_written_says_what_to_do(
     assert said.startswith(
         f"PDF.co job {job['job_id']!r}: destination '{locked}/{below}' cannot be written: "
     )
-    assert ": Operation not permitted (" in said or ": Permission denied (" in said, said
+    reason = next(r for r in ("Operation not permitted", "Permission denied") if r in said)
+    folder = locked / below.rstrip("/") if below else locked
+    assert f": {reason} ({folder}); " in said, "names the folder, not a temporary file"
     assert "give the user the task runs as (on the worker) write access there" in said
     assert isinstance(failed.value.__cause__, PermissionError)
     assert sim.requests()["files"]["requests"] <= 1, "no retries: they cannot fix permissions"
