@@ -16,19 +16,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from .connections import DEFAULT_CONN_IDS, connection_dict, connection_env, connection_uri_env_name
+from .connections import connection_env
 
 if TYPE_CHECKING:
     from .simulator import Simulator
 
-__all__ = [
-    "DEFAULT_CONN_IDS",
-    "connection_dict",
-    "connection_env",
-    "connection_uri_env_name",
-    "jobstatus_simulator",
-    "patched_environ",
-]
+__all__ = ["jobstatus_simulator", "patched_environ"]
 
 
 @contextmanager

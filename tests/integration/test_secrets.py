@@ -29,7 +29,7 @@ from airflow_provider_jobstatus.hooks import HOOKS, JobStatusHook
 from airflow_provider_jobstatus.operators.download import DownloadJobResultOperator
 from airflow_provider_jobstatus.sensors.job_status import JobStatusSensor
 from airflow_provider_jobstatus.status import JobStatus, ResultFile
-from airflow_provider_jobstatus.testing.pytest_plugin import connection_dict
+from airflow_provider_jobstatus.testing.connections import connection_dict
 from airflow_provider_jobstatus.testing.simulator import Simulator
 from airflow_provider_jobstatus.triggers.job_status import JobStatusTrigger
 from airflow_provider_jobstatus.vendors import VENDORS, ApiRequest, ResultRequest, describe_status
