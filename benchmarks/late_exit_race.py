@@ -26,7 +26,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from airflow_provider_jobstatus.testing.pytest_plugin import connection_env  # noqa: E402
+from airflow_provider_jobstatus.testing.connections import connection_env  # noqa: E402
 from airflow_provider_jobstatus.testing.simulator import Simulator  # noqa: E402
 from dev.local_airflow import LocalAirflow, parse_time  # noqa: E402
 

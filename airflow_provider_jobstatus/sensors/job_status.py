@@ -32,6 +32,7 @@ from airflow_provider_jobstatus.triggers.outcome import (
     resume_not_before,
     status_outcome,
 )
+from airflow_provider_jobstatus.vendors import describe_status
 
 _TRIGGER_PATH = f"{JobStatusTrigger.__module__}.{JobStatusTrigger.__qualname__}"
 
@@ -187,7 +188,7 @@ class JobStatusSensor(BaseSensorOperator):
                 self.log.warning("%s; allowing up to %.0f s for it to appear", exc, self.not_found_grace)
                 return None
             raise airflow_error(exc) from exc
-        self.log.info("%s", status.describe())
+        self.log.info("%s", describe_status(status))
         return status
 
     def _within_grace(self) -> bool:

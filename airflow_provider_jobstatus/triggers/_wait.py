@@ -26,6 +26,7 @@ from airflow_provider_jobstatus.triggers.outcome import (
 )
 
 __all__ = ["hold_until", "task_end_event", "wait_for"]
+from airflow_provider_jobstatus.vendors import describe_status
 
 #: the longest a vendor's ``retry_after`` may make a wait sleep (unless the poll interval is longer)
 MAX_VENDOR_PACING = 600.0
@@ -119,6 +120,8 @@ class _Wait:
         try:
             status = await self.fetch(extra)
         except JobNotFoundError as exc:
+            if extra:  # the final check is the vendor's last word: no grace is left to give
+                return error_event(exc, self.t.job_id, self.last)
             return self.not_found(exc, now)
         except JobStatusError as exc:
             if not exc.transient:
@@ -160,17 +163,7 @@ class _Wait:
         ``force``): an id the vendor says it does not know fails now instead of at the deadline."""
         self.final_check_done = True
         outcome = await self.poll(**self.vendor.final_check_options)
-        if isinstance(outcome, dict):
-            return outcome
-        if self.last is not None and self.last.state is JobState.UNKNOWN:
-            return error_event(
-                JobNotFoundError(
-                    self.vendor.display_name, self.t.job_id, "the vendor does not know this job id"
-                ),
-                self.t.job_id,
-                self.last,
-            )
-        return None
+        return outcome if isinstance(outcome, dict) else None
 
     def observe(self, status: JobStatus) -> None:
         """One log line per state change (not per poll), counting what the sensor logged before
@@ -188,12 +181,14 @@ class _Wait:
         if status.state is JobState.UNKNOWN:
             self.log.warning(
                 "%s; not a status we know: still waiting until the deadline (poll every %.0f s)",
-                status.describe(),
+                describe_status(status),
                 self.t.poll_interval,
             )
         else:
             self.log.info(
-                "%s; next check in %.0f s", status.describe(), status.retry_after or self.t.poll_interval
+                "%s; next check in %.0f s",
+                describe_status(status),
+                status.retry_after or self.t.poll_interval,
             )
 
     def fault(self, exc: JobStatusError, now: float) -> dict[str, Any] | float:

@@ -25,6 +25,7 @@ from airflow.providers.common.compat.sdk import (
 from airflow.triggers.base import TaskFailedEvent, TaskSkippedEvent, TaskSuccessEvent, TriggerEvent
 
 from airflow_provider_jobstatus.status import JobState, JobStatus
+from airflow_provider_jobstatus.vendors import describe_status
 
 #: seconds added to the worker's ``[workers] min_heartbeat_interval`` before an event may resume a
 #: task that deferred: the scheduler must have read the deferring run's exit first (a loop or two)
@@ -145,7 +146,7 @@ async def pushed_as_the_worker_would(event: TriggerEvent, task_instance: Any) ->
 def status_outcome(status: JobStatus, ending: Ending) -> Outcome:
     """A terminal status as the task's outcome: the status dict on success, else an error that
     does not retry (the vendor's answer will not change), or a skip."""
-    message = status.describe()
+    message = describe_status(status)
     if status.state is JobState.SUCCEEDED:
         return Outcome("success", message, value=status.to_event())
     if status.state is JobState.CANCELED and ending.canceled_as_skipped:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_jobstatus.testing.pytest_plugin import connection_dict
+from airflow_provider_jobstatus.testing.connections import connection_dict
 from airflow_provider_jobstatus.testing.simulator import Simulator
 from dev.local_airflow import LocalAirflow
 from tests.certs import PrivateCA

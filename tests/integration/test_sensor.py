@@ -105,7 +105,7 @@ def test_execute_complete_turns_events_into_outcomes() -> None:
     assert ok["state"] == "succeeded"
     # the trigger leaves the final line to the task: it is logged once, on resume
     assert [e["event"] for e in logs if "the wait is over" in str(e["event"])] == [
-        "pdfco job 'j1' is succeeded; the wait is over"
+        "PDF.co job 'j1' is succeeded; the wait is over"
     ]
     with pytest.raises(AirflowFailException, match="damaged"):
         task.execute_complete({}, done_event(status(JobState.FAILED, "input file damaged")))

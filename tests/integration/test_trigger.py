@@ -150,11 +150,16 @@ async def test_not_found_fails_after_grace(sim: Simulator) -> None:
 
 async def test_pdfco_unknown_id_fails_fast_with_a_final_force_check(sim: Simulator) -> None:
     started = time.monotonic()
-    event = await first_event(
-        trigger_for("pdfco", "NO-SUCH-JOB", poll_interval=0.5, timeout_at=time.time() + 1.2)
-    )
+    with structlog.testing.capture_logs() as logs:
+        event = await first_event(
+            trigger_for("pdfco", "NO-SUCH-JOB", poll_interval=0.5, timeout_at=time.time() + 1.2)
+        )
     assert event["status"] == "error" and event["error"] == "JobNotFoundError", event
+    assert event["message"].startswith("PDF.co job 'NO-SUCH-JOB': unknown job id"), event
     assert time.monotonic() - started < 1.2  # failed before the deadline, not at it
+    said = " ".join(str(entry["event"]) for entry in logs)
+    # no "still waiting" (nor "waiting up to ... to appear") for an id PDF.co says it does not know
+    assert "waiting" not in said and "not a status we know" not in said, said
 
 
 async def test_unknown_status_keeps_waiting_until_deadline(sim: Simulator) -> None:
@@ -255,7 +260,7 @@ async def test_logs_each_state_change_once_counting_what_the_sensor_saw(
     with structlog.testing.capture_logs() as logs:
         event = await first_event(trigger_for("nitro", job["job_id"], seen_status=seen_status))
     assert event["status"] == "done" and event["job"]["state"] == "succeeded"  # the sensor logs the end
-    lines = [str(entry["event"]) for entry in logs if "nitro job" in str(entry["event"])]
+    lines = [str(entry["event"]) for entry in logs if "Nitro PDF Services job" in str(entry["event"])]
     assert len(lines) == len(expected), lines
     for line, part in zip(lines, expected, strict=True):
         assert part in line
