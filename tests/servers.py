@@ -111,7 +111,8 @@ class Origin:
         self.url = f"http://127.0.0.1:{self.port}"
 
     def close(self) -> None:
-        self._server.close()
+        # asyncio servers are not thread-safe: close on their own loop
+        self.bg.run(_close(self._server))
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
@@ -253,7 +254,8 @@ class ForwardProxy:
         return [s.target for s in self.seen]
 
     def close(self) -> None:
-        self._server.close()
+        # asyncio servers are not thread-safe: close on their own loop
+        self.bg.run(_close(self._server))
 
     def _allowed(self, header: str | None) -> bool:
         if self.user is None:
@@ -346,6 +348,10 @@ async def _pipe_both(
             dst.close()
 
     await asyncio.gather(one_way(reader, up_writer), one_way(up_reader, writer))
+
+
+async def _close(server: asyncio.Server) -> None:
+    server.close()
 
 
 @contextlib.contextmanager
