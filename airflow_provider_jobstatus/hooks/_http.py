@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
 import threading
 import time
 import weakref
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
+from urllib.request import getproxies_environment, proxy_bypass_environment  # type: ignore[attr-defined]
 
 import aiohttp
 import httpx
@@ -40,8 +42,8 @@ from airflow_provider_jobstatus.vendors import MAX_BODY_BYTES, ApiRequest, ApiRe
 
 #: Most redirect hops a download follows before calling it a loop.
 MAX_REDIRECTS = 5
-#: Largest response head we accept (aiohttp and h11 refuse much larger ones on their own).
-MAX_HEADER_BYTES = 256 * 1024
+#: Response heads are limited by the libraries themselves: h11 refuses one over 16 KiB, aiohttp more
+#: than 128 fields or a field over 8 KiB.
 
 
 @dataclass(frozen=True)
@@ -203,16 +205,6 @@ def proxy_refused(
     )
 
 
-def _check_head(vendor: VendorApi, job_id: str | None, headers: Any) -> None:
-    size = sum(len(k) + len(v) for k, v in headers.items())
-    if size > MAX_HEADER_BYTES:
-        raise MalformedResponseError(
-            vendor.display_name,
-            job_id,
-            f"response headers larger than {MAX_HEADER_BYTES // 1024} KiB refused",
-        )
-
-
 class TokenCache:
     """The current access token and when to stop trusting it (a little before the vendor says)."""
 
@@ -305,7 +297,6 @@ class SyncClient:
                 )
                 resp = client.send(request, stream=True)
                 try:
-                    _check_head(self.vendor, out.job_id, resp.headers)
                     if resp.status_code == 407:  # a proxy's answer to an absolute-form request
                         raise proxy_refused(self.conn, self.vendor, out.job_id, 407)
                     if not (follow and resp.is_redirect):
@@ -351,11 +342,16 @@ class AsyncClient:
         settings = conn.client
         self._own_ssl = settings.own_ssl()
         self._other_ssl = settings.other_ssl()
-        self._proxy = settings.proxy
+        self._trust_env = settings.trust_env
+        #: the proxy for the connection's own origin, read once (httpx too reads the environment
+        #: when its client is made); other origins are looked up per request
+        self._proxy = settings.proxy or (env_proxy(conn.base_url) if settings.trust_env else None)
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=256, keepalive_timeout=60.0),
             timeout=aiohttp.ClientTimeout(total=settings.timeout, sock_connect=settings.connect_timeout),
-            trust_env=settings.trust_env,
+            # the environment's proxies are looked up by env_proxy() below: aiohttp's own
+            # trust_env reads .netrc in a worker thread on every request
+            trust_env=False,
             cookie_jar=aiohttp.DummyCookieJar(),
             skip_auto_headers=("User-Agent",),
         )
@@ -383,9 +379,10 @@ class AsyncClient:
                 headers=out.headers,
                 allow_redirects=False,
                 ssl=self._own_ssl if out.own else self._other_ssl,
-                proxy=self._proxy,
+                proxy=self._proxy
+                if out.own or not self._trust_env
+                else (self.conn.client.proxy or env_proxy(out.url)),
             ) as resp:
-                _check_head(self.vendor, out.job_id, resp.headers)
                 if resp.status == 407:
                     raise proxy_refused(self.conn, self.vendor, out.job_id, 407)
                 length = resp.content_length
@@ -395,7 +392,7 @@ class AsyncClient:
                     body = await resp.read()  # delimited and not inflated: at most the length
                 else:
                     body = await _capped(resp.content.iter_chunked(256 * 1024), self.vendor, out.job_id)
-                return ApiResponse(resp.status, _lower(resp.headers), body)
+                return ApiResponse(resp.status, resp.headers, body)  # case-insensitive, like httpx's
         except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
             if isinstance(exc, ValueError) and not isinstance(exc, aiohttp.ClientError):
                 raise ConfigurationError(
@@ -421,6 +418,26 @@ class AsyncClient:
 
     async def aclose(self) -> None:
         await self._session.close()
+
+
+_PROXY_NAMES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+
+
+def env_proxy(url: str) -> str | None:
+    """The proxy the environment names for ``url`` (HTTP(S)_PROXY, ALL_PROXY, NO_PROXY), as httpx
+    reads them on the sync path."""
+    parts = urlsplit(url)
+    snapshot = tuple(os.environ.get(n) or os.environ.get(n.upper()) for n in _PROXY_NAMES)
+    return _env_proxy(parts.scheme, parts.hostname or "", parts.port, snapshot) if any(snapshot[:3]) else None
+
+
+@lru_cache(maxsize=4096)
+def _env_proxy(scheme: str, host: str, port: int | None, snapshot: tuple[str | None, ...]) -> str | None:
+    if proxy_bypass_environment(host if port is None else f"{host}:{port}"):
+        return None
+    proxies = getproxies_environment()
+    proxy = proxies.get(scheme) or proxies.get("all")
+    return proxy if proxy and proxy.startswith(("http://", "https://")) else None
 
 
 async def _capped(chunks: AsyncIterator[bytes], vendor: VendorApi, job_id: str | None) -> bytes:
@@ -486,10 +503,6 @@ def _length(headers: Mapping[str, str]) -> int:
         return 0
 
 
-def _lower(headers: Mapping[str, str]) -> dict[str, str]:
-    return {k.lower(): v for k, v in headers.items()}
-
-
 # -- sharing ------------------------------------------------------------------------------------
 _Key = tuple[str, tuple[str, str, str], Any]
 _async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[_Key, AsyncClient]] = (
@@ -499,18 +512,23 @@ _sync_clients: dict[_Key, SyncClient] = {}
 _sync_lock = threading.Lock()
 
 
+_creating: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
 async def acquire_async(conn: ConnSettings, vendor: VendorApi) -> AsyncClient:
     """The running loop's client for this connection; callers must :func:`release_async` it."""
-    clients = _async_clients.setdefault(asyncio.get_running_loop(), {})
+    loop = asyncio.get_running_loop()
+    clients = _async_clients.setdefault(loop, {})
     key = (vendor.name, conn.share_key, conn.client)
     client = clients.get(key)
     if client is None:
-        # the first client of a connection loads its TLS roots: off the loop, it takes a while
-        await asyncio.to_thread(conn.client.own_ssl)
-        await asyncio.to_thread(conn.client.other_ssl)
-        client = clients.get(key)
-        if client is None:
-            client = clients[key] = AsyncClient(conn, vendor)
+        # a thousand waits starting together make one client: the first loads the TLS roots off
+        # the loop (it takes a while), the others wait for it
+        async with _creating.setdefault(loop, asyncio.Lock()):
+            client = clients.get(key)
+            if client is None:
+                await asyncio.to_thread(lambda: (conn.client.own_ssl(), conn.client.other_ssl()))
+                client = clients[key] = AsyncClient(conn, vendor)
     client.refs += 1
     return client
 
