@@ -42,8 +42,8 @@ from airflow_provider_jobstatus.vendors import MAX_BODY_BYTES, ApiRequest, ApiRe
 
 #: Most redirect hops a download follows before calling it a loop.
 MAX_REDIRECTS = 5
-#: Response heads are limited by the libraries themselves: h11 refuses one over 16 KiB, aiohttp more
-#: than 128 fields or a field over 8 KiB.
+#: Response heads are limited by the libraries themselves: h11 refuses one over 16 KiB, aiohttp (as
+#: configured below) more than 64 fields or a field over 8 KiB.
 
 
 @dataclass(frozen=True)
@@ -353,6 +353,7 @@ class AsyncClient:
             # trust_env reads .netrc in a worker thread on every request
             trust_env=False,
             cookie_jar=aiohttp.DummyCookieJar(),
+            max_headers=64,  # with max_field_size (8 KiB): a response head is at most about 512 KiB
             skip_auto_headers=("User-Agent",),
         )
         self.tokens = TokenCache()
