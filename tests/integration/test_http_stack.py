@@ -429,15 +429,17 @@ def target_of(kind: str, origin: Origin, tls: Tls) -> tuple[Origin | TlsFront, d
 
 
 def use_proxy(how: str, kind: str, proxy: ForwardProxy, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """The ``proxy`` extra (which ``NO_PROXY`` does not limit), or ``HTTP(S)_PROXY`` with trust_env."""
+    """The ``proxy`` extra (which ``NO_PROXY`` does not limit), or ``HTTP(S)_PROXY`` or
+    ``ALL_PROXY`` with trust_env."""
     if how == "extra":
         monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
         return {"proxy": proxy.url()}
-    monkeypatch.setenv("HTTPS_PROXY" if kind == "https" else "HTTP_PROXY", proxy.url())
+    name = "ALL_PROXY" if how == "ALL_PROXY" else "HTTPS_PROXY" if kind == "https" else "HTTP_PROXY"
+    monkeypatch.setenv(name, proxy.url())
     return {}
 
 
-@pytest.mark.parametrize("how", ["extra", "environment"])
+@pytest.mark.parametrize("how", ["extra", "environment", "ALL_PROXY"])
 @pytest.mark.parametrize("kind", ["http", "https"])
 @pytest.mark.parametrize("mode", MODES)
 def test_the_proxy_is_used(
