@@ -7,9 +7,9 @@ export AIRFLOW_HOME ?= $(CURDIR)/.airflow
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__CORE__UNIT_TEST_MODE := False
 
-LINTED := airflow_provider_jobstatus tests benchmarks example_dags
+LINTED := airflow_provider_jobstatus tests benchmarks example_dags dev
 
-.PHONY: install db lint test unit demo airflow bench chaos clean
+.PHONY: install db lint test unit demo airflow bench chaos drill clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,15 @@ bench: install
 
 chaos: install
 	$(BIN)/python benchmarks/chaos.py --jobs 1000
+
+# The production topology and its failure drills (dev/drill.py): PostgreSQL and Redis (installed
+# with apt-get if missing, run in a temporary folder), Celery workers, two triggerers, the simulator
+# with faults on. DRILL_ARGS=--reduced is what CI runs.
+# celery 5.7 removed what providers-celery 3.26 imports (celery.backends.database.retry)
+DRILL_DEPS := 'apache-airflow-providers-celery>=3.8' 'celery[redis]>=5.5,<5.7' 'psycopg2-binary>=2.9' 'asyncpg>=0.29'
+drill: install
+	$(BIN)/python -m pip install -q --disable-pip-version-check $(DRILL_DEPS)
+	nice -n 5 $(BIN)/python -m dev.drill $(DRILL_ARGS)
 
 clean:
 	rm -rf $(VENV) $(AIRFLOW_HOME) .airflow-demo .pytest_cache .mypy_cache .ruff_cache
