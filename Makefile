@@ -9,7 +9,7 @@ export AIRFLOW__CORE__UNIT_TEST_MODE := False
 
 LINTED := airflow_provider_jobstatus tests benchmarks example_dags dev
 
-.PHONY: install db lint test unit demo airflow bench chaos drill clean
+.PHONY: install db lint test unit demo airflow bench bench-triggerer chaos drill clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,11 @@ bench: install
 	$(BIN)/python -m pip install -q --disable-pip-version-check 'apache-airflow-providers-http>=5'
 	$(BIN)/python benchmarks/triggerer_scale.py
 	$(BIN)/python benchmarks/coalescing.py
+
+# 1,000 start_from_trigger waits in one real triggerer: ours, HttpSensorTrigger, DateTimeTrigger floor
+bench-triggerer: install
+	$(BIN)/python -m pip install -q --disable-pip-version-check 'apache-airflow-providers-http>=5'
+	nice -n 5 $(BIN)/python benchmarks/triggerer_real.py $(BENCH_ARGS)
 
 chaos: install
 	$(BIN)/python benchmarks/chaos.py --jobs 1000
