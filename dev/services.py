@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from airflow_provider_jobstatus.testing.local_airflow import free_port
 
@@ -199,19 +200,20 @@ class Redis:
         for db in range(16):
             client = redis.Redis(host="127.0.0.1", port=self.port, db=db)
             for key in client.scan_iter(count=1000):
-                out.append(key)
+                out.append(bytes(key))
                 kind = client.type(key)
+                values: list[Any] = []
                 if kind == b"string":
-                    out.append(client.get(key) or b"")
+                    values = [client.get(key) or b""]
                 elif kind == b"list":
-                    out.extend(client.lrange(key, 0, -1))
+                    values = list(client.lrange(key, 0, -1))
                 elif kind == b"hash":
-                    for k, v in client.hgetall(key).items():
-                        out.extend((k, v))
+                    values = [part for pair in client.hgetall(key).items() for part in pair]
                 elif kind == b"set":
-                    out.extend(client.smembers(key))
+                    values = list(client.smembers(key))
                 elif kind == b"zset":
-                    out.extend(client.zrange(key, 0, -1))
+                    values = list(client.zrange(key, 0, -1))
+                out.extend(v if isinstance(v, bytes) else str(v).encode() for v in values)
             client.close()
         return b"\n".join(out)
 

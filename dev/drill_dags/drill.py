@@ -19,7 +19,7 @@ from airflow_provider_jobstatus.sensors.job_status import JobStatusSensor
 
 POLL = float(os.environ.get("JOBSTATUS_DRILL_POLL", "5"))
 DEADLINE = float(os.environ.get("JOBSTATUS_DRILL_DEADLINE", "90"))
-RETRIES = {"retries": 3, "retry_delay": timedelta(seconds=5)}
+RETRIES: dict[str, Any] = {"retries": 3, "retry_delay": timedelta(seconds=5)}
 
 
 @task
