@@ -27,9 +27,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_jobstatus.testing.local_airflow import LocalAirflow, parse_time, read_log_events
 from airflow_provider_jobstatus.testing.pytest_plugin import connection_env
 from airflow_provider_jobstatus.testing.simulator import Simulator
+from dev.local_airflow import LocalAirflow, parse_time, read_log_events
 
 DAGS = Path(__file__).resolve().parent / "dags"
 DAG_ID = "bench_start_from_trigger"
@@ -65,12 +65,9 @@ def requests_served(sim: Simulator) -> int:
 
 
 def end_job(sim: Simulator, job_id: str) -> float:
-    """End a running job now (the simulator reads its run time on the next poll)."""
-    job = sim.state.get_job(job_id)
-    assert job is not None
-    now = time.time()
-    job.seconds = max(0.0, now - job.created)
-    return now
+    """Finish a held job now; when it ended."""
+    sim.finish(job_ids=[job_id])
+    return time.time()
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -84,7 +81,7 @@ def measure(kind: str, args: argparse.Namespace, root: Path) -> dict[str, Any]:
     home = root / kind
     home.mkdir()
     with Simulator() as sim:
-        job_ids = [sim.create_job("nitro", seconds=7 * 86400)["job_id"] for _ in range(args.waits)]
+        job_ids = [sim.create_job("nitro", hold=True)["job_id"] for _ in range(args.waits)]
         token, _ = sim.state.issue_token("nitro")
         fire_at = datetime.now(timezone.utc) + timedelta(hours=2)
         plan = {

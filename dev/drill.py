@@ -16,7 +16,7 @@ Celery workers, two triggerers, and the vendor simulator with fault injection on
 7. The PostgreSQL tables, Redis and every log file hold none of the keys, client secrets, tokens
    and URL signatures in play.
 
-Jobs are created running and ended by the drill on a schedule (some before, some during the
+Jobs are created held (running) and finished by the drill on a schedule (some before, some during the
 failures, the rest at the end), so every failure happens while waits are held. ``--reduced`` (CI)
 runs the same drills with fewer waits and Airflow's heartbeat and health-check thresholds lowered.
 Exits 0 only if every check passes.
@@ -45,10 +45,10 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_jobstatus.testing.local_airflow import LocalAirflow, LocalAirflowError, parse_time
 from airflow_provider_jobstatus.testing.pytest_plugin import DEFAULT_CONN_IDS, connection_env
 from airflow_provider_jobstatus.testing.simulator import Simulator
 from dev import services
+from dev.local_airflow import LocalAirflow, LocalAirflowError, parse_time
 from tests.secret_values import Secrets, capture_secrets
 
 REPO = Path(__file__).resolve().parents[1]
@@ -70,7 +70,6 @@ FAULTS = {
     "slow": 0.02,
     "slow_seconds": 3.0,
 }
-NEVER = 7 * 86400.0  # a job's run time until the drill ends it
 BLOCKED = re.compile(r"async thread was blocked", re.IGNORECASE)
 STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z?")
 FINAL = {"success", "failed", "skipped", "upstream_failed", "removed"}
@@ -183,18 +182,14 @@ class Drill:
 
         patch.setattr(state, "observe", recording)
 
-    def end_job(self, job_id: str) -> None:
-        """End a running job now, with the outcome it was created with (its run time is cut to
-        what has passed; the simulator reads it on the next poll)."""
-        job = self.sim.state.get_job(job_id)
-        assert job is not None
-        job.seconds = max(0.0, time.time() - job.created)
-
     def release(self, waits: Sequence[Wait]) -> None:
-        for wait in waits:
-            if wait.released_at is None:
-                self.end_job(wait.job_id)
-                wait.released_at = time.time()
+        """End held jobs now, with the outcome each was created with."""
+        todo = [w for w in waits if w.released_at is None]
+        if todo:
+            self.sim.finish(job_ids=[w.job_id for w in todo])
+        now = time.time()
+        for wait in todo:
+            wait.released_at = now
 
     def first_poll_after(self, job_id: str, since: float) -> float | None:
         return next((t for t in self.polls.get(job_id, []) if t > since), None)
@@ -262,7 +257,7 @@ class Drill:
             choices = VENDOR_OUTCOMES[vendor]
             outcome = "succeeded" if rng.random() < 0.8 or len(choices) == 1 else rng.choice(choices[1:])
             size = rng.randint(1, 64) * 1024
-            job = self.sim.create_job(vendor, outcome=outcome, seconds=NEVER, result_bytes=size)
+            job = self.sim.create_job(vendor, outcome=outcome, result_bytes=size, hold=True)
             sums = {r["name"]: r["sha256"] for r in job["results"]}
             self.sizes[job["job_id"]] = [r["size"] for r in job["results"]]
             self.waits.append(Wait(i, vendor, DEFAULT_CONN_IDS[vendor], job["job_id"], outcome, sums))
@@ -379,7 +374,7 @@ class Drill:
 
     def deadline_restart(self) -> None:
         """Drill 5: graceful restart of the triggerer holding a wait whose deadline passes later."""
-        job = self.sim.create_job("nitro", outcome="succeeded", seconds=NEVER)
+        job = self.sim.create_job("nitro", outcome="succeeded", hold=True)
         conf = {"conn_id": DEFAULT_CONN_IDS["nitro"], "job_id": job["job_id"]}
         run_id = self.af.trigger("drill_deadline", conf=conf)
         holder = self.until("the wait deferred", lambda: self.holder_of("drill_deadline", run_id), 300)

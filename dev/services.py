@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_jobstatus.testing.local_airflow import free_port
+from dev.local_airflow import free_port
 
 APT_PACKAGES = {"postgresql": "postgresql", "redis-server": "redis-server"}
 

@@ -548,18 +548,6 @@ class LocalAirflow:
             component.log_file = None
         return component.popen.returncode if component.popen else None
 
-    def restart(self, name: str, timeout: float = 120.0) -> Component:
-        """Start a component again with the command it had (after a kill or a stop); a triggerer's
-        new job id is in :attr:`job_ids` when this returns."""
-        old = self.components[name]
-        if old.alive:
-            raise LocalAirflowError(f"{name} is still running")
-        if old.log_file is not None:
-            old.log_file.close()
-        if name.startswith("triggerer"):
-            return self._spawn_triggerer(name, old.command, timeout)
-        return self._spawn(name, old.command)
-
     def _start_reaper(self) -> None:
         log = (self.process_logs / "reaper.log").open("ab")
         try:
@@ -570,6 +558,7 @@ class LocalAirflow:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # a Ctrl-C in the terminal must not reach it first
                 env={k: v for k, v in os.environ.items() if k != MARKER_VARIABLE},
+                cwd=Path(__file__).resolve().parents[1],  # `-m dev.local_airflow` from the checkout
             )
         finally:
             log.close()
@@ -671,6 +660,29 @@ class LocalAirflow:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     self._reaper.wait(timeout=15)
                 self._reaper = None
+
+    def restart(
+        self,
+        name: str,
+        grace: float = 20.0,
+        while_stopped: Callable[[], None] | None = None,
+        timeout: float = 120.0,
+    ) -> Component:
+        """Stop one component as :meth:`stop` does (SIGTERM, then SIGKILL after ``grace``) unless it
+        is already down (killed), call ``while_stopped``, and start it again with the same command
+        (a triggerer restart between two rounds of work, with work finishing while it is down). A
+        triggerer's new job id is in :attr:`job_ids` when this returns."""
+        old = self.components[name]
+        old.down_on_purpose = True
+        self._terminate([old], grace)
+        if old.log_file is not None:
+            old.log_file.close()
+            old.log_file = None
+        if while_stopped is not None:
+            while_stopped()
+        if name.startswith("triggerer"):
+            return self._spawn_triggerer(name, old.command, timeout)
+        return self._spawn(name, old.command)
 
     @staticmethod
     def _terminate(components: Sequence[Component], grace: float) -> None:
@@ -803,7 +815,7 @@ class LocalAirflow:
         return []
 
     def _query_postgres(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        import psycopg2  # type: ignore[import-untyped,import-not-found,unused-ignore]  # drill-only
+        import psycopg2  # type: ignore[import-untyped,import-not-found,unused-ignore]  # the drill installs it
 
         assert self.database_url is not None
         dsn = self.database_url.replace("postgresql+psycopg2://", "postgresql://", 1)
@@ -972,7 +984,7 @@ def read_log_events(path: Path) -> list[dict[str, Any]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m airflow_provider_jobstatus.testing.local_airflow reap <marker>`` (used internally)."""
+    """``python -m dev.local_airflow reap <marker>`` (used internally)."""
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) == 2 and args[0] == "reap":
         return _reaper_main(args[1])
