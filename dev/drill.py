@@ -46,20 +46,13 @@ from typing import Any
 import pytest
 
 from airflow_provider_jobstatus.testing.pytest_plugin import DEFAULT_CONN_IDS, connection_env
-from airflow_provider_jobstatus.testing.simulator import Simulator
+from airflow_provider_jobstatus.testing.simulator import OUTCOMES, Simulator
 from dev import services
 from dev.local_airflow import LocalAirflow, LocalAirflowError, parse_time
 from tests.secret_values import Secrets, capture_secrets
 
 REPO = Path(__file__).resolve().parents[1]
 DAGS = Path(__file__).resolve().parent / "drill_dags"
-VENDOR_OUTCOMES = {
-    "nitro": ["succeeded", "failed", "canceled"],
-    "pdfco": ["succeeded", "failed", "canceled"],
-    "alteryx": ["succeeded", "failed", "canceled"],
-    "apidatatools": ["succeeded", "failed"],
-    "playment": ["succeeded"],
-}
 #: what the simulator answers besides the truth, on every route of every vendor (files included)
 FAULTS = {
     "seed": 16,
@@ -253,8 +246,8 @@ class Drill:
     def create_waits(self) -> None:
         rng = random.Random(16)
         for i in range(self.profile.waits):
-            vendor = list(VENDOR_OUTCOMES)[i % len(VENDOR_OUTCOMES)]
-            choices = VENDOR_OUTCOMES[vendor]
+            vendor = list(OUTCOMES)[i % len(OUTCOMES)]
+            choices = OUTCOMES[vendor]
             outcome = "succeeded" if rng.random() < 0.8 or len(choices) == 1 else rng.choice(choices[1:])
             size = rng.randint(1, 64) * 1024
             job = self.sim.create_job(vendor, outcome=outcome, result_bytes=size, hold=True)
