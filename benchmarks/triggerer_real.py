@@ -93,7 +93,7 @@ def measure(kind: str, args: argparse.Namespace, root: Path) -> dict[str, Any]:
         }
         plan_file = home / "plan.json"
         plan_file.write_text(json.dumps(plan))
-        http = json.dumps({"conn_type": "http", "host": f"{sim.url}/nitro"})
+        http = json.dumps({"conn_type": "http", "host": sim.url})  # endpoint: nitro/jobs/<id>
         env = {
             **connection_env(sim),
             "AIRFLOW_CONN_BENCH_HTTP": http,
