@@ -45,7 +45,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_jobstatus.testing.pytest_plugin import DEFAULT_CONN_IDS, connection_env
+from airflow_provider_jobstatus.testing.connections import DEFAULT_CONN_IDS, connection_env
 from airflow_provider_jobstatus.testing.simulator import OUTCOMES, Simulator
 from dev import services
 from dev.local_airflow import LocalAirflow, LocalAirflowError, parse_time

@@ -10,12 +10,23 @@ import random
 import time
 from typing import Any
 
+from airflow.triggers.base import TriggerEvent
+
 from airflow_provider_jobstatus.errors import JobNotFoundError, JobStatusError, TransientVendorError
 from airflow_provider_jobstatus.hooks import JobStatusHook
 from airflow_provider_jobstatus.retry import Backoff
 from airflow_provider_jobstatus.status import JobState, JobStatus
 from airflow_provider_jobstatus.triggers.events import done_event, error_event, timeout_event
 from airflow_provider_jobstatus.triggers.job_status import JobStatusTrigger
+from airflow_provider_jobstatus.triggers.outcome import (
+    Ending,
+    event_outcome,
+    hold_until,
+    pushed_as_the_worker_would,
+)
+
+__all__ = ["hold_until", "task_end_event", "wait_for"]
+from airflow_provider_jobstatus.vendors import describe_status
 
 #: the longest a vendor's ``retry_after`` may make a wait sleep (unless the poll interval is longer)
 MAX_VENDOR_PACING = 600.0
@@ -35,6 +46,28 @@ async def wait_for(trigger: JobStatusTrigger) -> dict[str, Any]:
             return await _Wait(trigger, hook).run()
     except JobStatusError as exc:  # connection problems (or a bad id) found before or on the first poll
         return error_event(exc, trigger.job_id, None)
+
+
+async def task_end_event(trigger: JobStatusTrigger, payload: dict[str, Any]) -> TriggerEvent | None:
+    """The event that ends the task from the triggerer (``end_from_trigger``), with the outcome
+    logged as the task would log it; None when only a worker can end it exactly."""
+    ending = Ending.from_kwargs(trigger.end_from_trigger or {})
+    outcome = event_outcome(payload, ending, trigger.job_id)
+    event = outcome.task_end_event(ending)
+    log = trigger.log
+    if event is None:
+        why = "would retry it" if not outcome.retryable else "cannot retry it on this Airflow"
+        log.info(
+            "%s; the task resumes on a worker to end (Airflow's task-failed event %s)", outcome.message, why
+        )
+    elif outcome.state == "success":
+        log.info("%s; the wait is over", outcome.message)
+        event = await pushed_as_the_worker_would(event, getattr(trigger, "task_instance", None))
+    elif outcome.state == "skipped":
+        log.info("%s; skipping the task", outcome.message)
+    else:
+        log.error("%s: %s", outcome.error.__name__, outcome.message)
+    return event
 
 
 class _Wait:
@@ -87,6 +120,8 @@ class _Wait:
         try:
             status = await self.fetch(extra)
         except JobNotFoundError as exc:
+            if extra:  # the final check is the vendor's last word: no grace is left to give
+                return error_event(exc, self.t.job_id, self.last)
             return self.not_found(exc, now)
         except JobStatusError as exc:
             if not exc.transient:
@@ -128,17 +163,7 @@ class _Wait:
         ``force``): an id the vendor says it does not know fails now instead of at the deadline."""
         self.final_check_done = True
         outcome = await self.poll(**self.vendor.final_check_options)
-        if isinstance(outcome, dict):
-            return outcome
-        if self.last is not None and self.last.state is JobState.UNKNOWN:
-            return error_event(
-                JobNotFoundError(
-                    self.vendor.display_name, self.t.job_id, "the vendor does not know this job id"
-                ),
-                self.t.job_id,
-                self.last,
-            )
-        return None
+        return outcome if isinstance(outcome, dict) else None
 
     def observe(self, status: JobStatus) -> None:
         """One log line per state change (not per poll), counting what the sensor logged before
@@ -156,12 +181,14 @@ class _Wait:
         if status.state is JobState.UNKNOWN:
             self.log.warning(
                 "%s; not a status we know: still waiting until the deadline (poll every %.0f s)",
-                status.describe(),
+                describe_status(status),
                 self.t.poll_interval,
             )
         else:
             self.log.info(
-                "%s; next check in %.0f s", status.describe(), status.retry_after or self.t.poll_interval
+                "%s; next check in %.0f s",
+                describe_status(status),
+                status.retry_after or self.t.poll_interval,
             )
 
     def fault(self, exc: JobStatusError, now: float) -> dict[str, Any] | float:
