@@ -9,7 +9,7 @@ export AIRFLOW__CORE__UNIT_TEST_MODE := False
 
 LINTED := airflow_provider_jobstatus dev tests benchmarks example_dags
 
-.PHONY: install db lint test unit demo airflow bench chaos clean
+.PHONY: install db lint test unit slow demo airflow bench chaos clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ test: install db lint
 
 unit: install
 	$(BIN)/pytest -q tests/unit
+
+# Tests of bulk I/O that take minutes (a 512 MiB result streamed to S3): not part of `make test`.
+slow: install db
+	$(BIN)/pytest -q -m slow
 
 # The example DAGs on a real Airflow (scheduler/LocalExecutor, triggerer, API server, DAG processor)
 # against the vendor simulator, in .airflow-demo/; DEMO_ARGS=--keep leaves it up afterwards.

@@ -10,6 +10,7 @@ from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperat
 
 from airflow_provider_jobstatus.errors import JobStatusError
 from airflow_provider_jobstatus.hooks.base import JobStatusHook, iter_pages
+from airflow_provider_jobstatus.operators._lineage import ReportsLineage, stored, vendor_batch
 from airflow_provider_jobstatus.operators._storage import targets_for
 from airflow_provider_jobstatus.status import BatchJob, strip_query
 from airflow_provider_jobstatus.task_errors import airflow_error, hook_for
@@ -28,7 +29,7 @@ def job_row(job: BatchJob) -> dict[str, Any]:
     }
 
 
-class BatchJobsToXComOperator(BaseOperator):
+class BatchJobsToXComOperator(ReportsLineage, BaseOperator):
     """List a batch's jobs (Playment) page by page, for a downstream ``.expand()``.
 
     :param conn_id: a connection whose vendor has batch listings (Playment).
@@ -44,6 +45,9 @@ class BatchJobsToXComOperator(BaseOperator):
 
     Returns: the rows (``id, reference_id, status, state, result_url``), the chunks when
     ``chunk_size`` is set, or the summary when ``output_path`` is set: one shape per configuration.
+
+    OpenLineage: the batch is the input dataset (the API's origin, ``batches/<batch id>``: one
+    dataset, not one per job), the ``output_path`` file or object the output (none for XCom).
     """
 
     template_fields: Sequence[str] = ("conn_id", "batch_id", "status", "output_path")
@@ -82,6 +86,7 @@ class BatchJobsToXComOperator(BaseOperator):
             raise AirflowFailException(f"{hook.vendor.display_name} has no batch listing")
         if self.output_path:
             return self._write(hook, self.output_path)
+        self.record_lineage([vendor_batch(hook, self.batch_id)])
         rows: list[dict[str, Any]] = []
         size = pages = 0
         for pages, page_rows in self._pages(hook):
@@ -119,17 +124,13 @@ class BatchJobsToXComOperator(BaseOperator):
         """Stream rows to JSON lines page by page, so the batch's size never matters."""
         (target,) = targets_for(output_path, ["jobs.jsonl"], self.output_conn_id)
         count = pages = 0
-        try:
-            with target.open_temp() as out:
-                for read, rows in self._pages(hook):
-                    pages = read
-                    out.write(b"".join(json.dumps(row).encode() + b"\n" for row in rows))
-                    count += len(rows)
-            target.commit()
-        except BaseException:
-            target.discard()
-            raise
+        with target.writing() as out:
+            for read, rows in self._pages(hook):
+                pages = read
+                out.write(b"".join(json.dumps(row).encode() + b"\n" for row in rows))
+                count += len(rows)
         self.log.info(
             "batch %r: %d jobs over %d pages written to %s", self.batch_id, count, pages, target.describe()
         )
+        self.record_lineage([vendor_batch(hook, self.batch_id)], [stored(target.describe(), rows=count)])
         return {"path": target.describe(), "count": count, "pages": pages}

@@ -20,6 +20,7 @@ from airflow_provider_jobstatus.errors import (
 )
 from airflow_provider_jobstatus.hooks._settings import origin_of
 from airflow_provider_jobstatus.hooks.base import JobStatusHook
+from airflow_provider_jobstatus.operators._lineage import ReportsLineage, stored, vendor_job
 from airflow_provider_jobstatus.operators._storage import (
     CHUNK,
     Overwrite,
@@ -38,7 +39,7 @@ from airflow_provider_jobstatus.vendors import ApiResponse, ResultRequest, safe_
 _ERROR_BODY_BYTES = 64 * 1024
 
 
-class DownloadJobResultOperator(BaseOperator):
+class DownloadJobResultOperator(ReportsLineage, BaseOperator):
     """Fetch a succeeded job's results and write them, verified, under ``destination``.
 
     :param conn_id: the vendor connection (its type picks the vendor).
@@ -56,6 +57,9 @@ class DownloadJobResultOperator(BaseOperator):
 
     Returns one dict per result: ``destination`` (path or URL), ``name``, ``bytes``, ``sha256``,
     ``content_type`` and ``skipped`` (True when ``overwrite="skip"`` kept an existing file).
+
+    OpenLineage: the job is the input dataset (the API's origin, ``jobs/<job id>``), each file
+    written is an output (a file ``overwrite="skip"`` kept was not written by this run).
     """
 
     template_fields: Sequence[str] = ("conn_id", "job_id", "destination", "result", "destination_conn_id")
@@ -110,6 +114,10 @@ class DownloadJobResultOperator(BaseOperator):
         for w in written:
             verb = "kept" if w.skipped else "wrote"
             self.log.info("%s %s: %d bytes, sha256 %s", verb, w.destination, w.bytes, w.sha256)
+        self.record_lineage(
+            [vendor_job(hook, self.job_id)],
+            [stored(w.destination, size=w.bytes) for w in written if not w.skipped],
+        )
         return [w.as_dict() for w in written]
 
     def _result_requests(self, hook: JobStatusHook) -> list[ResultRequest]:
@@ -169,16 +177,15 @@ class DownloadJobResultOperator(BaseOperator):
                 )
             digest = hashlib.sha256()
             size = 0
-            try:
-                with target.open_temp() as out:
-                    for chunk in resp.iter_bytes(CHUNK):
-                        size += len(chunk)
-                        if self.max_bytes is not None and size > self.max_bytes:
-                            raise VendorRequestError(
-                                vendor.display_name, self.job_id, f"{name} exceeds max_bytes={self.max_bytes}"
-                            )
-                        digest.update(chunk)
-                        out.write(chunk)
+            with target.writing() as out:
+                for chunk in resp.iter_bytes(CHUNK):
+                    size += len(chunk)
+                    if self.max_bytes is not None and size > self.max_bytes:
+                        raise VendorRequestError(
+                            vendor.display_name, self.job_id, f"{name} exceeds max_bytes={self.max_bytes}"
+                        )
+                    digest.update(chunk)
+                    out.write(chunk)
                 if announced is not None and size != announced:
                     raise TransientVendorError(
                         vendor.display_name,
@@ -191,10 +198,6 @@ class DownloadJobResultOperator(BaseOperator):
                         self.job_id,
                         f"{name} is {size} bytes but the vendor announced {rr.result.size}",
                     )
-                target.commit()
-            except BaseException:
-                target.discard()
-                raise
         content_type = resp.headers.get("content-type") or rr.result.content_type
         return Written(self._location(target), name, size, digest.hexdigest(), content_type)
 
