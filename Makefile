@@ -9,7 +9,7 @@ export AIRFLOW__CORE__UNIT_TEST_MODE := False
 
 LINTED := airflow_provider_jobstatus dev tests benchmarks example_dags
 
-.PHONY: install db lint test unit slow demo airflow bench chaos clean
+.PHONY: install db lint test unit slow compat demo airflow bench chaos clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ unit: install
 slow: install db
 	$(BIN)/pytest -q -m slow
 
+# The unit, simulator and integration suites and one `airflow dags test` on the newest 3.1.x and
+# 3.2.x, each in its own venv under .venv-compat/ (kept; rebuilt when pyproject.toml changes).
+compat: install
+	$(BIN)/python -m dev.compat $(COMPAT_ARGS)
+
 # The example DAGs on a real Airflow (scheduler/LocalExecutor, triggerer, API server, DAG processor)
 # against the vendor simulator, in .airflow-demo/; DEMO_ARGS=--keep leaves it up afterwards.
 demo: install
@@ -58,4 +63,4 @@ chaos: install
 	$(BIN)/python benchmarks/chaos.py --jobs 1000
 
 clean:
-	rm -rf $(VENV) $(AIRFLOW_HOME) .airflow-demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-compat $(AIRFLOW_HOME) .airflow-demo .pytest_cache .mypy_cache .ruff_cache

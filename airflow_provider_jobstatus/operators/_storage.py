@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Literal, Protocol
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 Overwrite = Literal["replace", "skip", "fail"]
 
@@ -82,15 +83,15 @@ class ObjectTarget:
     moved under the final key when verified (a server-side copy) and deleted on any failure."""
 
     path: Any  # airflow.sdk.ObjectStoragePath
+    #: the URL in the form the destination was written (ObjectStoragePath's own string differs
+    #: between Airflow lines, and carries the ``conn_id@``)
+    url: str
 
     def exists(self) -> bool:
         return bool(self.path.exists())
 
     def describe(self) -> str:
-        """The URL without the ``conn_id@`` ObjectStoragePath puts in its string (the connection
-        is not part of where the object is)."""
-        parts = urlsplit(str(self.path))
-        return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+        return self.url
 
     def open_read(self) -> BinaryIO:
         return self.path.open("rb")  # type: ignore[no-any-return]
@@ -148,10 +149,18 @@ def targets_for(destination: str, names: list[str], conn_id: str | None) -> list
     from airflow.sdk import ObjectStoragePath
 
     base = ObjectStoragePath(destination, conn_id=conn_id)
+    url = _plain_url(destination)
     if destination.endswith("/") or (base.exists() and base.is_dir()):
-        return [ObjectTarget(base / name) for name in names]
+        folder = url if url.endswith("/") else f"{url}/"
+        return [ObjectTarget(base / name, f"{folder}{name}") for name in names]
     _single(destination, names)
-    return [ObjectTarget(base)]
+    return [ObjectTarget(base, url)]
+
+
+def _plain_url(destination: str) -> str:
+    """The destination without a ``conn_id@`` (not part of where objects are), query or fragment."""
+    url = re.split(r"[?#]", destination, maxsplit=1)[0]
+    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/@]*@", r"\1", url)
 
 
 def _single(destination: str, names: list[str]) -> None:

@@ -31,7 +31,7 @@ from airflow_provider_jobstatus.operators._storage import (
     targets_for,
 )
 from airflow_provider_jobstatus.retry import Backoff
-from airflow_provider_jobstatus.status import JobState, strip_query
+from airflow_provider_jobstatus.status import JobState
 from airflow_provider_jobstatus.task_errors import airflow_error, hook_for
 from airflow_provider_jobstatus.vendors import ApiResponse, ResultRequest, safe_file_name, unique_names
 
@@ -206,7 +206,7 @@ class DownloadJobResultOperator(ReportsLineage, BaseOperator):
         an object storage URL without a query (never a signature)."""
         where = target.describe()
         if not is_local(self.destination):
-            return strip_query(where) or where
+            return where
         return Path(where).as_uri() if self.destination.startswith("file:") else where
 
     def _check_answer(self, hook: JobStatusHook, resp: httpx.Response) -> None:
