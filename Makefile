@@ -9,7 +9,7 @@ export AIRFLOW__CORE__UNIT_TEST_MODE := False
 
 LINTED := airflow_provider_jobstatus dev tests benchmarks example_dags
 
-.PHONY: install db lint test unit slow compat demo airflow bench chaos clean
+.PHONY: install db lint test unit slow compat demo airflow bench bench-memory chaos clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -58,6 +58,12 @@ bench: install
 	$(BIN)/python -m pip install -q --disable-pip-version-check 'apache-airflow-providers-http>=5'
 	$(BIN)/python benchmarks/triggerer_scale.py
 	$(BIN)/python benchmarks/coalescing.py
+
+# Memory per wait in a real triggerer (about 10 minutes): DateTimeTriggers (Airflow's own cost),
+# ours, HttpSensorTrigger; 200 waits, I = 2 s, 60 s window. BENCH_RUNS=3 for medians.
+bench-memory: install
+	$(BIN)/python -m pip install -q --disable-pip-version-check 'apache-airflow-providers-http>=5'
+	nice -n 10 $(BIN)/python -m benchmarks.triggerer_memory $(BENCH_MEMORY_ARGS)
 
 chaos: install
 	$(BIN)/python benchmarks/chaos.py --jobs 1000

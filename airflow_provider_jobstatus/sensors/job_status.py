@@ -13,25 +13,24 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from airflow.providers.common.compat.sdk import (
-    AirflowException,
-    AirflowFailException,
-    AirflowSensorTimeout,
-    AirflowSkipException,
-    AirflowTaskTimeout,
-    BaseSensorOperator,
-    PokeReturnValue,
-)
+from airflow.providers.common.compat.sdk import AirflowException, BaseSensorOperator, PokeReturnValue
 from airflow.triggers.base import StartTriggerArgs
 
 from airflow_provider_jobstatus.errors import JobNotFoundError, JobStatusError
 from airflow_provider_jobstatus.hooks.base import JobStatusHook
-from airflow_provider_jobstatus.status import JobState, JobStatus
+from airflow_provider_jobstatus.status import JobStatus
 from airflow_provider_jobstatus.task_errors import airflow_error, hook_for
 from airflow_provider_jobstatus.triggers.job_status import (
     DEFAULT_FAULT_TOLERANCE,
     DEFAULT_NOT_FOUND_GRACE,
     JobStatusTrigger,
+)
+from airflow_provider_jobstatus.triggers.outcome import (
+    DEFER_TIMEOUT_MARGIN,
+    Ending,
+    event_outcome,
+    resume_not_before,
+    status_outcome,
 )
 
 _TRIGGER_PATH = f"{JobStatusTrigger.__module__}.{JobStatusTrigger.__qualname__}"
@@ -57,6 +56,8 @@ class JobStatusSensor(BaseSensorOperator):
     :param start_from_trigger: start in the triggerer without a worker (Airflow 3.3+); the job id
         must be known at parse time or from templated fields that need no XCom.
     :param batch_id: the job's batch (Playment, templated): waits on one batch share one listing.
+    :param end_from_trigger: the triggerer ends the task itself (success with the status as XCom,
+        failure, skip) instead of resuming it on a worker; see the README for what then does not run.
     """
 
     template_fields: Sequence[str] = ("job_id", "conn_id", "vendor_options", "batch_id")
@@ -84,6 +85,7 @@ class JobStatusSensor(BaseSensorOperator):
         not_found_grace: float = DEFAULT_NOT_FOUND_GRACE,
         start_from_trigger: bool = False,
         batch_id: str | None = None,
+        end_from_trigger: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(poke_interval=poke_interval, **kwargs)
@@ -96,6 +98,7 @@ class JobStatusSensor(BaseSensorOperator):
         self.transient_fault_tolerance = transient_fault_tolerance
         self.not_found_grace = not_found_grace
         self.batch_id = batch_id
+        self.end_from_trigger = end_from_trigger
         if start_from_trigger:
             if not _airflow_supports_start_from_trigger():
                 raise AirflowException("JobStatusSensor(start_from_trigger=True) needs Airflow 3.3 or newer")
@@ -103,7 +106,8 @@ class JobStatusSensor(BaseSensorOperator):
             self.start_trigger_args = StartTriggerArgs(
                 trigger_cls=_TRIGGER_PATH,
                 next_method="execute_complete",
-                trigger_kwargs=self._trigger_kwargs(timeout_at=None, execution_deadline=None),
+                # no worker ran, so none can exit late; whether this try may retry is not known yet
+                trigger_kwargs=self._trigger_kwargs(None, None, Ending.of(self), not_before=None),
                 next_kwargs=None,
                 timeout=timedelta(seconds=self.timeout),
             )
@@ -115,7 +119,13 @@ class JobStatusSensor(BaseSensorOperator):
             options["fail_on_warning"] = True
         return options
 
-    def _trigger_kwargs(self, timeout_at: float | None, execution_deadline: float | None) -> dict[str, Any]:
+    def _trigger_kwargs(
+        self,
+        timeout_at: float | None,
+        execution_deadline: float | None,
+        ending: Ending,
+        not_before: float | None,
+    ) -> dict[str, Any]:
         return {
             "conn_id": self.conn_id,
             "job_id": self.job_id,
@@ -126,6 +136,8 @@ class JobStatusSensor(BaseSensorOperator):
             "transient_fault_tolerance": float(self.transient_fault_tolerance),
             "not_found_grace": float(self.not_found_grace),
             "batch_id": self.batch_id or None,
+            "end_from_trigger": ending.to_kwargs() if self.end_from_trigger else None,
+            "not_before": not_before,
         }
 
     def hook(self) -> JobStatusHook:
@@ -136,25 +148,32 @@ class JobStatusSensor(BaseSensorOperator):
         if not self.deferrable:
             return super().execute(context)
         status = self._check(self.hook())
+        ending = Ending.of(self, context)
         if status is not None and status.state.is_terminal:
-            return self._finish(status)
+            return status_outcome(status, ending).apply()
         now = time.time()
         execution_deadline = now + self.execution_timeout.total_seconds() if self.execution_timeout else None
         self.defer(
             trigger=JobStatusTrigger(
-                **self._trigger_kwargs(now + self.timeout, execution_deadline),
+                **self._trigger_kwargs(
+                    now + self.timeout, execution_deadline, ending, resume_not_before(now)
+                ),
                 spread_start=True,
                 seen_status=status.raw_status if status is not None else None,
             ),
             method_name="execute_complete",
-            timeout=timedelta(seconds=self.timeout),
+            # Airflow's own deferral timeout is the backstop: the trigger's deadline comes first and
+            # ends the wait with what it saw last (and, with end_from_trigger, in the triggerer)
+            timeout=timedelta(seconds=self.timeout + DEFER_TIMEOUT_MARGIN),
         )
 
     def poke(self, context: Any) -> bool | PokeReturnValue:
         status = self._check(self.hook())
         if status is None or not status.state.is_terminal:
             return False
-        return PokeReturnValue(is_done=True, xcom_value=self._finish(status))
+        return PokeReturnValue(
+            is_done=True, xcom_value=status_outcome(status, Ending.of(self, context)).apply()
+        )
 
     def _check(self, hook: JobStatusHook) -> JobStatus | None:
         """One status check on the worker; None when it met a transient fault (the wait goes on)."""
@@ -181,23 +200,7 @@ class JobStatusSensor(BaseSensorOperator):
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> Any:
         """Turn the trigger's event into the task's outcome; anything unexpected is an error."""
-        if not isinstance(event, dict) or event.get("status") not in ("done", "error", "timeout"):
-            raise AirflowException(f"JobStatusSensor {self.task_id}: unexpected trigger event {event!r}")
-        kind = event["status"]
-        if kind == "done":
-            status = JobStatus.from_event(event["job"])
-            self.log.info("%s; the wait is over", status.describe())  # the trigger leaves this line to us
-            return self._finish(status)
-        message = str(event.get("message") or "no message")
-        if kind == "timeout":
-            if event.get("reason") == "execution_timeout":
-                raise AirflowTaskTimeout(message)
-            raise AirflowSensorTimeout(message)
-        raise AirflowException(message)
-
-    def _finish(self, status: JobStatus) -> dict[str, Any]:
-        if status.state is JobState.SUCCEEDED:
-            return status.to_event()
-        if status.state is JobState.CANCELED and self.canceled_as_skipped:
-            raise AirflowSkipException(status.describe())
-        raise AirflowFailException(status.describe())
+        outcome = event_outcome(event, Ending.of(self, context), f"JobStatusSensor {self.task_id}")
+        if isinstance(event, dict) and event.get("status") == "done":
+            self.log.info("%s; the wait is over", outcome.message)  # the trigger leaves this line to us
+        return outcome.apply()

@@ -38,6 +38,11 @@ class JobStatusTrigger(BaseTrigger):
         has just checked on its worker), so waits that start together do not poll in lock-step.
     :param seen_status: the vendor status the sensor saw (and logged) just before deferring: the
         trigger logs state changes, and that one is not news.
+    :param end_from_trigger: the task's :class:`~.outcome.Ending` options (plain dict) when the
+        trigger ends the task itself (Airflow's task-success/failed/skipped events); None: the
+        event resumes the task on a worker.
+    :param not_before: epoch seconds before which no event resumes the task on a worker (the
+        deferring worker's exit must have been reported first: Airflow's late-exit race).
     """
 
     def __init__(
@@ -55,6 +60,8 @@ class JobStatusTrigger(BaseTrigger):
         batch_id: str | None = None,
         spread_start: bool = False,
         seen_status: str | None = None,
+        end_from_trigger: dict[str, Any] | None = None,
+        not_before: float | None = None,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.conn_id = conn_id
@@ -70,6 +77,8 @@ class JobStatusTrigger(BaseTrigger):
         self.batch_id = batch_id or None
         self.spread_start = bool(spread_start)
         self.seen_status = seen_status
+        self.end_from_trigger = dict(end_from_trigger) if end_from_trigger is not None else None
+        self.not_before = not_before
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -88,6 +97,8 @@ class JobStatusTrigger(BaseTrigger):
                 "batch_id": self.batch_id,
                 "spread_start": self.spread_start,
                 "seen_status": self.seen_status,
+                "end_from_trigger": self.end_from_trigger,
+                "not_before": self.not_before,
             },
         )
 
@@ -111,7 +122,14 @@ class JobStatusTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         wait = await _wait_module()
-        yield TriggerEvent(await wait.wait_for(self))  # type: ignore[no-untyped-call]
+        payload = await wait.wait_for(self)
+        if self.end_from_trigger is not None:
+            ending = await wait.task_end_event(self, payload)
+            if ending is not None:
+                yield ending
+                return
+        await wait.hold_until(self.not_before)
+        yield TriggerEvent(payload)  # type: ignore[no-untyped-call]
 
 
 _WAIT_MODULE = "airflow_provider_jobstatus.triggers._wait"

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import structlog
 
-from airflow_provider_jobstatus.hooks import _session
+from airflow_provider_jobstatus.hooks import _http
 from airflow_provider_jobstatus.testing.simulator import Simulator
 from airflow_provider_jobstatus.triggers.job_status import JobStatusTrigger
 
@@ -199,14 +199,14 @@ async def test_cancellation_releases_the_shared_client(sim: Simulator) -> None:
     gens = [trigger_for("pdfco", job["job_id"]).run() for _ in range(3)]
     tasks = [asyncio.ensure_future(g.__anext__()) for g in gens]
     await asyncio.sleep(0.3)
-    sessions = _session._async_sessions.get(loop, {})
+    sessions = _http._async_clients.get(loop, {})
     assert len(sessions) == 1 and next(iter(sessions.values())).refs == 3  # three waits, one client
     for t in tasks:
         t.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     for g in gens:
         await g.aclose()
-    assert not _session._async_sessions.get(loop, {})
+    assert not _http._async_clients.get(loop, {})
 
 
 async def test_started_by_the_scheduler_the_triggerers_timeout_is_the_deadline(sim: Simulator) -> None:
@@ -259,3 +259,48 @@ async def test_logs_each_state_change_once_counting_what_the_sensor_saw(
     assert len(lines) == len(expected), lines
     for line, part in zip(lines, expected, strict=True):
         assert part in line
+
+
+async def next_event(trigger: JobStatusTrigger, limit: float = 20.0) -> Any:
+    gen = trigger.run()
+    try:
+        return await asyncio.wait_for(gen.__anext__(), limit)
+    finally:
+        await gen.aclose()
+
+
+async def test_end_from_trigger_ends_the_task_with_the_status_as_xcom(sim: Simulator) -> None:
+    from airflow.triggers.base import TaskFailedEvent, TaskSkippedEvent, TaskSuccessEvent
+
+    ending = {"canceled_as_skipped": True, "retry_possible": False}
+    job = sim.create_job("pdfco", outcome="succeeded", polls=1)
+    ok = await next_event(trigger_for("pdfco", job["job_id"], end_from_trigger=ending))
+    assert isinstance(ok, TaskSuccessEvent)
+    assert ok.xcoms is not None and ok.xcoms["return_value"]["state"] == "succeeded"
+    assert ok.xcoms["return_value"]["job_id"] == job["job_id"]
+    json.dumps(ok.model_dump())  # what the triggerer stores
+    job = sim.create_job("nitro", outcome="canceled", polls=1)
+    assert isinstance(
+        await next_event(trigger_for("nitro", job["job_id"], end_from_trigger=ending)), TaskSkippedEvent
+    )
+    job = sim.create_job("nitro", outcome="failed", polls=1)
+    assert isinstance(
+        await next_event(trigger_for("nitro", job["job_id"], end_from_trigger=ending)), TaskFailedEvent
+    )
+    # a failure that must not retry, on a try Airflow would retry: the worker ends it
+    job = sim.create_job("nitro", outcome="failed", polls=1)
+    back = await next_event(trigger_for("nitro", job["job_id"], end_from_trigger={"retry_possible": True}))
+    assert type(back).__name__ == "TriggerEvent" and back.payload["status"] == "done"
+
+
+async def test_an_event_that_resumes_a_worker_waits_for_not_before(sim: Simulator) -> None:
+    job = sim.create_job("pdfco", outcome="succeeded", polls=0)
+    not_before = time.time() + 1.5
+    event = await first_event(trigger_for("pdfco", job["job_id"], not_before=not_before))
+    assert event["status"] == "done"
+    assert time.time() >= not_before  # the job was done at once; the event waited
+    job = sim.create_job("pdfco", outcome="succeeded", polls=0)
+    # ending in the triggerer cannot trip the race: no hold-off
+    started = time.time()
+    await next_event(trigger_for("pdfco", job["job_id"], not_before=started + 60, end_from_trigger={}))
+    assert time.time() < started + 60

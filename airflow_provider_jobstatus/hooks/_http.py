@@ -1,0 +1,555 @@
+"""The two HTTP clients of a connection: httpx for sync callers, aiohttp for the async path.
+
+Within one process (sync) or event loop (async) every hook of one connection shares one client and
+one token cache, and a refused or expired token is renewed once (single flight), not once per
+wait. Nothing here parses HTTP: the libraries do, with the connection's client settings given to
+them once, when the client is made. What is ours: credentials go only to the connection's own
+origin, bodies are capped after decompression, and each library's errors become the contract's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import threading
+import time
+import weakref
+import zlib
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import getproxies_environment, proxy_bypass_environment  # type: ignore[attr-defined]
+
+import aiohttp
+import httpx
+import yarl
+
+from airflow_provider_jobstatus.errors import (
+    ConfigurationError,
+    JobStatusError,
+    MalformedResponseError,
+    TransientVendorError,
+    UnsafeRedirectError,
+)
+from airflow_provider_jobstatus.hooks._coalesce import SharedAnswers
+from airflow_provider_jobstatus.hooks._settings import ConnSettings, origin_of, resolve_url
+from airflow_provider_jobstatus.hooks._tls import misconfiguration
+from airflow_provider_jobstatus.vendors import MAX_BODY_BYTES, ApiRequest, ApiResponse, TokenGrant, VendorApi
+
+#: Most redirect hops a download follows before calling it a loop.
+MAX_REDIRECTS = 5
+#: Response heads are limited by the libraries themselves: h11 refuses one over 16 KiB, aiohttp (as
+#: configured below) more than 64 fields or a field over 8 KiB.
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A request ready to send: URL resolved, credentials added (own origin only)."""
+
+    method: str
+    url: str = field(repr=False)  # may be a pre-signed URL
+    job_id: str | None
+    own: bool
+    params: Mapping[str, str] | None = None
+    json: Any = field(default=None, repr=False)
+    form: Mapping[str, str] | None = field(default=None, repr=False)
+    files: Mapping[str, Any] | None = field(default=None, repr=False)
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+
+def prepare(
+    conn: ConnSettings, vendor: VendorApi, req: ApiRequest, job_id: str | None, token: str | None
+) -> Outgoing:
+    """Resolve the URL and add credentials, but only for the connection's own origin."""
+    url, own = conn.resolve(req.url)
+    headers = dict(req.headers)
+    if own:
+        if req.authenticated:
+            headers.update(vendor.auth_headers(conn.creds, token))
+        if req.basic_auth:
+            user, password = req.basic_auth
+            headers["Authorization"] = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+    for name, value in headers.items():
+        if "\r" in value or "\n" in value:  # never send what could inject a header
+            raise ConfigurationError(
+                vendor.display_name,
+                job_id,
+                f"{conn.where}: header {name!r} would contain a line break; check the connection's fields",
+            )
+    return Outgoing(req.method, url, job_id, own, req.params, req.json, req.form, req.files, headers)
+
+
+def follow_redirect(
+    conn: ConnSettings, vendor: VendorApi, out: Outgoing, status: int, location: str | None
+) -> Outgoing:
+    """The next hop of a redirect. Credentials stay behind when the origin changes (httpx drops only
+    ``Authorization`` on its own, never ``x-api-key``); non-HTTP schemes are refused outright."""
+    if not location:
+        raise UnsafeRedirectError(
+            vendor.display_name, out.job_id, f"HTTP {status} redirect without a Location"
+        )
+    try:
+        url = resolve_url(out.url, location)
+        scheme = urlsplit(url).scheme.lower()
+        httpx.URL(url)
+    except (ValueError, httpx.InvalidURL):
+        raise UnsafeRedirectError(
+            vendor.display_name, out.job_id, "refusing a redirect to a malformed URL"
+        ) from None
+    if scheme not in ("http", "https"):
+        raise UnsafeRedirectError(
+            vendor.display_name, out.job_id, f"refusing a redirect to a {scheme or 'relative'!r} URL"
+        )
+    mask_url(url)
+    own = origin_of(url) == origin_of(conn.base_url)
+    headers = dict(out.headers)
+    if origin_of(url) != origin_of(out.url):
+        secret = {name.lower() for name in vendor.auth_headers(conn.creds, "-")} | {"authorization"}
+        headers = {k: v for k, v in headers.items() if k.lower() not in secret}
+    return Outgoing("GET", url, out.job_id, own, headers=headers)
+
+
+def mask_url(url: str) -> None:
+    """A URL's query string can be a signature (a credential): register it with Airflow's secrets
+    masker where it is first seen, so no log line of ours or a library's shows it."""
+    query = urlsplit(url).query
+    if query:
+        from airflow.sdk.log import mask_secret
+
+        mask_secret(query)
+
+
+def _mask_location(event: str, info: Mapping[str, Any]) -> None:
+    """httpcore's ``trace`` hook, called just before httpcore logs the same event at DEBUG: a
+    redirect's ``Location`` (a signed URL) is registered with the masker before that line exists."""
+    if event.endswith("receive_response_headers.complete"):
+        _, status, _, headers = info["return_value"]
+        if 300 <= status < 400:
+            for name, value in headers:
+                if name.lower() == b"location":
+                    mask_url(value.decode("latin-1"))
+
+
+async def amask_url(url: str) -> None:
+    query = urlsplit(url).query
+    if query:
+        await amask(query)
+
+
+def mask(secret: str) -> None:
+    from airflow.sdk.log import mask_secret
+
+    mask_secret(secret)
+
+
+async def amask(secret: str) -> None:
+    """:func:`mask` from the event loop (the sync call could block on the supervisor)."""
+    try:
+        from airflow.sdk.log import amask_secret
+    except ImportError:  # Airflow < 3.3.2
+        return mask(secret)
+    await amask_secret(secret)
+
+
+def _no_query(text: str) -> str:
+    """Library messages may quote the URL: cut any query string (a signature) out of them."""
+    return " ".join(word.split("?", 1)[0] + ("?…" if "?" in word else "") for word in text.split(" "))
+
+
+def too_large(vendor: VendorApi, job_id: str | None) -> MalformedResponseError:
+    return MalformedResponseError(
+        vendor.display_name, job_id, f"answer larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB refused"
+    )
+
+
+def fault(conn: ConnSettings, vendor: VendorApi, job_id: str | None, exc: BaseException) -> JobStatusError:
+    """A library's error as the contract's: TLS set-up mistakes fail at once, naming the connection;
+    what may pass is transient, with ``sent`` False when nothing can have reached the vendor."""
+    wrong = misconfiguration(exc)
+    if wrong is not None:
+        return ConfigurationError(vendor.display_name, job_id, f"{conn.where}: {wrong}")
+    text = _no_query(str(exc)) or type(exc).__name__
+    if isinstance(exc, (httpx.UnsupportedProtocol, httpx.LocalProtocolError, aiohttp.InvalidURL)):
+        return ConfigurationError(vendor.display_name, job_id, f"{conn.where}: {type(exc).__name__}: {text}")
+    if isinstance(exc, aiohttp.ClientHttpProxyError) and exc.status in (407, 403):
+        return proxy_refused(conn, vendor, job_id, exc.status)
+    said = str(exc)[:3]  # httpcore's message for a refused CONNECT: "407 Proxy Authentication Required"
+    if isinstance(exc, httpx.ProxyError) and said in ("407", "403"):
+        return proxy_refused(conn, vendor, job_id, int(said))
+    unsent = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError)
+    unsent_aio = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError, aiohttp.ClientHttpProxyError)
+    sent = not isinstance(exc, unsent + unsent_aio)
+    timed_out = isinstance(exc, (httpx.TimeoutException, asyncio.TimeoutError))
+    kind = "timed out" if timed_out else "connection failed"
+    malformed = (httpx.RemoteProtocolError, aiohttp.ClientResponseError)
+    if isinstance(exc, malformed) and not isinstance(exc, aiohttp.ClientHttpProxyError) and not timed_out:
+        return MalformedResponseError(vendor.display_name, job_id, f"broken HTTP answer: {text}")
+    return TransientVendorError(
+        vendor.display_name, job_id, f"{kind}: {type(exc).__name__}: {text}", sent=sent
+    )
+
+
+def proxy_refused(
+    conn: ConnSettings, vendor: VendorApi, job_id: str | None, status: int
+) -> ConfigurationError:
+    """A proxy's 407 (or a refused CONNECT): its credentials or rules, never the vendor's answer."""
+    return ConfigurationError(
+        vendor.display_name,
+        job_id,
+        f"{conn.where}: the proxy refused us (HTTP {status}); check the 'proxy' extra "
+        "or the HTTP_PROXY/HTTPS_PROXY variables",
+    )
+
+
+class TokenCache:
+    """The current access token and when to stop trusting it (a little before the vendor says)."""
+
+    def __init__(self) -> None:
+        self.value: str | None = None
+        self.expires_at = 0.0
+
+    def usable(self, stale: str | None) -> str | None:
+        if self.value is None or self.value == stale or time.monotonic() >= self.expires_at:
+            return None
+        return self.value
+
+    def store(self, grant: TokenGrant) -> str:
+        lifetime = grant.expires_in if grant.expires_in and grant.expires_in > 0 else 3600.0
+        self.value = grant.access_token
+        self.expires_at = time.monotonic() + lifetime - min(60.0, lifetime * 0.1)
+        return grant.access_token
+
+
+def needs_token(conn: ConnSettings, vendor: VendorApi, req: ApiRequest) -> bool:
+    return vendor.uses_token and req.authenticated and conn.resolve(req.url)[1]
+
+
+class SyncClient:
+    """httpx for workers (poke/reschedule sensors, operators, downloads); shared per process."""
+
+    def __init__(self, conn: ConnSettings, vendor: VendorApi, transport: httpx.BaseTransport | None) -> None:
+        self.conn = conn
+        self.vendor = vendor
+        self._transport = transport
+        self._clients: dict[bool, httpx.Client] = {}
+        self.tokens = TokenCache()
+        self._token_lock = threading.Lock()
+        self._lock = threading.Lock()
+
+    def _client(self, own: bool) -> httpx.Client:
+        with self._lock:
+            client = self._clients.get(own)
+            if client is None:
+                settings = self.conn.client
+                client = self._clients[own] = httpx.Client(
+                    verify=settings.own_ssl() if own else settings.other_ssl(),
+                    proxy=settings.proxy,
+                    trust_env=settings.trust_env,
+                    timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
+                    transport=self._transport,
+                    follow_redirects=False,
+                    headers={"Accept-Encoding": ACCEPT_ENCODING},
+                )
+            return client
+
+    def exchange(self, req: ApiRequest, job_id: str | None) -> ApiResponse:
+        """One request with the vendor's auth; a refused token is renewed once and the request re-sent."""
+        token = self.token(None) if needs_token(self.conn, self.vendor, req) else None
+        resp = self.send(prepare(self.conn, self.vendor, req, job_id, token))
+        if token is not None and resp.status_code == 401:
+            token = self.token(token)
+            resp = self.send(prepare(self.conn, self.vendor, req, job_id, token))
+        return resp
+
+    def send(self, out: Outgoing) -> ApiResponse:
+        with self.stream(out) as resp:
+            if _length(resp.headers) > MAX_BODY_BYTES:
+                raise too_large(self.vendor, out.job_id)
+            try:
+                if resp.is_stream_consumed:  # a response made whole (httpx.MockTransport): already inflated
+                    body = _inflate(self.vendor, out.job_id, None, iter([resp.content]))
+                else:
+                    coding = resp.headers.get("content-encoding")
+                    body = _inflate(self.vendor, out.job_id, coding, resp.iter_raw())
+            except (httpx.HTTPError, httpx.StreamError) as exc:
+                raise fault(self.conn, self.vendor, out.job_id, exc) from None
+            return ApiResponse(resp.status_code, resp.headers, body)
+
+    @contextmanager
+    def stream(self, out: Outgoing, follow: bool = False) -> Iterator[httpx.Response]:
+        """The response with its body unread (downloads stream it), redirects followed if asked."""
+        for _ in range(MAX_REDIRECTS + 1):
+            client = self._client(out.own)
+            try:
+                request = client.build_request(
+                    out.method,
+                    out.url,
+                    params=out.params,
+                    json=out.json,
+                    data=out.form,
+                    files=out.files,
+                    headers=out.headers,
+                    extensions={"trace": _mask_location},
+                )
+                resp = client.send(request, stream=True)
+                try:
+                    if resp.status_code == 407:  # a proxy's answer to an absolute-form request
+                        raise proxy_refused(self.conn, self.vendor, out.job_id, 407)
+                    if not (follow and resp.is_redirect):
+                        yield resp
+                        return
+                    location = resp.headers.get("location")
+                    out = follow_redirect(self.conn, self.vendor, out, resp.status_code, location)
+                finally:
+                    resp.close()
+            except httpx.InvalidURL:  # httpx reads every Location, followed or not
+                raise UnsafeRedirectError(
+                    self.vendor.display_name, out.job_id, "the answer redirects to a URL that cannot be read"
+                ) from None
+            except httpx.HTTPError as exc:
+                raise fault(self.conn, self.vendor, out.job_id, exc) from None
+        raise UnsafeRedirectError(
+            self.vendor.display_name, out.job_id, f"more than {MAX_REDIRECTS} redirects (a loop?)"
+        )
+
+    def token(self, stale: str | None) -> str:
+        with self._token_lock:
+            token = self.tokens.usable(stale)
+            if token is not None:
+                return token
+            resp = self.send(
+                prepare(self.conn, self.vendor, self.vendor.token_request(self.conn.creds), None, None)
+            )
+            grant = self.vendor.parse_token(resp)
+            mask(grant.access_token)
+            return self.tokens.store(grant)
+
+    def close(self) -> None:
+        for client in self._clients.values():
+            client.close()
+
+
+class AsyncClient:
+    """One aiohttp session and token cache for one connection in one event loop."""
+
+    def __init__(self, conn: ConnSettings, vendor: VendorApi) -> None:
+        self.conn = conn
+        self.vendor = vendor
+        settings = conn.client
+        self._own_ssl = settings.own_ssl()
+        self._other_ssl = settings.other_ssl()
+        self._trust_env = settings.trust_env
+        #: the proxy for the connection's own origin, read once (httpx too reads the environment
+        #: when its client is made); other origins are looked up per request
+        self._proxy = settings.proxy or (env_proxy(conn.base_url) if settings.trust_env else None)
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=256, keepalive_timeout=60.0),
+            timeout=aiohttp.ClientTimeout(total=settings.timeout, sock_connect=settings.connect_timeout),
+            # the environment's proxies are looked up by env_proxy() below: aiohttp's own
+            # trust_env reads .netrc in a worker thread on every request
+            trust_env=False,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            max_headers=64,  # with max_field_size (8 KiB): a response head is at most about 512 KiB
+            skip_auto_headers=("User-Agent",),
+        )
+        self.tokens = TokenCache()
+        self._token_lock = asyncio.Lock()
+        self.answers = SharedAnswers()
+        self.refs = 0
+
+    async def exchange(self, req: ApiRequest, job_id: str | None) -> ApiResponse:
+        token = await self.token(None) if needs_token(self.conn, self.vendor, req) else None
+        resp = await self.send(prepare(self.conn, self.vendor, req, job_id, token))
+        if token is not None and resp.status_code == 401:
+            token = await self.token(token)
+            resp = await self.send(prepare(self.conn, self.vendor, req, job_id, token))
+        return resp
+
+    async def send(self, out: Outgoing) -> ApiResponse:
+        try:
+            async with self._session.request(
+                out.method,
+                _yarl(out.url),
+                params=out.params,
+                json=out.json,
+                data=out.form,
+                headers=out.headers,
+                allow_redirects=False,
+                ssl=self._own_ssl if out.own else self._other_ssl,
+                proxy=self._proxy
+                if out.own or not self._trust_env
+                else (self.conn.client.proxy or env_proxy(out.url)),
+            ) as resp:
+                if resp.status == 407:
+                    raise proxy_refused(self.conn, self.vendor, out.job_id, 407)
+                length = resp.content_length
+                if length is not None and length > MAX_BODY_BYTES:
+                    raise too_large(self.vendor, out.job_id)
+                if length is not None and "Content-Encoding" not in resp.headers:
+                    body = await resp.read()  # delimited and not inflated: at most the length
+                else:
+                    body = await _capped(resp.content.iter_chunked(256 * 1024), self.vendor, out.job_id)
+                return ApiResponse(resp.status, resp.headers, body)  # case-insensitive, like httpx's
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+            if isinstance(exc, ValueError) and not isinstance(exc, aiohttp.ClientError):
+                raise ConfigurationError(
+                    self.vendor.display_name,
+                    out.job_id,
+                    f"{self.conn.where}: request refused by the client: {exc}",
+                ) from None
+            raise fault(self.conn, self.vendor, out.job_id, exc) from None
+
+    async def token(self, stale: str | None) -> str:
+        token = self.tokens.usable(stale)
+        if token is not None:
+            return token
+        async with self._token_lock:
+            token = self.tokens.usable(stale)
+            if token is not None:
+                return token
+            req = self.vendor.token_request(self.conn.creds)
+            resp = await self.send(prepare(self.conn, self.vendor, req, None, None))
+            grant = self.vendor.parse_token(resp)
+            await amask(grant.access_token)
+            return self.tokens.store(grant)
+
+    async def aclose(self) -> None:
+        await self._session.close()
+
+
+_PROXY_NAMES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+
+
+def env_proxy(url: str) -> str | None:
+    """The proxy the environment names for ``url`` (HTTP(S)_PROXY, ALL_PROXY, NO_PROXY), as httpx
+    reads them on the sync path."""
+    parts = urlsplit(url)
+    snapshot = tuple(os.environ.get(n) or os.environ.get(n.upper()) for n in _PROXY_NAMES)
+    return _env_proxy(parts.scheme, parts.hostname or "", parts.port, snapshot) if any(snapshot[:3]) else None
+
+
+@lru_cache(maxsize=4096)
+def _env_proxy(scheme: str, host: str, port: int | None, snapshot: tuple[str | None, ...]) -> str | None:
+    if proxy_bypass_environment(host if port is None else f"{host}:{port}"):
+        return None
+    proxies = getproxies_environment()
+    proxy = proxies.get(scheme) or proxies.get("all")
+    return proxy if proxy and proxy.startswith(("http://", "https://")) else None
+
+
+async def _capped(chunks: AsyncIterator[bytes], vendor: VendorApi, job_id: str | None) -> bytes:
+    """Read a body of unknown (or inflated) size, refusing it once it passes the cap."""
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise too_large(vendor, job_id)
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+@lru_cache(maxsize=16384)  # a wait asks for the same URL on every poll
+def _yarl(url: str) -> yarl.URL:
+    """The URL exactly as the sync path sends it: httpx's escaping, then no re-quoting by yarl
+    (which would turn an encoded ``%3D`` in a job id back into ``=``)."""
+    return yarl.URL(str(httpx.URL(url)), encoded=True)
+
+
+#: what the sync client asks for (httpx would add ``br``/``zstd`` when their packages are installed)
+ACCEPT_ENCODING = "gzip, deflate"
+
+
+def _inflate(vendor: VendorApi, job_id: str | None, coding: str | None, raw: Iterator[bytes]) -> bytes:
+    """A status body inflated here, never past the cap: httpx inflates each network read whole
+    (64 KiB of gzip can become 64 MiB, and stacked codings multiply that without bound)."""
+    coding = (coding or "identity").strip().lower()
+    if coding not in ("identity", "gzip", "x-gzip", "deflate"):
+        raise MalformedResponseError(
+            vendor.display_name, job_id, f"answer in unsupported content encoding {coding!r}"
+        )
+    inflater = None if coding == "identity" else zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib
+    body = bytearray()
+    try:
+        for chunk in raw:
+            data = chunk
+            while data:
+                if inflater is None:
+                    piece, data = data, b""
+                else:
+                    piece = inflater.decompress(data, MAX_BODY_BYTES + 1 - len(body))
+                    data = inflater.unconsumed_tail
+                body += piece
+                if len(body) > MAX_BODY_BYTES:
+                    raise too_large(vendor, job_id)
+        if inflater is not None:
+            body += inflater.flush()
+    except zlib.error:
+        raise MalformedResponseError(
+            vendor.display_name, job_id, f"answer is not valid {coding} data"
+        ) from None
+    if len(body) > MAX_BODY_BYTES:
+        raise too_large(vendor, job_id)
+    return bytes(body)
+
+
+def _length(headers: Mapping[str, str]) -> int:
+    try:
+        return int(headers.get("content-length") or 0)
+    except ValueError:
+        return 0
+
+
+# -- sharing ------------------------------------------------------------------------------------
+_Key = tuple[str, tuple[str, str, str], Any]
+_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[_Key, AsyncClient]] = (
+    weakref.WeakKeyDictionary()
+)
+_sync_clients: dict[_Key, SyncClient] = {}
+_sync_lock = threading.Lock()
+
+
+_creating: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+async def acquire_async(conn: ConnSettings, vendor: VendorApi) -> AsyncClient:
+    """The running loop's client for this connection; callers must :func:`release_async` it."""
+    loop = asyncio.get_running_loop()
+    clients = _async_clients.setdefault(loop, {})
+    key = (vendor.name, conn.share_key, conn.client)
+    client = clients.get(key)
+    if client is None:
+        # a thousand waits starting together make one client: the first loads the TLS roots off
+        # the loop (it takes a while), the others wait for it
+        async with _creating.setdefault(loop, asyncio.Lock()):
+            client = clients.get(key)
+            if client is None:
+                await asyncio.to_thread(lambda: (conn.client.own_ssl(), conn.client.other_ssl()))
+                client = clients[key] = AsyncClient(conn, vendor)
+    client.refs += 1
+    return client
+
+
+async def release_async(client: AsyncClient) -> None:
+    """Drop one reference; the last one closes the session."""
+    client.refs -= 1
+    if client.refs > 0:
+        return
+    clients = _async_clients.get(asyncio.get_running_loop(), {})
+    for key, candidate in list(clients.items()):
+        if candidate is client:
+            del clients[key]
+    await client.aclose()
+
+
+def shared_sync(conn: ConnSettings, vendor: VendorApi, transport: httpx.BaseTransport | None) -> SyncClient:
+    key = (vendor.name, conn.share_key, (conn.client, transport))
+    with _sync_lock:
+        client = _sync_clients.get(key)
+        if client is None:
+            client = _sync_clients[key] = SyncClient(conn, vendor, transport)
+        return client
