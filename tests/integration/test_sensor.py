@@ -191,6 +191,7 @@ def test_soft_fail_skips_a_job_that_failed_before_the_first_check(sim: Simulator
         sensor("nitro", job["job_id"], soft_fail=True).execute(context={})
 
 
+@needs_start_from_trigger
 def test_start_from_trigger_with_end_from_trigger_knows_only_a_task_without_retries() -> None:
     args = sensor("playment", "job-9", start_from_trigger=True, end_from_trigger=True).start_trigger_args
     assert args is not None and args.trigger_kwargs is not None
