@@ -56,6 +56,12 @@ def newest_patches(lines: Sequence[str]) -> list[str]:
     return chosen
 
 
+#: what an older line needs that its own constraints file would have given (pip without Airflow's
+#: constraints takes the newest release of everything): Airflow 3.2's task SDK breaks on pydantic 2.14
+#: ("Model 'TITerminalStatePayload' needs a discriminator field")
+LINE_PINS: dict[str, list[str]] = {"3.2": ["pydantic<2.14"]}
+
+
 @dataclass
 class Result:
     airflow: str
@@ -103,7 +109,9 @@ class Line:
         return proc
 
     def stamp(self) -> str:
-        return hashlib.sha256((REPO / "pyproject.toml").read_bytes() + self.airflow.encode()).hexdigest()
+        pins = " ".join(LINE_PINS.get(self.line, []))
+        text = (REPO / "pyproject.toml").read_bytes() + (self.airflow + pins).encode()
+        return hashlib.sha256(text).hexdigest()
 
     def install(self) -> None:
         """A virtualenv with this Airflow and the project (editable, with its test extra)."""
@@ -122,7 +130,8 @@ class Line:
             "--no-compile",
             "--disable-pip-version-check",
         ]
-        proc = self.run([*pip, f"apache-airflow=={self.airflow}", "-e", ".[test]"], timeout=1500)
+        pins = [f"apache-airflow=={self.airflow}", *LINE_PINS.get(self.line, [])]
+        proc = self.run([*pip, *pins, "-e", ".[test]"], timeout=1500)
         if proc.returncode != 0:
             raise StepFailed(f"install failed: {(proc.stdout + proc.stderr).strip()[-300:]}")
         stamp_file.write_text(self.stamp())
