@@ -57,9 +57,10 @@ def newest_patches(lines: Sequence[str]) -> list[str]:
 
 
 #: what an older line needs that its own constraints file would have given (pip without Airflow's
-#: constraints takes the newest release of everything): Airflow 3.2's task SDK breaks on pydantic 2.14
-#: ("Model 'TITerminalStatePayload' needs a discriminator field")
-LINE_PINS: dict[str, list[str]] = {"3.2": ["pydantic<2.14"]}
+#: constraints takes the newest release of everything): Airflow 3.2.2's execution API breaks on
+#: fastapi 0.165 ("Model 'TITerminalStatePayload' needs a discriminator field"); these are the
+#: releases Airflow 3.3.2 installs with
+LINE_PINS: dict[str, list[str]] = {"3.2": ["fastapi<0.137", "cadwyn<8", "pydantic<2.14"]}
 
 
 @dataclass
