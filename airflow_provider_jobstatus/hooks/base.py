@@ -167,6 +167,14 @@ class JobStatusHook(BaseHook):
         token renewed once; no retries: the caller knows whether sending twice is safe."""
         return self.sync_session().run(exchange(self.settings(), self.vendor, req, job_id))
 
+    def cancel_job(self, job_id: str) -> bool:
+        """Ask the vendor to cancel a job; False (nothing sent) where it documents no cancel call."""
+        req = self.vendor.cancel_request(job_id, self.options(self.settings(), {}))
+        if req is None:
+            return False
+        self.vendor.parse_cancel(job_id, self.request(req, job_id))
+        return True
+
     def get_batch_page(self, batch_id: str, page_token: str | None = None) -> BatchPage:
         settings = self.settings()
         opts = self.options(settings, {})
@@ -251,6 +259,14 @@ class JobStatusHook(BaseHook):
         """:meth:`request` without blocking the event loop (triggers: cancel, listings)."""
         settings = await self.asettings()
         return await (await self.async_session()).run(exchange(settings, self.vendor, req, job_id))
+
+    async def acancel_job(self, job_id: str) -> bool:
+        """:meth:`cancel_job` without blocking the event loop (a trigger's ``on_kill``)."""
+        req = self.vendor.cancel_request(job_id, self.options(await self.asettings(), {}))
+        if req is None:
+            return False
+        self.vendor.parse_cancel(job_id, await self.arequest(req, job_id))
+        return True
 
     async def aget_job_status(
         self, job_id: str, *, retries: int | None = None, max_age: float | None = None, **options: Any

@@ -42,6 +42,64 @@ async def wait_for(trigger: JobStatusTrigger) -> dict[str, Any]:
         return error_event(exc, trigger.job_id, None)
 
 
+async def cancel_on_kill(trigger: JobStatusTrigger) -> None:
+    """Cancel the job of a trigger whose task is no longer deferred (see ``JobStatusTrigger.on_kill``)."""
+    log = trigger.log
+    ti = getattr(trigger, "task_instance", None)
+    state = await task_state(ti)
+    if state == "deferred" or state is _UNKNOWN:
+        why = "Airflow could not say" if state is _UNKNOWN else "the task is still deferred"
+        log.info(
+            "Job %r: trigger stopped but %s (moved to another triggerer?): not cancelling",
+            trigger.job_id,
+            why,
+        )
+        return
+    try:
+        hook = await JobStatusHook.afor_connection(trigger.conn_id, retries=1)
+        async with hook:
+            name = hook.vendor.display_name
+            if not await hook.acancel_job(trigger.job_id):
+                log.warning(
+                    "%s has no cancel call: job %r is left running at %s (the task is now %s)",
+                    name,
+                    trigger.job_id,
+                    name,
+                    state,
+                )
+                return
+    except JobStatusError as exc:
+        log.warning("Could not cancel job %r: %s", trigger.job_id, exc)
+        return
+    log.info("%s job %r canceled: the task is now %s", name, trigger.job_id, state)
+
+
+_UNKNOWN: Any = object()
+
+
+async def task_state(ti: Any) -> Any:
+    """The task instance's state as Airflow has it now, or ``_UNKNOWN`` when it cannot say."""
+    if ti is None:
+        return _UNKNOWN
+    try:
+        from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+        map_index = getattr(ti, "map_index", -1)
+        # a sync SDK call: made from a thread, it waits on the triggerer's comms without blocking the loop
+        states = await asyncio.to_thread(
+            RuntimeTaskInstance.get_task_states,
+            dag_id=ti.dag_id,
+            map_index=map_index,
+            task_ids=[ti.task_id],
+            run_ids=[ti.run_id],
+        )
+    except Exception:  # no answer means no cancel, never a crash in on_kill
+        return _UNKNOWN
+    key = ti.task_id if map_index is None or map_index < 0 else f"{ti.task_id}_{map_index}"
+    run = states.get(ti.run_id) if isinstance(states, dict) else None
+    return run.get(key, _UNKNOWN) if isinstance(run, dict) else _UNKNOWN
+
+
 class _Wait:
     """The state of one wait: what was last seen, how long faults have lasted."""
 

@@ -38,6 +38,9 @@ class JobStatusTrigger(BaseTrigger):
         has just checked on its worker), so waits that start together do not poll in lock-step.
     :param seen_status: the vendor status the sensor saw (and logged) just before deferring: the
         trigger logs state changes, and that one is not news.
+    :param cancel_on_kill: on Airflow 3.3+, when the deferred task is marked failed or success or
+        cleared, cancel the job at the vendor (or warn where it has no cancel call). Off by default:
+        a sensor never cancels a job it did not start; the run operators turn it on.
     """
 
     def __init__(
@@ -55,6 +58,7 @@ class JobStatusTrigger(BaseTrigger):
         batch_id: str | None = None,
         spread_start: bool = False,
         seen_status: str | None = None,
+        cancel_on_kill: bool = False,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.conn_id = conn_id
@@ -70,6 +74,7 @@ class JobStatusTrigger(BaseTrigger):
         self.batch_id = batch_id or None
         self.spread_start = bool(spread_start)
         self.seen_status = seen_status
+        self.cancel_on_kill = bool(cancel_on_kill)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -88,6 +93,7 @@ class JobStatusTrigger(BaseTrigger):
                 "batch_id": self.batch_id,
                 "spread_start": self.spread_start,
                 "seen_status": self.seen_status,
+                "cancel_on_kill": self.cancel_on_kill,
             },
         )
 
@@ -112,6 +118,13 @@ class JobStatusTrigger(BaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         wait = await _wait_module()
         yield TriggerEvent(await wait.wait_for(self))  # type: ignore[no-untyped-call]
+
+    async def on_kill(self) -> None:
+        """Airflow 3.3 calls this when it stops the trigger for a user's action on the task, but
+        also when it merely moves the trigger to another triggerer: the job is cancelled only if
+        Airflow says the task is no longer deferred. A triggerer restart calls only ``cleanup``."""
+        if self.cancel_on_kill:
+            await (await _wait_module()).cancel_on_kill(self)
 
 
 _WAIT_MODULE = "airflow_provider_jobstatus.triggers._wait"
