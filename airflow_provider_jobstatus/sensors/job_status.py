@@ -15,10 +15,6 @@ from typing import Any
 
 from airflow.providers.common.compat.sdk import (
     AirflowException,
-    AirflowFailException,
-    AirflowSensorTimeout,
-    AirflowSkipException,
-    AirflowTaskTimeout,
     BaseSensorOperator,
     PokeReturnValue,
 )
@@ -26,8 +22,8 @@ from airflow.triggers.base import StartTriggerArgs
 
 from airflow_provider_jobstatus.errors import JobNotFoundError, JobStatusError
 from airflow_provider_jobstatus.hooks.base import JobStatusHook
-from airflow_provider_jobstatus.status import JobState, JobStatus
-from airflow_provider_jobstatus.task_errors import airflow_error, hook_for
+from airflow_provider_jobstatus.status import JobStatus
+from airflow_provider_jobstatus.task_errors import airflow_error, hook_for, job_outcome, wait_outcome
 from airflow_provider_jobstatus.triggers.job_status import (
     DEFAULT_FAULT_TOLERANCE,
     DEFAULT_NOT_FOUND_GRACE,
@@ -181,23 +177,7 @@ class JobStatusSensor(BaseSensorOperator):
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> Any:
         """Turn the trigger's event into the task's outcome; anything unexpected is an error."""
-        if not isinstance(event, dict) or event.get("status") not in ("done", "error", "timeout"):
-            raise AirflowException(f"JobStatusSensor {self.task_id}: unexpected trigger event {event!r}")
-        kind = event["status"]
-        if kind == "done":
-            status = JobStatus.from_event(event["job"])
-            self.log.info("%s; the wait is over", status.describe())  # the trigger leaves this line to us
-            return self._finish(status)
-        message = str(event.get("message") or "no message")
-        if kind == "timeout":
-            if event.get("reason") == "execution_timeout":
-                raise AirflowTaskTimeout(message)
-            raise AirflowSensorTimeout(message)
-        raise AirflowException(message)
+        return wait_outcome(self, event, self.canceled_as_skipped)
 
     def _finish(self, status: JobStatus) -> dict[str, Any]:
-        if status.state is JobState.SUCCEEDED:
-            return status.to_event()
-        if status.state is JobState.CANCELED and self.canceled_as_skipped:
-            raise AirflowSkipException(status.describe())
-        raise AirflowFailException(status.describe())
+        return job_outcome(status, self.canceled_as_skipped)
