@@ -67,6 +67,7 @@ class RunJobOperator(BaseOperator):
     :param canceled_as_skipped: a canceled job skips the task instead of failing it.
     :param transient_fault_tolerance: seconds of uninterrupted faults before the wait fails.
     :param not_found_grace: seconds a 404 counts as "not visible yet".
+    :param hook_params: keyword arguments for the hook (``timeout``, ``transport``, ...).
     """
 
     #: the connection type this operator starts jobs for
@@ -89,10 +90,12 @@ class RunJobOperator(BaseOperator):
         canceled_as_skipped: bool = False,
         transient_fault_tolerance: float = DEFAULT_FAULT_TOLERANCE,
         not_found_grace: float = DEFAULT_NOT_FOUND_GRACE,
+        hook_params: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.conn_id = conn_id
+        self.hook_params = dict(hook_params or {})
         self.wait = wait
         self.deferrable = deferrable
         self.poll_interval = float(poll_interval)
@@ -118,7 +121,7 @@ class RunJobOperator(BaseOperator):
 
     # -- execution ------------------------------------------------------------------------------
     def hook(self) -> JobStatusHook:
-        hook = hook_for(self.conn_id, None)
+        hook = hook_for(self.conn_id, self.hook_params)
         if hook.vendor.name != self.vendor_name:
             raise AirflowFailException(
                 f"{type(self).__name__} {self.task_id}: connection {self.conn_id!r} is of type "
