@@ -133,7 +133,9 @@ def start_request(endpoint: str, payload: Mapping[str, Any]) -> ApiRequest:
     """``POST {endpoint}`` with the payload and ``"async": true`` (a background job, up to 15-20 min;
     synchronous calls time out after about 25 s)."""
     name = PdfCoApi.display_name
-    if not isinstance(endpoint, str) or not re.fullmatch(r"/v1/[A-Za-z0-9/_.-]+", endpoint.strip()):
+    if not isinstance(endpoint, str) or not re.fullmatch(
+        r"/v1(?:/[A-Za-z0-9_-][A-Za-z0-9_.-]*)+", endpoint.strip()
+    ):
         raise ConfigurationError(
             name, None, f"endpoint {endpoint!r} should be a path like /v1/pdf/convert/to/text"
         )
