@@ -323,3 +323,38 @@ def test_no_cancel_call_is_one_warning(sim: Simulator) -> None:
     warnings = [str(e["event"]) for e in logs if "no cancel call" in str(e["event"])]
     assert len(warnings) == 1 and job_id in warnings[0] and "PDF.co" in warnings[0]
     assert sim.job(job_id)["terminal"] is False
+
+
+class TaskInstanceKey:
+    dag_id, run_id, task_id, map_index = "d", "r", "run_alteryx", -1
+
+
+@pytest.mark.parametrize(("state", "canceled"), [("deferred", False), ("failed", True), ("success", True)])
+def test_trigger_on_kill_cancels_only_a_task_no_longer_deferred(
+    sim: Simulator, monkeypatch: pytest.MonkeyPatch, state: str, canceled: bool
+) -> None:
+    """Airflow 3.3 calls on_kill for a user's action and when it moves a trigger elsewhere; only
+    Airflow's own answer about the task instance tells the two apart."""
+    from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+    asked: list[dict[str, Any]] = []
+
+    def get_task_states(**query: Any) -> dict[str, Any]:
+        asked.append(query)
+        return {"r": {"run_alteryx": state}}
+
+    monkeypatch.setattr(RuntimeTaskInstance, "get_task_states", staticmethod(get_task_states))
+    job = sim.create_job("alteryx", seconds=600)
+    trigger = JobStatusTrigger(conn_id="alteryx_default", job_id=job["job_id"], cancel_on_kill=True)
+    trigger.task_instance = TaskInstanceKey()  # type: ignore[assignment]
+    asyncio.run(trigger.on_kill())
+    assert asked == [{"dag_id": "d", "map_index": -1, "task_ids": ["run_alteryx"], "run_ids": ["r"]}]
+    assert sim.job(job["job_id"])["canceled"] is canceled
+
+
+def test_a_sensor_trigger_never_cancels(sim: Simulator) -> None:
+    job = sim.create_job("alteryx", seconds=600)
+    trigger = JobStatusTrigger(conn_id="alteryx_default", job_id=job["job_id"])
+    trigger.task_instance = TaskInstanceKey()  # type: ignore[assignment]
+    asyncio.run(trigger.on_kill())
+    assert sim.job(job["job_id"])["canceled"] is False
