@@ -27,6 +27,7 @@ from airflow.providers.common.compat.sdk import (
 )
 
 from airflow_provider_jobstatus.errors import (
+    ConfigurationError,
     DuplicateJobError,
     JobNotFoundError,
     JobStatusError,
@@ -375,13 +376,18 @@ def _nitro_input(stack: ExitStack, source: str, conn_id: str | None) -> nitro.Ni
     from airflow_provider_jobstatus.operators._storage import is_local
 
     handle: IO[bytes]
-    if is_local(source):
-        handle = stack.enter_context(open(source.removeprefix("file://"), "rb"))  # noqa: SIM115
-    else:
-        from airflow.sdk import ObjectStoragePath
+    try:
+        if is_local(source):
+            handle = stack.enter_context(open(source.removeprefix("file://"), "rb"))  # noqa: SIM115
+        else:
+            from airflow.sdk import ObjectStoragePath
 
-        path: Any = ObjectStoragePath(source, conn_id=conn_id)
-        handle = stack.enter_context(path.open("rb"))
+            path: Any = ObjectStoragePath(source, conn_id=conn_id)
+            handle = stack.enter_context(path.open("rb"))
+    except OSError as exc:
+        raise ConfigurationError(
+            nitro.API.display_name, None, f"cannot read the input {source!r}: {exc.strerror or exc}"
+        ) from exc
     name = source.rstrip("/").rsplit("/", 1)[-1] or "input"
     return (name, handle, mimetypes.guess_type(name)[0] or "application/octet-stream")
 

@@ -216,6 +216,9 @@ def test_nitro_uploads_local_files_streamed(sim: Simulator, tmp_path: Path) -> N
     assert result["state"] == "succeeded"
     with pytest.raises(AirflowFailException, match="either file= or files="):
         run(make("nitro", file=None))
+    with pytest.raises(AirflowFailException, match="cannot read the input"):
+        run(make("nitro", file=str(tmp_path / "missing.pdf")))
+    assert sim.starts()["created"]["nitro"] == 1
 
 
 def test_a_429_on_submit_is_retried(sim: Simulator) -> None:
