@@ -11,6 +11,38 @@ _TIMEOUT_FIELD = {
 }
 
 
+#: The HTTP client settings every vendor's connection takes, alike on the sync and async paths.
+_CLIENT_FIELDS: dict[str, Any] = {
+    "timeout": _TIMEOUT_FIELD,
+    "verify": {
+        "label": "Verify TLS",
+        "description": "true (default), false (not recommended), or the path of a CA bundle that "
+        "replaces the default trust store for this connection's own host.",
+        "schema": {"type": ["string", "null"], "default": "true"},
+    },
+    "cert": {
+        "label": "Client certificate",
+        "description": "Path of a PEM client certificate for mutual TLS (on every worker and triggerer).",
+        "schema": {"type": ["string", "null"]},
+    },
+    "key": {
+        "label": "Client certificate key",
+        "description": "Path of the certificate's private key, when it is not in the certificate file.",
+        "schema": {"type": ["string", "null"]},
+    },
+    "proxy": {
+        "label": "Proxy URL",
+        "description": "http(s)://[user:password@]host:port for every request of this connection.",
+        "schema": {"type": ["string", "null"]},
+    },
+    "trust_env": {
+        "label": "Use proxy and CA environment variables",
+        "description": "Honour HTTP_PROXY, HTTPS_PROXY, NO_PROXY, SSL_CERT_FILE and SSL_CERT_DIR.",
+        "schema": {"type": ["boolean", "null"], "default": True},
+    },
+}
+
+
 def _ui(host_placeholder: str, login: str | None, password: str, password_hint: str) -> dict[str, Any]:
     hidden = ["schema", "port"] + ([] if login else ["login"])
     relabel = {"host": "API base URL", "password": password}
@@ -26,7 +58,7 @@ CONNECTION_TYPES: dict[str, dict[str, Any]] = {
         "hook-class-name": "airflow_provider_jobstatus.hooks.nitro.NitroHook",
         "hook-name": "Nitro PDF Services",
         "ui-field-behaviour": _ui("https://api.gonitro.dev", "Client ID", "Client secret", "clientSecret"),
-        "conn-fields": {"timeout": _TIMEOUT_FIELD},
+        "conn-fields": _CLIENT_FIELDS,
     },
     "pdfco": {
         "hook-class-name": "airflow_provider_jobstatus.hooks.pdfco.PdfCoHook",
@@ -34,7 +66,7 @@ CONNECTION_TYPES: dict[str, dict[str, Any]] = {
         "ui-field-behaviour": _ui(
             "https://api.pdf.co", None, "API key", "x-api-key from the PDF.co dashboard"
         ),
-        "conn-fields": {"timeout": _TIMEOUT_FIELD},
+        "conn-fields": _CLIENT_FIELDS,
     },
     "alteryx": {
         "hook-class-name": "airflow_provider_jobstatus.hooks.alteryx.AlteryxHook",
@@ -42,7 +74,7 @@ CONNECTION_TYPES: dict[str, dict[str, Any]] = {
         "ui-field-behaviour": _ui(
             "https://alteryx.example.com/webapi", "API access key", "API access secret", "API access secret"
         ),
-        "conn-fields": {"timeout": _TIMEOUT_FIELD},
+        "conn-fields": _CLIENT_FIELDS,
     },
     "apidatatools": {
         "hook-class-name": "airflow_provider_jobstatus.hooks.apidatatools.ApiDataToolsHook",
@@ -54,7 +86,7 @@ CONNECTION_TYPES: dict[str, dict[str, Any]] = {
                 "description": "Path of the job status endpoint; {job_id} is replaced by the job id.",
                 "schema": {"type": ["string", "null"], "default": "/jobs/{job_id}"},
             },
-            "timeout": _TIMEOUT_FIELD,
+            **_CLIENT_FIELDS,
         },
     },
     "playment": {
@@ -69,7 +101,7 @@ CONNECTION_TYPES: dict[str, dict[str, Any]] = {
                 "description": "The GT Studio project the jobs belong to.",
                 "schema": {"type": ["string", "null"], "minLength": 1},
             },
-            "timeout": _TIMEOUT_FIELD,
+            **_CLIENT_FIELDS,
         },
     },
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from airflow_provider_jobstatus.hooks._settings import ClientSettings, ConnSettings, origin_of
 from airflow_provider_jobstatus.hooks.alteryx import AlteryxHook
 from airflow_provider_jobstatus.hooks.apidatatools import ApiDataToolsHook
 from airflow_provider_jobstatus.hooks.base import JobStatusHook
@@ -17,8 +18,11 @@ __all__ = [
     "HOOKS",
     "AlteryxHook",
     "ApiDataToolsHook",
+    "ClientSettings",
+    "ConnSettings",
     "JobStatusHook",
     "NitroHook",
     "PdfCoHook",
     "PlaymentHook",
+    "origin_of",
 ]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
@@ -13,17 +15,43 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from airflow_provider_jobstatus.errors import ConfigurationError
+from airflow_provider_jobstatus.hooks._tls import default_ssl_context, ssl_context
 from airflow_provider_jobstatus.vendors import Credentials, VendorApi
+
+#: connection extras that configure the HTTP client rather than the vendor
+CLIENT_EXTRAS = ("verify", "cert", "key", "proxy", "trust_env", "timeout")
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """What the HTTP libraries are told, the same for httpx (sync) and aiohttp (async)."""
+
+    verify: bool | str = True
+    cert: str | None = None
+    key: str | None = None
+    proxy: str | None = field(default=None, repr=False)  # may carry credentials
+    trust_env: bool = True
+    timeout: float = 30.0
+    connect_timeout: float = 10.0
+
+    def own_ssl(self) -> ssl.SSLContext:
+        """Trust (and client certificate) for the connection's own origin, token endpoints included."""
+        return ssl_context(self.verify, self.cert, self.key, self.trust_env)
+
+    def other_ssl(self) -> ssl.SSLContext:
+        """Trust for other origins (pre-signed result URLs): the default store."""
+        return default_ssl_context(self.trust_env)
 
 
 @dataclass(frozen=True)
 class ConnSettings:
-    """A connection resolved for one vendor: base URL, credentials and extras."""
+    """A connection resolved for one vendor: base URL, credentials, client settings and extras."""
 
     conn_id: str
     base_url: str
     creds: Credentials
     extras: Mapping[str, Any] = field(default_factory=dict)
+    client: ClientSettings = field(default_factory=ClientSettings)
 
     @property
     def origin(self) -> tuple[str, str, int | None]:
@@ -34,6 +62,11 @@ class ConnSettings:
         """Who may share clients and tokens: same base URL and same credentials."""
         digest = hashlib.sha256(f"{self.creds.login}\0{self.creds.secret}".encode()).hexdigest()
         return (self.base_url, self.creds.login or "", digest)
+
+    @property
+    def where(self) -> str:
+        """How messages name the connection: its id and host, so the reader knows what to fix."""
+        return f"connection {self.conn_id!r} ({self.base_url})"
 
     def resolve(self, path_or_url: str) -> tuple[str, bool]:
         """The absolute URL of a vendor path (or URL), and whether it is on the connection's own
@@ -113,8 +146,95 @@ def build_settings(
         raise ConfigurationError(
             vendor.display_name, None, f"{where}: field 'login' (the client id) is empty"
         )
-    creds = Credentials(login=login or None, secret=password, extras=dict(extras))
-    return ConnSettings(conn_id=conn_id, base_url=base_url, creds=creds, extras=dict(extras))
+    for name, value in (("password", password), ("login", login)):
+        if value and ("\r" in value or "\n" in value):
+            raise ConfigurationError(
+                vendor.display_name,
+                None,
+                f"{where}: field {name!r} contains a line break; paste the value again without it",
+            )
+    client = client_settings(vendor, where, extras)
+    vendor_extras = {k: v for k, v in extras.items() if k not in CLIENT_EXTRAS}
+    creds = Credentials(login=login or None, secret=password, extras=vendor_extras)
+    return ConnSettings(conn_id=conn_id, base_url=base_url, creds=creds, extras=vendor_extras, client=client)
+
+
+_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
+
+
+def _flag(vendor: VendorApi, where: str, name: str, value: Any, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    raise ConfigurationError(
+        vendor.display_name, None, f"{where}: extra {name!r} must be true or false, got {value!r}"
+    )
+
+
+def _existing_path(vendor: VendorApi, where: str, name: str, value: Any, what: str) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not os.path.exists(value):
+        raise ConfigurationError(
+            vendor.display_name,
+            None,
+            f"{where}: extra {name!r} names {what} {value!r} that does not exist on this machine "
+            "(it must exist on every worker and triggerer)",
+        )
+    return value
+
+
+def client_settings(vendor: VendorApi, where: str, extras: Mapping[str, Any]) -> ClientSettings:
+    """The client settings from the connection's extras, each checked now: a mistake here fails at
+    once, naming the extra, instead of surfacing as a TLS or proxy error on every poll."""
+    raw_verify = extras.get("verify")
+    verify: bool | str
+    if isinstance(raw_verify, str) and raw_verify.strip().lower() not in (*_TRUE, *_FALSE, ""):
+        verify = _existing_path(vendor, where, "verify", raw_verify, "a CA bundle") or True
+    else:
+        verify = _flag(vendor, where, "verify", raw_verify, True)
+    cert = _existing_path(vendor, where, "cert", extras.get("cert"), "a client certificate")
+    key = _existing_path(vendor, where, "key", extras.get("key"), "a client key")
+    if key and not cert:
+        raise ConfigurationError(vendor.display_name, None, f"{where}: extra 'key' is set without 'cert'")
+    proxy = extras.get("proxy") or None
+    if proxy is not None:
+        try:
+            parts = urlsplit(str(proxy))
+            ok = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ConfigurationError(
+                vendor.display_name,
+                None,
+                # never echo the value: it may hold a password
+                f"{where}: extra 'proxy' must be an http(s)://host:port URL",
+            )
+    timeout = extras.get("timeout")
+    total = float(timeout) if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) else 30.0
+    if total <= 0 or total != total:
+        total = 30.0
+    try:
+        settings = ClientSettings(
+            verify=verify,
+            cert=cert,
+            key=key,
+            proxy=str(proxy) if proxy else None,
+            trust_env=_flag(vendor, where, "trust_env", extras.get("trust_env"), True),
+            timeout=total,
+            connect_timeout=min(10.0, total),
+        )
+        settings.own_ssl()  # a bundle or certificate that does not load fails now, not per poll
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        raise ConfigurationError(
+            vendor.display_name, None, f"{where}: TLS settings do not load ({type(exc).__name__}: {exc})"
+        ) from None
+    return settings
 
 
 @lru_cache(maxsize=1024)  # every trigger builds its hook's settings: parse each host once
@@ -129,7 +249,12 @@ def _base_url(vendor: VendorApi, where: str, host: str | None, port: int | None)
             )
         return vendor.default_base_url
     if "://" not in host:
-        host = "https://" + host
+        raise ConfigurationError(
+            vendor.display_name,
+            None,
+            f"{where}: field 'host' {host!r} has no scheme; write https://{host} "
+            "(or http:// for a plain-HTTP server)",
+        )
     try:
         parts = urlsplit(host)
         _ = parts.port  # raises for a port that is not a number in 0-65535

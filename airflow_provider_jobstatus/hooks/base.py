@@ -3,58 +3,60 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
+import logging
 import weakref
-from collections.abc import AsyncIterator, Iterator, Mapping
-from contextlib import asynccontextmanager, contextmanager
-from typing import Any, ClassVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, ClassVar, TypeVar
 
 import httpx
+import tenacity
 from airflow.sdk import BaseHook
 
 from airflow_provider_jobstatus.connection_types import CONNECTION_TYPES
 from airflow_provider_jobstatus.errors import (
     AuthenticationError,
     ConfigurationError,
+    JobNotFoundError,
     JobStatusError,
+    TransientVendorError,
     VendorRequestError,
 )
 from airflow_provider_jobstatus.hooks._coalesce import SharedAnswers
-from airflow_provider_jobstatus.hooks._flow import (
-    Flow,
-    batch_page_flow,
-    exchange,
+from airflow_provider_jobstatus.hooks._http import (
+    AsyncClient,
+    SyncClient,
+    acquire_async,
+    amask,
+    amask_url,
+    mask,
+    mask_url,
     needs_token,
     prepare,
-    status_flow,
-    token_flow,
-    with_retries,
-)
-from airflow_provider_jobstatus.hooks._session import (
-    AsyncSession,
-    SyncSession,
-    Timeouts,
-    acquire_async,
     release_async,
     shared_sync,
 )
 from airflow_provider_jobstatus.hooks._settings import ConnSettings, build_settings, parse_extras
-from airflow_provider_jobstatus.hooks._status_poll import StatusPoll
 from airflow_provider_jobstatus.retry import Backoff
 from airflow_provider_jobstatus.status import BatchJob, BatchPage, JobStatus
 from airflow_provider_jobstatus.vendors import ApiRequest, ApiResponse, ResultRequest, VendorApi, get_vendor
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: Probe id for ``test_connection``: no vendor has such a job, every vendor still checks the key.
 _PROBE_JOB_ID = "airflow-connection-test"
 
 
 class JobStatusHook(BaseHook):
-    """Authenticated access to one vendor's job-status API through one Airflow connection.
+    """Authenticated access to one vendor's job API through one Airflow connection.
 
-    Subclasses set ``vendor_name``; everything else (connection parsing, token cache, retries, the
-    rule that credentials never leave the connection's origin) happens here once for all vendors.
-    Use ``async with hook:`` (or ``await hook.aclose()``) in async code so the shared client is
-    released when the last user is done.
+    Subclasses set ``vendor_name``; everything else (connection parsing, client settings, token
+    cache, retries, the rule that credentials never leave the connection's origin) happens here
+    once for all vendors. Use ``async with hook:`` (or ``await hook.aclose()``) in async code so the
+    shared client is released when the last user is done.
     """
 
     vendor_name: ClassVar[str] = ""
@@ -71,8 +73,8 @@ class JobStatusHook(BaseHook):
         backoff: float = 1.0,
         max_backoff: float = 300.0,
         timeout: float | None = None,
-        connect_timeout: float = 10.0,
-        transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None,
+        connect_timeout: float | None = None,
+        transport: httpx.BaseTransport | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -85,9 +87,10 @@ class JobStatusHook(BaseHook):
         self.backoff = Backoff(base=backoff, cap=max_backoff)
         self._timeout = timeout
         self._connect_timeout = connect_timeout
+        #: an ``httpx.MockTransport`` for sync unit tests; the async path always uses aiohttp
         self._transport = transport
         self._settings: ConnSettings | None = None
-        self._async_session: AsyncSession | None = None
+        self._async_client: AsyncClient | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(conn_id={self.conn_id!r})"
@@ -108,23 +111,24 @@ class JobStatusHook(BaseHook):
         """The same, fetching the connection without blocking the event loop (triggers)."""
         conn = await shared_connection(conn_id)
         hook = hook_class_for(conn.conn_type, conn_id)(conn_id, **kwargs)
-        hook._settings = hook._settings_from(conn, parse_extras(conn.extra, hook.vendor, conn_id))
+        hook._settings = hook._settings_from(conn)
+        await _amask_proxy(hook._settings)
         return hook
 
     def settings(self) -> ConnSettings:
         if self._settings is None:
-            conn = self.get_connection(self.conn_id)
-            self._settings = self._settings_from(conn, parse_extras(conn.extra, self.vendor, self.conn_id))
+            self._settings = self._settings_from(self.get_connection(self.conn_id))
+            _mask_proxy(self._settings)
         return self._settings
 
     async def asettings(self) -> ConnSettings:
         if self._settings is None:
-            conn = await shared_connection(self.conn_id)
-            self._settings = self._settings_from(conn, parse_extras(conn.extra, self.vendor, self.conn_id))
+            self._settings = self._settings_from(await shared_connection(self.conn_id))
+            await _amask_proxy(self._settings)
         return self._settings
 
-    def _settings_from(self, conn: Any, extras: Mapping[str, Any]) -> ConnSettings:
-        return build_settings(
+    def _settings_from(self, conn: Any) -> ConnSettings:
+        settings = build_settings(
             self.vendor,
             self.conn_id,
             conn_type=conn.conn_type,
@@ -132,40 +136,71 @@ class JobStatusHook(BaseHook):
             port=conn.port,
             login=conn.login,
             password=conn.password,
-            extras=extras,
+            extras=parse_extras(conn.extra, self.vendor, self.conn_id),
         )
-
-    def timeouts(self, settings: ConnSettings) -> Timeouts:
-        total = self._timeout
-        if total is None:
-            configured = settings.extras.get("timeout")
-            total = float(configured) if isinstance(configured, (int, float)) and configured > 0 else 30.0
-        return Timeouts(total=total, connect=min(self._connect_timeout, total), transport=self._transport)
+        client = settings.client
+        if self._timeout is not None:
+            client = dataclasses.replace(
+                client, timeout=self._timeout, connect_timeout=min(10.0, self._timeout)
+            )
+        if self._connect_timeout is not None:
+            client = dataclasses.replace(client, connect_timeout=min(self._connect_timeout, client.timeout))
+        return dataclasses.replace(settings, client=client)
 
     def options(self, settings: ConnSettings, overrides: Mapping[str, Any]) -> dict[str, Any]:
         """Vendor options: the connection's extras, then the caller's (sensor) options."""
         return {**settings.extras, **{k: v for k, v in overrides.items() if v is not None}}
 
+    def _retrying(self, attempts: int | None = None) -> dict[str, Any]:
+        """tenacity's arguments for a single call: transient faults retried with jittered backoff
+        (a vendor's Retry-After as a floor), anything else raised at once."""
+
+        def wait(state: tenacity.RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            hint = exc.retry_after if isinstance(exc, TransientVendorError) else None
+            return self.backoff.delay(state.attempt_number, hint)
+
+        def before_sleep(state: tenacity.RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            log.warning(
+                "%s; retrying in %.1f s (attempt %d)", exc, state.upcoming_sleep, state.attempt_number + 1
+            )
+
+        return {
+            "stop": tenacity.stop_after_attempt(self.retries if attempts is None else max(1, attempts)),
+            "wait": wait,
+            "retry": tenacity.retry_if_exception(
+                lambda exc: isinstance(exc, JobStatusError) and exc.transient
+            ),
+            "before_sleep": before_sleep,
+            "reraise": True,
+        }
+
     # -- sync -----------------------------------------------------------------------------------
-    def sync_session(self) -> SyncSession:
-        settings = self.settings()
-        return shared_sync(settings, self.vendor, self.timeouts(settings))
-
-    def run(self, flow: Flow[Any]) -> Any:
-        return self.sync_session().run(flow)
-
-    def get_job_status(self, job_id: str, **options: Any) -> JobStatus:
-        """The job's current status; transient faults are retried a few times, then raised."""
-        settings = self.settings()
-        opts = self.options(settings, options)
-        return self.sync_session().run(
-            with_retries(lambda: status_flow(settings, self.vendor, job_id, opts), self.retries, self.backoff)
-        )
+    def sync_client(self) -> SyncClient:
+        return shared_sync(self.settings(), self.vendor, self._transport)
 
     def request(self, req: ApiRequest, job_id: str | None = None) -> ApiResponse:
         """Send one vendor request (start, cancel, listing) with the connection's auth, a refused
         token renewed once; no retries: the caller knows whether sending twice is safe."""
-        return self.sync_session().run(exchange(self.settings(), self.vendor, req, job_id))
+        return self.sync_client().exchange(req, job_id)
+
+    def get_job_status(self, job_id: str, **options: Any) -> JobStatus:
+        """The job's current status; transient faults are retried a few times, then raised."""
+        opts = self.options(self.settings(), options)
+        client = self.sync_client()
+        req = self.vendor.status_request(job_id, opts)
+
+        def once() -> JobStatus:
+            try:
+                return self.vendor.parse_status(job_id, client.exchange(req, job_id), opts)
+            except JobNotFoundError:
+                fallback = self.vendor.fallback_status_request(job_id, opts)
+                if fallback is None:
+                    raise
+                return self.vendor.parse_status(job_id, client.exchange(fallback, job_id), opts)
+
+        return _seen(tenacity.Retrying(**self._retrying())(once))
 
     def cancel_job(self, job_id: str) -> bool:
         """Ask the vendor to cancel a job; False (nothing sent) where it documents no cancel call."""
@@ -176,19 +211,29 @@ class JobStatusHook(BaseHook):
         return True
 
     def get_batch_page(self, batch_id: str, page_token: str | None = None) -> BatchPage:
-        settings = self.settings()
-        opts = self.options(settings, {})
-        return self.sync_session().run(
-            with_retries(
-                lambda: batch_page_flow(settings, self.vendor, batch_id, page_token, opts),
-                self.retries,
-                self.backoff,
-            )
+        opts = self.options(self.settings(), {})
+        req = self.vendor.batch_page_request(batch_id, page_token, opts)
+        client = self.sync_client()
+        return tenacity.Retrying(**self._retrying())(
+            lambda: self.vendor.parse_batch_page(batch_id, client.exchange(req, batch_id))
         )
 
+    def iter_batch_pages(self, batch_id: str, max_pages: int | None = None) -> Iterator[BatchPage]:
+        """A batch's pages in order; a page that fails is retried, not restarted from page one."""
+        token: str | None = None
+        seen: set[str] = set()
+        pages = 0
+        while True:
+            page = self.get_batch_page(batch_id, token)
+            pages += 1
+            yield page
+            token = next_token(self.vendor, batch_id, page, seen)
+            if token is None or (max_pages is not None and pages >= max_pages):
+                return
+
     def iter_batch_jobs(self, batch_id: str, max_pages: int | None = None) -> Iterator[BatchJob]:
-        """Every job of a batch, page by page; a page that fails is retried, not restarted from page one."""
-        for page in iter_pages(self, batch_id, max_pages):
+        """Every job of a batch, page by page."""
+        for page in self.iter_batch_pages(batch_id, max_pages):
             yield from page.jobs
 
     @contextmanager
@@ -196,29 +241,13 @@ class JobStatusHook(BaseHook):
         """Open one result of job ``job_id`` for streaming: the vendor's auth on its own origin
         only, redirects followed without credentials, a refused token renewed once."""
         settings = self.settings()
-        session = self.sync_session()
+        client = self.sync_client()
+        mask_url(result.request.url)
         stale: str | None = None
         for _ in range(2):
-            token = session.token(stale) if needs_token(settings, self.vendor, result.request) else None
-            step = prepare(settings, self.vendor, result.request, job_id, token)
-            with session.stream(step, follow=result.follow_redirects) as resp:
-                if resp.status_code == 401 and token is not None and stale is None:
-                    stale = token
-                    continue
-                yield resp
-                return
-
-    @asynccontextmanager
-    async def aopen_result(
-        self, result: ResultRequest, job_id: str | None = None
-    ) -> AsyncIterator[httpx.Response]:
-        settings = await self.asettings()
-        session = await self.async_session()
-        stale: str | None = None
-        for _ in range(2):
-            token = await session.token(stale) if needs_token(settings, self.vendor, result.request) else None
-            step = prepare(settings, self.vendor, result.request, job_id, token)
-            async with session.stream(step, follow=result.follow_redirects) as resp:
+            token = client.token(stale) if needs_token(settings, self.vendor, result.request) else None
+            out = prepare(settings, self.vendor, result.request, job_id, token)
+            with client.stream(out, follow=result.follow_redirects) as resp:
                 if resp.status_code == 401 and token is not None and stale is None:
                     stale = token
                     continue
@@ -232,9 +261,9 @@ class JobStatusHook(BaseHook):
         Messages speak of the vendor, not of that probe id."""
         name = self.vendor.display_name
         try:
-            settings = self.settings()
+            self.settings()
             if self.vendor.uses_token:
-                self.sync_session().run(token_flow(settings, self.vendor))
+                self.sync_client().token(None)
                 return True, f"{name}: credentials accepted (token issued)"
             self.get_job_status(_PROBE_JOB_ID)
         except (AuthenticationError, ConfigurationError) as exc:
@@ -246,19 +275,14 @@ class JobStatusHook(BaseHook):
         return True, f"{name}: credentials accepted"
 
     # -- async ----------------------------------------------------------------------------------
-    async def async_session(self) -> AsyncSession:
-        if self._async_session is None:
-            settings = await self.asettings()
-            self._async_session = acquire_async(settings, self.vendor, self.timeouts(settings))
-        return self._async_session
-
-    async def arun(self, flow: Flow[Any]) -> Any:
-        return await (await self.async_session()).run(flow)
+    async def async_client(self) -> AsyncClient:
+        if self._async_client is None:
+            self._async_client = await acquire_async(await self.asettings(), self.vendor)
+        return self._async_client
 
     async def arequest(self, req: ApiRequest, job_id: str | None = None) -> ApiResponse:
         """:meth:`request` without blocking the event loop (triggers: cancel, listings)."""
-        settings = await self.asettings()
-        return await (await self.async_session()).run(exchange(settings, self.vendor, req, job_id))
+        return await (await self.async_client()).exchange(req, job_id)
 
     async def acancel_job(self, job_id: str) -> bool:
         """:meth:`cancel_job` without blocking the event loop (a trigger's ``on_kill``)."""
@@ -276,38 +300,44 @@ class JobStatusHook(BaseHook):
         With ``max_age``, an answer another caller in this event loop got less than ``max_age``
         seconds ago (or is getting right now) is shared instead of asking again.
         """
-        poll = await self.astatus_poll(job_id, retries=retries, **options)
-        return await poll(max_age)
+        client = await self.async_client()
+        opts = self.options(self._settings or await self.asettings(), options)
+        req = self.vendor.status_request(job_id, opts)  # also checks the id
 
-    async def astatus_poll(self, job_id: str, *, retries: int | None = None, **options: Any) -> StatusPoll:
-        """:meth:`aget_job_status` for a caller that asks about one job again and again (a wait):
-        ``await poll(max_age)`` per poll, with everything that does not change settled once."""
-        settings = await self.asettings()
-        session = await self.async_session()
-        attempts = self.retries if retries is None else max(1, retries)
-        return StatusPoll(session, settings, job_id, self.options(settings, options), attempts, self.backoff)
+        async def once() -> JobStatus:
+            try:
+                return self.vendor.parse_status(job_id, await client.exchange(req, job_id), opts)
+            except JobNotFoundError:
+                fallback = self.vendor.fallback_status_request(job_id, opts)
+                if fallback is None:
+                    raise
+                return self.vendor.parse_status(job_id, await client.exchange(fallback, job_id), opts)
+
+        fetch = once if retries == 1 else _aretrying(self._retrying(retries), once)
+        if max_age is None:
+            return await _aseen(await fetch())
+        key = ("status", job_id, json.dumps(opts, sort_keys=True, default=str) if opts else "")
+        return await _aseen(await client.answers.get(key, fetch, max_age))
 
     async def abatch_snapshot(self, batch_id: str, *, max_age: float) -> dict[str, BatchJob]:
         """Every job of a batch by id, from one listing shared by all callers in this event loop
         for ``max_age`` seconds: a thousand waits on one batch cost its pages once per interval."""
-        session = await self.async_session()
+        client = await self.async_client()
 
         async def fetch() -> dict[str, BatchJob]:
             return {job.id: job async for job in self.aiter_batch_jobs(batch_id)}
 
-        return await session.answers.get(("batch", batch_id), fetch, max_age)
+        return await client.answers.get(("batch", batch_id), fetch, max_age)
 
     async def aget_batch_page(self, batch_id: str, page_token: str | None = None) -> BatchPage:
-        settings = await self.asettings()
-        opts = self.options(settings, {})
-        session = await self.async_session()
-        return await session.run(
-            with_retries(
-                lambda: batch_page_flow(settings, self.vendor, batch_id, page_token, opts),
-                self.retries,
-                self.backoff,
-            )
-        )
+        opts = self.options(await self.asettings(), {})
+        req = self.vendor.batch_page_request(batch_id, page_token, opts)
+        client = await self.async_client()
+
+        async def once() -> BatchPage:
+            return self.vendor.parse_batch_page(batch_id, await client.exchange(req, batch_id))
+
+        return await _aretrying(self._retrying(), once)()
 
     async def aiter_batch_jobs(self, batch_id: str, max_pages: int | None = None) -> AsyncIterator[BatchJob]:
         token: str | None = None
@@ -323,9 +353,9 @@ class JobStatusHook(BaseHook):
                 return
 
     async def aclose(self) -> None:
-        session, self._async_session = self._async_session, None
-        if session is not None:
-            await release_async(session)
+        client, self._async_client = self._async_client, None
+        if client is not None:
+            await release_async(client)
 
     async def __aenter__(self) -> JobStatusHook:
         return self
@@ -361,6 +391,45 @@ _connections: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SharedAnswers
 )
 
 
+def _aretrying(kwargs: dict[str, Any], once: Callable[[], Awaitable[T]]) -> Callable[[], Awaitable[T]]:
+    async def call() -> T:
+        return await tenacity.AsyncRetrying(**kwargs)(once)
+
+    return call
+
+
+def _seen(status: JobStatus) -> JobStatus:
+    """Result URLs carry their signature in the query: masked the moment we first see them."""
+    for result in status.results:
+        if result.url:
+            mask_url(result.url)
+    return status
+
+
+async def _aseen(status: JobStatus) -> JobStatus:
+    for result in status.results:
+        if result.url:
+            await amask_url(result.url)
+    return status
+
+
+def _mask_proxy(settings: ConnSettings) -> None:
+    password = _proxy_password(settings)
+    if password:
+        mask(password)
+
+
+async def _amask_proxy(settings: ConnSettings) -> None:
+    password = _proxy_password(settings)
+    if password:
+        await amask(password)
+
+
+def _proxy_password(settings: ConnSettings) -> str | None:
+    proxy = settings.client.proxy
+    return httpx.URL(proxy).password if proxy else None
+
+
 async def shared_connection(conn_id: str) -> Any:
     """The Airflow connection, looked up once for all the waits that start together in this event
     loop: a thousand triggers starting at once would otherwise cost a lookup (and its secret
@@ -385,19 +454,6 @@ def next_token(vendor: VendorApi, batch_id: str, page: BatchPage, seen: set[str]
         )
     seen.add(token)
     return token
-
-
-def iter_pages(hook: JobStatusHook, batch_id: str, max_pages: int | None) -> Iterator[BatchPage]:
-    token: str | None = None
-    seen: set[str] = set()
-    pages = 0
-    while True:
-        page = hook.get_batch_page(batch_id, token)
-        pages += 1
-        yield page
-        token = next_token(hook.vendor, batch_id, page, seen)
-        if token is None or (max_pages is not None and pages >= max_pages):
-            return
 
 
 def hook_class_for(conn_type: str | None, conn_id: str) -> type[JobStatusHook]:

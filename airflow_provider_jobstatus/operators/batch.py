@@ -9,7 +9,7 @@ from typing import Any, NoReturn
 from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperator
 
 from airflow_provider_jobstatus.errors import JobStatusError
-from airflow_provider_jobstatus.hooks.base import JobStatusHook, iter_pages
+from airflow_provider_jobstatus.hooks import JobStatusHook
 from airflow_provider_jobstatus.operators._storage import targets_for
 from airflow_provider_jobstatus.status import BatchJob, strip_query
 from airflow_provider_jobstatus.task_errors import airflow_error, hook_for
@@ -99,12 +99,12 @@ class BatchJobsToXComOperator(BaseOperator):
         return result
 
     def _pages(self, hook: JobStatusHook) -> Iterator[tuple[int, list[dict[str, Any]]]]:
-        """(pages read so far, the wanted rows of the last page). ``iter_pages`` retries a failing
+        """(pages read so far, the wanted rows of the last page). ``iter_batch_pages`` retries a failing
         page in place and stops on a repeated token, so page one is never fetched twice."""
         wanted = {self.status} if isinstance(self.status, str) else set(self.status or [])
         pages = 0
         try:
-            for pages, page in enumerate(iter_pages(hook, self.batch_id, self.max_pages), 1):
+            for pages, page in enumerate(hook.iter_batch_pages(self.batch_id, self.max_pages), 1):
                 yield pages, [job_row(j) for j in page.jobs if not wanted or j.status in wanted]
         except JobStatusError as exc:
             raise airflow_error(exc, f"after {pages} pages") from exc

@@ -18,8 +18,7 @@ from airflow_provider_jobstatus.errors import (
     TransientVendorError,
     VendorRequestError,
 )
-from airflow_provider_jobstatus.hooks._settings import origin_of
-from airflow_provider_jobstatus.hooks.base import JobStatusHook
+from airflow_provider_jobstatus.hooks import JobStatusHook, origin_of
 from airflow_provider_jobstatus.operators._storage import (
     CHUNK,
     Overwrite,

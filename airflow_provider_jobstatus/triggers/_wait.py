@@ -11,16 +11,11 @@ import time
 from typing import Any
 
 from airflow_provider_jobstatus.errors import JobNotFoundError, JobStatusError, TransientVendorError
-from airflow_provider_jobstatus.hooks._fasthttp import tls_context
-from airflow_provider_jobstatus.hooks._status_poll import StatusPoll
-from airflow_provider_jobstatus.hooks.base import JobStatusHook
+from airflow_provider_jobstatus.hooks import JobStatusHook
 from airflow_provider_jobstatus.retry import Backoff
 from airflow_provider_jobstatus.status import JobState, JobStatus
 from airflow_provider_jobstatus.triggers.events import done_event, error_event, timeout_event
 from airflow_provider_jobstatus.triggers.job_status import JobStatusTrigger
-
-tls_context()  # load the CA roots now, in the importing thread, not on the event loop
-
 
 #: the longest a vendor's ``retry_after`` may make a wait sleep (unless the poll interval is longer)
 MAX_VENDOR_PACING = 600.0
@@ -36,8 +31,8 @@ async def wait_for(trigger: JobStatusTrigger) -> dict[str, Any]:
         return error_event(exc, trigger.job_id, None)
     try:
         async with hook:
-            status = await hook.astatus_poll(trigger.job_id, retries=1, **trigger.vendor_options)
-            return await _Wait(trigger, hook, status).run()
+            await hook.async_client()  # connection problems show here, before the first poll
+            return await _Wait(trigger, hook).run()
     except JobStatusError as exc:  # connection problems (or a bad id) found before or on the first poll
         return error_event(exc, trigger.job_id, None)
 
@@ -103,7 +98,7 @@ async def task_state(ti: Any) -> Any:
 class _Wait:
     """The state of one wait: what was last seen, how long faults have lasted."""
 
-    def __init__(self, trigger: JobStatusTrigger, hook: JobStatusHook, status: StatusPoll) -> None:
+    def __init__(self, trigger: JobStatusTrigger, hook: JobStatusHook) -> None:
         self.t = trigger
         self.hook = hook
         self.vendor = hook.vendor
@@ -114,7 +109,6 @@ class _Wait:
         self.not_found_since: float | None = None
         self.final_check_done = False
         self.delay = trigger.poll_interval
-        self.status = status
 
     @property
     def log(self) -> Any:
@@ -183,7 +177,9 @@ class _Wait:
                     raw_status=listed.status,
                     message=f"as listed in batch {self.t.batch_id!r}",
                 )
-        return await self.status(max_age)
+        return await self.hook.aget_job_status(
+            self.t.job_id, retries=1, max_age=max_age, **self.t.vendor_options
+        )
 
     async def final_check(self) -> dict[str, Any] | None:
         """One last check before the deadline with the vendor's final-check options (PDF.co

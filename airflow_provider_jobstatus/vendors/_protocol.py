@@ -286,6 +286,10 @@ class VendorApi(ABC):
             raise MalformedResponseError(
                 self.display_name, None, f"token answer has no {' or '.join(map(repr, token_keys))} string"
             )
+        if "\r" in token or "\n" in token:  # it goes into a header: never let it inject another
+            raise MalformedResponseError(
+                self.display_name, None, "token answer has a line break in its token"
+            )
         key = next((k for k in expiry_keys if data.get(k) is not None), None)
         expires = None if key is None else field_of(self.display_name, None, data, key, (int, float))
         return TokenGrant(token, None if expires is None else float(expires))

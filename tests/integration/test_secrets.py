@@ -304,7 +304,7 @@ def closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("mode", ["sync"])
 def test_a_connection_error_on_a_signed_url_hides_the_signature(
     sim: Simulator, secrets: Secrets, mode: str
 ) -> None:
@@ -319,7 +319,7 @@ def test_a_connection_error_on_a_signed_url_hides_the_signature(
     assert secrets.found_in(error_text(err.value)) == []
 
 
-@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("mode", ["sync"])
 @pytest.mark.parametrize(
     "exc_type", [httpx.ConnectError, httpx.ReadTimeout, httpx.RemoteProtocolError, httpx.ReadError]
 )
@@ -337,23 +337,18 @@ def test_transport_errors_that_quote_the_signed_url_are_cleaned(
     set_conn(monkeypatch, "pdf_mock", connection_dict(sim, "pdfco"))
     hook = HOOKS["pdfco"]("pdf_mock", transport=httpx.MockTransport(fail), retries=1)
     rr = ResultRequest(ApiRequest("GET", url, authenticated=False), "r.pdf", ResultFile(url=url))
-    with pytest.raises(TransientVendorError) as err:
+    with pytest.raises(JobStatusError) as err:
         open_result(hook, rr, mode)
+    assert err.value.transient
     assert "files.example.test" in str(err.value)  # the error still says where
     assert secrets.found_in(error_text(err.value)) == []
     assert "X-Amz-Credential" not in str(err.value)
 
 
 def open_result(hook: JobStatusHook, rr: ResultRequest, mode: str) -> bytes:
-    if mode == "sync":
-        with hook.open_result(rr) as resp:
-            return resp.read()
-
-    async def go() -> bytes:
-        async with hook, hook.aopen_result(rr) as resp:
-            return await resp.aread()
-
-    return asyncio.run(go())
+    assert mode == "sync"  # downloads run on workers: there is no async download path
+    with hook.open_result(rr) as resp:
+        return resp.read()
 
 
 # == repr =========================================================================================
@@ -362,14 +357,12 @@ def test_repr_of_hooks_settings_credentials_and_tokens(sim: Simulator, secrets: 
     hook = HOOKS[vendor](f"{vendor}_default")
     settings = hook.settings()
     texts = [repr(hook), str(hook), repr(settings), str(settings), repr(settings.creds), repr(vars(hook))]
-    session = hook.sync_session()
-    texts += [repr(session), repr(session.settings)]
+    client = hook.sync_client()
+    texts += [repr(client), repr(client.conn), repr(client.conn.client)]
     if VENDORS[vendor].uses_token:
-        from airflow_provider_jobstatus.hooks._flow import token_flow
-
-        grant = session.run(token_flow(settings, hook.vendor))
-        assert grant.access_token in secrets.tokens
-        texts += [repr(grant), str(grant)]
+        token = client.token(None)
+        assert token in secrets.tokens
+        texts += [repr(client.tokens)]
     for text in texts:
         assert secrets.found_in(text) == [], text
 
@@ -385,7 +378,7 @@ def test_repr_of_a_status_with_signed_results(sim: Simulator, secrets: Secrets, 
 
 @pytest.mark.parametrize("vendor", ALL)
 def test_repr_of_requests_carrying_credentials(sim: Simulator, secrets: Secrets, vendor: str) -> None:
-    from airflow_provider_jobstatus.hooks._flow import prepare
+    from airflow_provider_jobstatus.hooks._http import prepare
 
     hook = HOOKS[vendor](f"{vendor}_default")
     settings = hook.settings()

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import structlog
 
-from airflow_provider_jobstatus.hooks import _session
+from airflow_provider_jobstatus.hooks import _http
 from airflow_provider_jobstatus.testing.simulator import Simulator
 from airflow_provider_jobstatus.triggers.job_status import JobStatusTrigger
 
@@ -199,14 +199,14 @@ async def test_cancellation_releases_the_shared_client(sim: Simulator) -> None:
     gens = [trigger_for("pdfco", job["job_id"]).run() for _ in range(3)]
     tasks = [asyncio.ensure_future(g.__anext__()) for g in gens]
     await asyncio.sleep(0.3)
-    sessions = _session._async_sessions.get(loop, {})
+    sessions = _http._async_clients.get(loop, {})
     assert len(sessions) == 1 and next(iter(sessions.values())).refs == 3  # three waits, one client
     for t in tasks:
         t.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     for g in gens:
         await g.aclose()
-    assert not _session._async_sessions.get(loop, {})
+    assert not _http._async_clients.get(loop, {})
 
 
 async def test_started_by_the_scheduler_the_triggerers_timeout_is_the_deadline(sim: Simulator) -> None:

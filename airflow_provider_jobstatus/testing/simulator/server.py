@@ -21,14 +21,6 @@ from .state import SimState
 logger = logging.getLogger(__name__)
 
 
-def _http_impl() -> str:
-    try:
-        import httptools  # noqa: F401
-    except ImportError:  # pragma: no cover - httptools ships with uvicorn[standard]
-        return "h11"
-    return "httptools"
-
-
 def _new_loop() -> asyncio.AbstractEventLoop:
     try:
         import uvloop
@@ -114,7 +106,7 @@ class Simulator:
         self.state.api_url = self._url
         self.state.files_url = self._files_url
         common: dict[str, Any] = {
-            "http": _http_impl(),
+            "http": "auto",  # uvicorn's fastest installed parser
             "ws": "none",
             "lifespan": "off",
             "access_log": False,

@@ -29,6 +29,7 @@ from airflow_provider_jobstatus.hooks import (
 )
 from airflow_provider_jobstatus.status import JobState, ResultFile
 from airflow_provider_jobstatus.vendors import ApiRequest, ResultRequest
+from tests.routed import routed, served
 
 API = "https://api.vendor.test"
 FILES = "https://files.other.test"
@@ -80,8 +81,9 @@ async def test_async_path_matches_sync(monkeypatch: pytest.MonkeyPatch) -> None:
     set_conn(monkeypatch, "adt", "apidatatools", host=API, password="k-adt")
     body = {"job_id": "a", "status": "queued", "created_at": 1, "updated_at": 1, "retry_after": 2}
     rec = Recorder(lambda req: httpx.Response(200, json=body))
-    async with fast(ApiDataToolsHook, "adt", rec) as hook:
-        status = await hook.aget_job_status("a b")
+    with routed(rec.handle) as url:
+        async with served(ApiDataToolsHook("adt"), url) as hook:
+            status = await hook.aget_job_status("a b")
     assert status.state is JobState.QUEUED and status.retry_after == 2
     (req,) = rec.requests
     assert req.url.raw_path == b"/jobs/a%20b"
@@ -198,17 +200,18 @@ async def test_alteryx_client_credentials_and_single_flight_renewal(monkeypatch:
     set_conn(monkeypatch, "ayx", "alteryx", host=f"{API}/webapi", login="key", password="secret")
     server = TokenServer("/webapi/oauth2/token", "snake")
     rec = Recorder(server.route(ALTERYX_RUNNING))
-    hooks = [fast(AlteryxHook, "ayx", rec) for _ in range(20)]
-    try:
-        results = await asyncio.gather(*(h.aget_job_status("a1") for h in hooks))
-        assert {r.state for r in results} == {JobState.RUNNING}
-        assert len(server.token_requests) == 1  # twenty waits, one token (shared per connection and loop)
-        server.revoke()
-        await asyncio.gather(*(h.aget_job_status("a1") for h in hooks))
-        assert len(server.token_requests) == 2  # renewed once, not once per wait
-    finally:
-        for h in hooks:
-            await h.aclose()
+    with routed(rec.handle) as url:
+        hooks = [served(AlteryxHook("ayx"), f"{url}/webapi") for _ in range(20)]
+        try:
+            results = await asyncio.gather(*(h.aget_job_status("a1") for h in hooks))
+            assert {r.state for r in results} == {JobState.RUNNING}
+            assert len(server.token_requests) == 1  # twenty waits, one token (shared per connection and loop)
+            server.revoke()
+            await asyncio.gather(*(h.aget_job_status("a1") for h in hooks))
+            assert len(server.token_requests) == 2  # renewed once, not once per wait
+        finally:
+            for h in hooks:
+                await h.aclose()
     token_req = server.token_requests[0]
     assert token_req.headers["authorization"] == "Basic " + base64.b64encode(b"key:secret").decode()
     assert token_req.content == b"grant_type=client_credentials"

@@ -1,0 +1,472 @@
+"""The two HTTP clients of a connection: httpx for sync callers, aiohttp for the async path.
+
+Within one process (sync) or event loop (async) every hook of one connection shares one client and
+one token cache, and a refused or expired token is renewed once (single flight), not once per
+wait. Nothing here parses HTTP: the libraries do, with the connection's client settings given to
+them once, when the client is made. What is ours: credentials go only to the connection's own
+origin, bodies are capped after decompression, and each library's errors become the contract's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import threading
+import time
+import weakref
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+import httpx
+import yarl
+
+from airflow_provider_jobstatus.errors import (
+    ConfigurationError,
+    JobStatusError,
+    MalformedResponseError,
+    TransientVendorError,
+    UnsafeRedirectError,
+)
+from airflow_provider_jobstatus.hooks._coalesce import SharedAnswers
+from airflow_provider_jobstatus.hooks._settings import ConnSettings, origin_of, resolve_url
+from airflow_provider_jobstatus.hooks._tls import misconfiguration
+from airflow_provider_jobstatus.vendors import MAX_BODY_BYTES, ApiRequest, ApiResponse, TokenGrant, VendorApi
+
+#: Most redirect hops a download follows before calling it a loop.
+MAX_REDIRECTS = 5
+#: Largest response head we accept (aiohttp and h11 refuse much larger ones on their own).
+MAX_HEADER_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A request ready to send: URL resolved, credentials added (own origin only)."""
+
+    method: str
+    url: str = field(repr=False)  # may be a pre-signed URL
+    job_id: str | None
+    own: bool
+    params: Mapping[str, str] | None = None
+    json: Any = field(default=None, repr=False)
+    form: Mapping[str, str] | None = field(default=None, repr=False)
+    files: Mapping[str, Any] | None = field(default=None, repr=False)
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+
+def prepare(
+    conn: ConnSettings, vendor: VendorApi, req: ApiRequest, job_id: str | None, token: str | None
+) -> Outgoing:
+    """Resolve the URL and add credentials, but only for the connection's own origin."""
+    url, own = conn.resolve(req.url)
+    headers = dict(req.headers)
+    if own:
+        if req.authenticated:
+            headers.update(vendor.auth_headers(conn.creds, token))
+        if req.basic_auth:
+            user, password = req.basic_auth
+            headers["Authorization"] = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+    for name, value in headers.items():
+        if "\r" in value or "\n" in value:  # never send what could inject a header
+            raise ConfigurationError(
+                vendor.display_name,
+                job_id,
+                f"{conn.where}: header {name!r} would contain a line break; check the connection's fields",
+            )
+    return Outgoing(req.method, url, job_id, own, req.params, req.json, req.form, req.files, headers)
+
+
+def follow_redirect(
+    conn: ConnSettings, vendor: VendorApi, out: Outgoing, status: int, location: str | None
+) -> Outgoing:
+    """The next hop of a redirect. Credentials stay behind when the origin changes (httpx drops only
+    ``Authorization`` on its own, never ``x-api-key``); non-HTTP schemes are refused outright."""
+    if not location:
+        raise UnsafeRedirectError(
+            vendor.display_name, out.job_id, f"HTTP {status} redirect without a Location"
+        )
+    try:
+        url = resolve_url(out.url, location)
+        scheme = urlsplit(url).scheme.lower()
+        httpx.URL(url)
+    except (ValueError, httpx.InvalidURL):
+        raise UnsafeRedirectError(
+            vendor.display_name, out.job_id, "refusing a redirect to a malformed URL"
+        ) from None
+    if scheme not in ("http", "https"):
+        raise UnsafeRedirectError(
+            vendor.display_name, out.job_id, f"refusing a redirect to a {scheme or 'relative'!r} URL"
+        )
+    mask_url(url)
+    own = origin_of(url) == origin_of(conn.base_url)
+    headers = dict(out.headers)
+    if origin_of(url) != origin_of(out.url):
+        secret = {name.lower() for name in vendor.auth_headers(conn.creds, "-")} | {"authorization"}
+        headers = {k: v for k, v in headers.items() if k.lower() not in secret}
+    return Outgoing("GET", url, out.job_id, own, headers=headers)
+
+
+def mask_url(url: str) -> None:
+    """A URL's query string can be a signature (a credential): register it with Airflow's secrets
+    masker where it is first seen, so no log line of ours or a library's shows it."""
+    query = urlsplit(url).query
+    if query:
+        from airflow.sdk.log import mask_secret
+
+        mask_secret(query)
+
+
+async def amask_url(url: str) -> None:
+    query = urlsplit(url).query
+    if query:
+        await amask(query)
+
+
+def mask(secret: str) -> None:
+    from airflow.sdk.log import mask_secret
+
+    mask_secret(secret)
+
+
+async def amask(secret: str) -> None:
+    """:func:`mask` from the event loop (the sync call could block on the supervisor)."""
+    try:
+        from airflow.sdk.log import amask_secret
+    except ImportError:  # Airflow < 3.3.2
+        return mask(secret)
+    await amask_secret(secret)
+
+
+def _no_query(text: str) -> str:
+    """Library messages may quote the URL: cut any query string (a signature) out of them."""
+    return " ".join(word.split("?", 1)[0] + ("?…" if "?" in word else "") for word in text.split(" "))
+
+
+def too_large(vendor: VendorApi, job_id: str | None) -> MalformedResponseError:
+    return MalformedResponseError(
+        vendor.display_name, job_id, f"answer larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB refused"
+    )
+
+
+def fault(conn: ConnSettings, vendor: VendorApi, job_id: str | None, exc: BaseException) -> JobStatusError:
+    """A library's error as the contract's: TLS set-up mistakes fail at once, naming the connection;
+    what may pass is transient, with ``sent`` False when nothing can have reached the vendor."""
+    wrong = misconfiguration(exc)
+    if wrong is not None:
+        return ConfigurationError(vendor.display_name, job_id, f"{conn.where}: {wrong}")
+    text = _no_query(str(exc)) or type(exc).__name__
+    if isinstance(exc, (httpx.UnsupportedProtocol, httpx.LocalProtocolError, aiohttp.InvalidURL)):
+        return ConfigurationError(vendor.display_name, job_id, f"{conn.where}: {type(exc).__name__}: {text}")
+    if isinstance(exc, aiohttp.ClientHttpProxyError) and exc.status in (407, 403):
+        return ConfigurationError(
+            vendor.display_name,
+            job_id,
+            f"{conn.where}: the proxy refused us (HTTP {exc.status}); check 'proxy'",
+        )
+    unsent = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError)
+    unsent_aio = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError, aiohttp.ClientHttpProxyError)
+    sent = not isinstance(exc, unsent + unsent_aio)
+    timed_out = isinstance(exc, (httpx.TimeoutException, asyncio.TimeoutError))
+    kind = "timed out" if timed_out else "connection failed"
+    malformed = (httpx.RemoteProtocolError, aiohttp.ClientResponseError)
+    if isinstance(exc, malformed) and not isinstance(exc, aiohttp.ClientHttpProxyError) and not timed_out:
+        return MalformedResponseError(vendor.display_name, job_id, f"broken HTTP answer: {text}")
+    return TransientVendorError(
+        vendor.display_name, job_id, f"{kind}: {type(exc).__name__}: {text}", sent=sent
+    )
+
+
+def _check_head(vendor: VendorApi, job_id: str | None, headers: Any) -> None:
+    size = sum(len(k) + len(v) for k, v in headers.items())
+    if size > MAX_HEADER_BYTES:
+        raise MalformedResponseError(
+            vendor.display_name,
+            job_id,
+            f"response headers larger than {MAX_HEADER_BYTES // 1024} KiB refused",
+        )
+
+
+class TokenCache:
+    """The current access token and when to stop trusting it (a little before the vendor says)."""
+
+    def __init__(self) -> None:
+        self.value: str | None = None
+        self.expires_at = 0.0
+
+    def usable(self, stale: str | None) -> str | None:
+        if self.value is None or self.value == stale or time.monotonic() >= self.expires_at:
+            return None
+        return self.value
+
+    def store(self, grant: TokenGrant) -> str:
+        lifetime = grant.expires_in if grant.expires_in and grant.expires_in > 0 else 3600.0
+        self.value = grant.access_token
+        self.expires_at = time.monotonic() + lifetime - min(60.0, lifetime * 0.1)
+        return grant.access_token
+
+
+def needs_token(conn: ConnSettings, vendor: VendorApi, req: ApiRequest) -> bool:
+    return vendor.uses_token and req.authenticated and conn.resolve(req.url)[1]
+
+
+class SyncClient:
+    """httpx for workers (poke/reschedule sensors, operators, downloads); shared per process."""
+
+    def __init__(self, conn: ConnSettings, vendor: VendorApi, transport: httpx.BaseTransport | None) -> None:
+        self.conn = conn
+        self.vendor = vendor
+        self._transport = transport
+        self._clients: dict[bool, httpx.Client] = {}
+        self.tokens = TokenCache()
+        self._token_lock = threading.Lock()
+        self._lock = threading.Lock()
+
+    def _client(self, own: bool) -> httpx.Client:
+        with self._lock:
+            client = self._clients.get(own)
+            if client is None:
+                settings = self.conn.client
+                client = self._clients[own] = httpx.Client(
+                    verify=settings.own_ssl() if own else settings.other_ssl(),
+                    proxy=settings.proxy,
+                    trust_env=settings.trust_env,
+                    timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
+                    transport=self._transport,
+                    follow_redirects=False,
+                )
+            return client
+
+    def exchange(self, req: ApiRequest, job_id: str | None) -> ApiResponse:
+        """One request with the vendor's auth; a refused token is renewed once and the request re-sent."""
+        token = self.token(None) if needs_token(self.conn, self.vendor, req) else None
+        resp = self.send(prepare(self.conn, self.vendor, req, job_id, token))
+        if token is not None and resp.status_code == 401:
+            token = self.token(token)
+            resp = self.send(prepare(self.conn, self.vendor, req, job_id, token))
+        return resp
+
+    def send(self, out: Outgoing) -> ApiResponse:
+        with self.stream(out) as resp:
+            if _length(resp.headers) > MAX_BODY_BYTES:
+                raise too_large(self.vendor, out.job_id)
+            chunks: list[bytes] = []
+            size = 0
+            try:
+                for chunk in resp.iter_bytes():
+                    size += len(chunk)
+                    if size > MAX_BODY_BYTES:
+                        raise too_large(self.vendor, out.job_id)
+                    chunks.append(chunk)
+            except (httpx.HTTPError, httpx.StreamError) as exc:
+                raise fault(self.conn, self.vendor, out.job_id, exc) from None
+            return ApiResponse(resp.status_code, resp.headers, b"".join(chunks))
+
+    @contextmanager
+    def stream(self, out: Outgoing, follow: bool = False) -> Iterator[httpx.Response]:
+        """The response with its body unread (downloads stream it), redirects followed if asked."""
+        for _ in range(MAX_REDIRECTS + 1):
+            client = self._client(out.own)
+            try:
+                request = client.build_request(
+                    out.method,
+                    out.url,
+                    params=out.params,
+                    json=out.json,
+                    data=out.form,
+                    files=out.files,
+                    headers=out.headers,
+                )
+                resp = client.send(request, stream=True)
+                try:
+                    _check_head(self.vendor, out.job_id, resp.headers)
+                    if not (follow and resp.is_redirect):
+                        yield resp
+                        return
+                    location = resp.headers.get("location")
+                    out = follow_redirect(self.conn, self.vendor, out, resp.status_code, location)
+                finally:
+                    resp.close()
+            except httpx.InvalidURL:  # httpx reads every Location, followed or not
+                raise UnsafeRedirectError(
+                    self.vendor.display_name, out.job_id, "the answer redirects to a URL that cannot be read"
+                ) from None
+            except httpx.HTTPError as exc:
+                raise fault(self.conn, self.vendor, out.job_id, exc) from None
+        raise UnsafeRedirectError(
+            self.vendor.display_name, out.job_id, f"more than {MAX_REDIRECTS} redirects (a loop?)"
+        )
+
+    def token(self, stale: str | None) -> str:
+        with self._token_lock:
+            token = self.tokens.usable(stale)
+            if token is not None:
+                return token
+            resp = self.send(
+                prepare(self.conn, self.vendor, self.vendor.token_request(self.conn.creds), None, None)
+            )
+            grant = self.vendor.parse_token(resp)
+            mask(grant.access_token)
+            return self.tokens.store(grant)
+
+    def close(self) -> None:
+        for client in self._clients.values():
+            client.close()
+
+
+class AsyncClient:
+    """One aiohttp session and token cache for one connection in one event loop."""
+
+    def __init__(self, conn: ConnSettings, vendor: VendorApi) -> None:
+        self.conn = conn
+        self.vendor = vendor
+        settings = conn.client
+        self._own_ssl = settings.own_ssl()
+        self._other_ssl = settings.other_ssl()
+        self._proxy = settings.proxy
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=256, keepalive_timeout=60.0),
+            timeout=aiohttp.ClientTimeout(total=settings.timeout, sock_connect=settings.connect_timeout),
+            trust_env=settings.trust_env,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            skip_auto_headers=("User-Agent",),
+        )
+        self.tokens = TokenCache()
+        self._token_lock = asyncio.Lock()
+        self.answers = SharedAnswers()
+        self.refs = 0
+
+    async def exchange(self, req: ApiRequest, job_id: str | None) -> ApiResponse:
+        token = await self.token(None) if needs_token(self.conn, self.vendor, req) else None
+        resp = await self.send(prepare(self.conn, self.vendor, req, job_id, token))
+        if token is not None and resp.status_code == 401:
+            token = await self.token(token)
+            resp = await self.send(prepare(self.conn, self.vendor, req, job_id, token))
+        return resp
+
+    async def send(self, out: Outgoing) -> ApiResponse:
+        try:
+            async with self._session.request(
+                out.method,
+                _yarl(out.url),
+                params=out.params,
+                json=out.json,
+                data=out.form,
+                headers=out.headers,
+                allow_redirects=False,
+                ssl=self._own_ssl if out.own else self._other_ssl,
+                proxy=self._proxy,
+            ) as resp:
+                _check_head(self.vendor, out.job_id, resp.headers)
+                length = resp.content_length
+                if length is not None and length > MAX_BODY_BYTES:
+                    raise too_large(self.vendor, out.job_id)
+                if length is not None and "Content-Encoding" not in resp.headers:
+                    body = await resp.read()  # delimited and not inflated: at most the length
+                else:
+                    body = await _capped(resp.content.iter_chunked(256 * 1024), self.vendor, out.job_id)
+                return ApiResponse(resp.status, _lower(resp.headers), body)
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+            if isinstance(exc, ValueError) and not isinstance(exc, aiohttp.ClientError):
+                raise ConfigurationError(
+                    self.vendor.display_name,
+                    out.job_id,
+                    f"{self.conn.where}: request refused by the client: {exc}",
+                ) from None
+            raise fault(self.conn, self.vendor, out.job_id, exc) from None
+
+    async def token(self, stale: str | None) -> str:
+        token = self.tokens.usable(stale)
+        if token is not None:
+            return token
+        async with self._token_lock:
+            token = self.tokens.usable(stale)
+            if token is not None:
+                return token
+            req = self.vendor.token_request(self.conn.creds)
+            resp = await self.send(prepare(self.conn, self.vendor, req, None, None))
+            grant = self.vendor.parse_token(resp)
+            await amask(grant.access_token)
+            return self.tokens.store(grant)
+
+    async def aclose(self) -> None:
+        await self._session.close()
+
+
+async def _capped(chunks: AsyncIterator[bytes], vendor: VendorApi, job_id: str | None) -> bytes:
+    """Read a body of unknown (or inflated) size, refusing it once it passes the cap."""
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise too_large(vendor, job_id)
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+@lru_cache(maxsize=16384)  # a wait asks for the same URL on every poll
+def _yarl(url: str) -> yarl.URL:
+    """The URL exactly as the sync path sends it: httpx's escaping, then no re-quoting by yarl
+    (which would turn an encoded ``%3D`` in a job id back into ``=``)."""
+    return yarl.URL(str(httpx.URL(url)), encoded=True)
+
+
+def _length(headers: Mapping[str, str]) -> int:
+    try:
+        return int(headers.get("content-length") or 0)
+    except ValueError:
+        return 0
+
+
+def _lower(headers: Mapping[str, str]) -> dict[str, str]:
+    return {k.lower(): v for k, v in headers.items()}
+
+
+# -- sharing ------------------------------------------------------------------------------------
+_Key = tuple[str, tuple[str, str, str], Any]
+_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[_Key, AsyncClient]] = (
+    weakref.WeakKeyDictionary()
+)
+_sync_clients: dict[_Key, SyncClient] = {}
+_sync_lock = threading.Lock()
+
+
+async def acquire_async(conn: ConnSettings, vendor: VendorApi) -> AsyncClient:
+    """The running loop's client for this connection; callers must :func:`release_async` it."""
+    clients = _async_clients.setdefault(asyncio.get_running_loop(), {})
+    key = (vendor.name, conn.share_key, conn.client)
+    client = clients.get(key)
+    if client is None:
+        # the first client of a connection loads its TLS roots: off the loop, it takes a while
+        await asyncio.to_thread(conn.client.own_ssl)
+        await asyncio.to_thread(conn.client.other_ssl)
+        client = clients.get(key)
+        if client is None:
+            client = clients[key] = AsyncClient(conn, vendor)
+    client.refs += 1
+    return client
+
+
+async def release_async(client: AsyncClient) -> None:
+    """Drop one reference; the last one closes the session."""
+    client.refs -= 1
+    if client.refs > 0:
+        return
+    clients = _async_clients.get(asyncio.get_running_loop(), {})
+    for key, candidate in list(clients.items()):
+        if candidate is client:
+            del clients[key]
+    await client.aclose()
+
+
+def shared_sync(conn: ConnSettings, vendor: VendorApi, transport: httpx.BaseTransport | None) -> SyncClient:
+    key = (vendor.name, conn.share_key, (conn.client, transport))
+    with _sync_lock:
+        client = _sync_clients.get(key)
+        if client is None:
+            client = _sync_clients[key] = SyncClient(conn, vendor, transport)
+        return client
