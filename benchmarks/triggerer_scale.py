@@ -1,4 +1,5 @@
-"""Triggerer-scale benchmark: our JobStatusTrigger side by side with providers-http's HttpSensorTrigger.
+"""Triggerer-scale benchmark: our JobStatusTrigger side by side with providers-http's HttpSensorTrigger
+and with a bare aiohttp loop (the floor: the same GETs on one shared session, no provider code).
 
 N waits on jobs that finish uniformly over D seconds, polled every I seconds, all triggers run in
 one asyncio event loop the way the triggerer runs them (``trigger.run()`` iterated to its event).
@@ -7,7 +8,8 @@ server in a third process (benchmarks/loopback_server.py: the simulator would be
 these rates). Ours waits on Nitro's status endpoint; HttpSensorTrigger waits on Nitro's result
 endpoint, which answers 404 while the job runs: exactly what it waits for. Both send the bearer token.
 
-    python benchmarks/triggerer_scale.py                 # both default workloads, 3 runs each, medians
+    python benchmarks/triggerer_scale.py                 # both default workloads, one run each
+    BENCH_RUNS=3 python benchmarks/triggerer_scale.py    # medians of 3 runs
     python benchmarks/triggerer_scale.py --waits 1000 --spread 20 --interval 2 --runs 1
 
 The coalescing workloads (same job, one Playment batch) run against the simulator itself.
@@ -31,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-KINDS = ("ours", "http")
+KINDS = ("ours", "http", "aiohttp")
 
 
 def rss_kib() -> int:
@@ -55,7 +57,13 @@ async def child(kind: str, waits: int, spread: float, interval: float, url: str)
     os.environ["AIRFLOW_CONN_BENCH_HTTP"] = json.dumps(
         {"conn_type": "http", "host": url, "extra": {"Authorization": "Bearer bench-token"}}
     )
-    make = _factory(kind, interval)
+    if kind == "aiohttp":
+        import aiohttp
+
+        session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256))
+        make: Any = lambda done: _BareWait(session, url, done, interval)  # noqa: E731
+    else:
+        make = _factory(kind, interval)
     # warm-up: imports, connection lookup, clients (a finished job answers at once)
     await _drive(make(time.time() - 1), time.time() - 1, [])
     gc.collect()
@@ -114,6 +122,34 @@ def _factory(kind: str, interval: float) -> Any:
     )
 
 
+class _BareWait:
+    """What a poll costs with nothing of ours: one shared aiohttp session, the same GET and the
+    same fixed cadence as a wait, reading the JSON answer until the job is done."""
+
+    def __init__(self, session: Any, url: str, done: float, interval: float) -> None:
+        self.session, self.interval = session, interval
+        self.url = f"{url}/nitro/jobs/d{int(done * 1000)}/status"
+
+    async def run(self) -> Any:
+        import random
+
+        await asyncio.sleep(random.uniform(0, self.interval))
+        headers = {"Authorization": "Bearer bench-token"}
+        while True:
+            started = time.monotonic()
+            async with self.session.get(self.url, headers=headers) as resp:
+                body = await resp.json()
+            if body["status"] == "completed":
+                yield _Event({"status": "done"})
+                return
+            await asyncio.sleep(max(0.0, self.interval - (time.monotonic() - started)))
+
+
+class _Event:
+    def __init__(self, payload: Any) -> None:
+        self.payload = payload
+
+
 async def _drive(trigger: Any, done_at: float, lags: list[float]) -> None:
     gen = trigger.run()
     try:
@@ -148,12 +184,12 @@ def medians(results: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def table(workload: str, rows: dict[str, dict[str, Any]]) -> str:
-    ours, theirs = rows["ours"], rows["http"]
+    ours, theirs, bare = rows["ours"], rows["http"], rows["aiohttp"]
     lines = [
         f"### {workload}",
         "",
-        "| | JobStatusTrigger | HttpSensorTrigger | ours / theirs |",
-        "|---|---|---|---|",
+        "| | JobStatusTrigger | HttpSensorTrigger | bare aiohttp loop | ours / theirs | ours / bare |",
+        "|---|---|---|---|---|---|",
     ]
     for key, label, fmt in [
         ("polls", "polls served", "{:.0f}"),
@@ -164,9 +200,10 @@ def table(workload: str, rows: dict[str, dict[str, Any]]) -> str:
         ("lag_p50_s", "detection lag p50 (s)", "{:.3f}"),
         ("lag_p99_s", "detection lag p99 (s)", "{:.3f}"),
     ]:
-        a, b = ours[key], theirs[key]
+        a, b, c = ours[key], theirs[key], bare[key]
         ratio = f"{a / b:.2f}" if b else "-"
-        lines.append(f"| {label} | {fmt.format(a)} | {fmt.format(b)} | {ratio} |")
+        floor = f"{a / c:.2f}" if c else "-"
+        lines.append(f"| {label} | {fmt.format(a)} | {fmt.format(b)} | {fmt.format(c)} | {ratio} | {floor} |")
     return "\n".join(lines)
 
 
@@ -179,7 +216,7 @@ def main() -> None:
     parser.add_argument("--waits", type=int)
     parser.add_argument("--spread", type=float, help="jobs finish uniformly over this many seconds")
     parser.add_argument("--interval", type=float)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_RUNS", "1")))
     args = parser.parse_args()
     if args.child:
         print(json.dumps(asyncio.run(child(args.child, args.waits, args.spread, args.interval, args.url))))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
 import threading
 import time
 import weakref
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
+from urllib.request import getproxies_environment, proxy_bypass_environment  # type: ignore[attr-defined]
 
 import aiohttp
 import httpx
@@ -39,8 +41,8 @@ from airflow_provider_jobstatus.vendors import MAX_BODY_BYTES, ApiRequest, ApiRe
 
 #: Most redirect hops a download follows before calling it a loop.
 MAX_REDIRECTS = 5
-#: Largest response head we accept (aiohttp and h11 refuse much larger ones on their own).
-MAX_HEADER_BYTES = 256 * 1024
+#: Response heads are limited by the libraries themselves: h11 refuses one over 16 KiB, aiohttp more
+#: than 128 fields or a field over 8 KiB.
 
 
 @dataclass(frozen=True)
@@ -180,16 +182,6 @@ def fault(conn: ConnSettings, vendor: VendorApi, job_id: str | None, exc: BaseEx
     )
 
 
-def _check_head(vendor: VendorApi, job_id: str | None, headers: Any) -> None:
-    size = sum(len(k) + len(v) for k, v in headers.items())
-    if size > MAX_HEADER_BYTES:
-        raise MalformedResponseError(
-            vendor.display_name,
-            job_id,
-            f"response headers larger than {MAX_HEADER_BYTES // 1024} KiB refused",
-        )
-
-
 class TokenCache:
     """The current access token and when to stop trusting it (a little before the vendor says)."""
 
@@ -282,7 +274,6 @@ class SyncClient:
                 )
                 resp = client.send(request, stream=True)
                 try:
-                    _check_head(self.vendor, out.job_id, resp.headers)
                     if not (follow and resp.is_redirect):
                         yield resp
                         return
@@ -326,11 +317,16 @@ class AsyncClient:
         settings = conn.client
         self._own_ssl = settings.own_ssl()
         self._other_ssl = settings.other_ssl()
-        self._proxy = settings.proxy
+        self._trust_env = settings.trust_env
+        #: the proxy for the connection's own origin, read once (httpx too reads the environment
+        #: when its client is made); other origins are looked up per request
+        self._proxy = settings.proxy or (env_proxy(conn.base_url) if settings.trust_env else None)
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=256, keepalive_timeout=60.0),
             timeout=aiohttp.ClientTimeout(total=settings.timeout, sock_connect=settings.connect_timeout),
-            trust_env=settings.trust_env,
+            # the environment's proxies are looked up by env_proxy() below: aiohttp's own
+            # trust_env reads .netrc in a worker thread on every request
+            trust_env=False,
             cookie_jar=aiohttp.DummyCookieJar(),
             skip_auto_headers=("User-Agent",),
         )
@@ -358,9 +354,10 @@ class AsyncClient:
                 headers=out.headers,
                 allow_redirects=False,
                 ssl=self._own_ssl if out.own else self._other_ssl,
-                proxy=self._proxy,
+                proxy=self._proxy
+                if out.own or not self._trust_env
+                else (self.conn.client.proxy or env_proxy(out.url)),
             ) as resp:
-                _check_head(self.vendor, out.job_id, resp.headers)
                 length = resp.content_length
                 if length is not None and length > MAX_BODY_BYTES:
                     raise too_large(self.vendor, out.job_id)
@@ -368,7 +365,7 @@ class AsyncClient:
                     body = await resp.read()  # delimited and not inflated: at most the length
                 else:
                     body = await _capped(resp.content.iter_chunked(256 * 1024), self.vendor, out.job_id)
-                return ApiResponse(resp.status, _lower(resp.headers), body)
+                return ApiResponse(resp.status, resp.headers, body)  # case-insensitive, like httpx's
         except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
             if isinstance(exc, ValueError) and not isinstance(exc, aiohttp.ClientError):
                 raise ConfigurationError(
@@ -396,6 +393,26 @@ class AsyncClient:
         await self._session.close()
 
 
+_PROXY_NAMES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+
+
+def env_proxy(url: str) -> str | None:
+    """The proxy the environment names for ``url`` (HTTP(S)_PROXY, ALL_PROXY, NO_PROXY), as httpx
+    reads them on the sync path."""
+    parts = urlsplit(url)
+    snapshot = tuple(os.environ.get(n) or os.environ.get(n.upper()) for n in _PROXY_NAMES)
+    return _env_proxy(parts.scheme, parts.hostname or "", parts.port, snapshot) if any(snapshot[:3]) else None
+
+
+@lru_cache(maxsize=4096)
+def _env_proxy(scheme: str, host: str, port: int | None, snapshot: tuple[str | None, ...]) -> str | None:
+    if proxy_bypass_environment(host if port is None else f"{host}:{port}"):
+        return None
+    proxies = getproxies_environment()
+    proxy = proxies.get(scheme) or proxies.get("all")
+    return proxy if proxy and proxy.startswith(("http://", "https://")) else None
+
+
 async def _capped(chunks: AsyncIterator[bytes], vendor: VendorApi, job_id: str | None) -> bytes:
     """Read a body of unknown (or inflated) size, refusing it once it passes the cap."""
     parts: list[bytes] = []
@@ -420,10 +437,6 @@ def _length(headers: Mapping[str, str]) -> int:
         return int(headers.get("content-length") or 0)
     except ValueError:
         return 0
-
-
-def _lower(headers: Mapping[str, str]) -> dict[str, str]:
-    return {k.lower(): v for k, v in headers.items()}
 
 
 # -- sharing ------------------------------------------------------------------------------------

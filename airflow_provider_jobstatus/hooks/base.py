@@ -82,6 +82,7 @@ class JobStatusHook(BaseHook):
             raise TypeError(
                 "JobStatusHook is abstract: use NitroHook, PdfCoHook, ... or JobStatusHook.for_connection()"
             )
+        self.vendor: VendorApi = get_vendor(self.vendor_name)
         self.conn_id = conn_id or self.default_conn_name
         self.retries = max(1, retries)
         self.backoff = Backoff(base=backoff, cap=max_backoff)
@@ -94,10 +95,6 @@ class JobStatusHook(BaseHook):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(conn_id={self.conn_id!r})"
-
-    @property
-    def vendor(self) -> VendorApi:
-        return get_vendor(self.vendor_name)
 
     # -- connection -----------------------------------------------------------------------------
     @classmethod
@@ -300,8 +297,9 @@ class JobStatusHook(BaseHook):
         With ``max_age``, an answer another caller in this event loop got less than ``max_age``
         seconds ago (or is getting right now) is shared instead of asking again.
         """
-        client = await self.async_client()
-        opts = self.options(self._settings or await self.asettings(), options)
+        client = self._async_client or await self.async_client()
+        extras = client.conn.extras
+        opts = self.options(client.conn, options) if options else extras
         req = self.vendor.status_request(job_id, opts)  # also checks the id
 
         async def once() -> JobStatus:
@@ -315,9 +313,11 @@ class JobStatusHook(BaseHook):
 
         fetch = once if retries == 1 else _aretrying(self._retrying(retries), once)
         if max_age is None:
-            return await _aseen(await fetch())
-        key = ("status", job_id, json.dumps(opts, sort_keys=True, default=str) if opts else "")
-        return await _aseen(await client.answers.get(key, fetch, max_age))
+            status = await fetch()
+        else:
+            key = ("status", job_id, json.dumps(opts, sort_keys=True, default=str) if opts else "")
+            status = await client.answers.get(key, fetch, max_age)
+        return await _aseen(status) if status.results else status
 
     async def abatch_snapshot(self, batch_id: str, *, max_age: float) -> dict[str, BatchJob]:
         """Every job of a batch by id, from one listing shared by all callers in this event loop

@@ -360,7 +360,7 @@ def test_repr_of_hooks_settings_credentials_and_tokens(sim: Simulator, secrets: 
     client = hook.sync_client()
     texts += [repr(client), repr(client.conn), repr(client.conn.client)]
     if VENDORS[vendor].uses_token:
-        token = client.token(None)
+        token = client.token(client.tokens.value)  # a new token, not one an earlier test left cached
         assert token in secrets.tokens
         texts += [repr(client.tokens)]
     for text in texts:
