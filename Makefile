@@ -7,7 +7,7 @@ export AIRFLOW_HOME ?= $(CURDIR)/.airflow
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__CORE__UNIT_TEST_MODE := False
 
-LINTED := airflow_provider_jobstatus tests benchmarks example_dags
+LINTED := airflow_provider_jobstatus dev tests benchmarks example_dags
 
 .PHONY: install db lint test unit demo airflow bench chaos clean
 
@@ -28,7 +28,7 @@ db: $(AIRFLOW_HOME)/airflow.db
 lint: install
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
-	$(BIN)/mypy --strict airflow_provider_jobstatus
+	$(BIN)/mypy --strict airflow_provider_jobstatus dev
 
 test: install db lint
 	$(BIN)/pytest -q
@@ -39,11 +39,11 @@ unit: install
 # The example DAGs on a real Airflow (scheduler/LocalExecutor, triggerer, API server, DAG processor)
 # against the vendor simulator, in .airflow-demo/; DEMO_ARGS=--keep leaves it up afterwards.
 demo: install
-	$(BIN)/python -m airflow_provider_jobstatus.testing.demo $(DEMO_ARGS)
+	$(BIN)/python -m dev.demo $(DEMO_ARGS)
 
 # The same Airflow on the same home (the demo's runs stay visible), nothing triggered; Ctrl-C stops it.
 airflow: install
-	$(BIN)/python -m airflow_provider_jobstatus.testing.demo --serve $(AIRFLOW_ARGS)
+	$(BIN)/python -m dev.demo --serve $(AIRFLOW_ARGS)
 
 bench: install
 	$(BIN)/python -m pip install -q --disable-pip-version-check 'apache-airflow-providers-http>=5'

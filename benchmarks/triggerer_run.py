@@ -4,7 +4,7 @@ Airflow (scheduler with LocalExecutor, triggerer, API server, DAG processor; SQL
 Prints how many waits succeeded, how many were seen deferred at once, and every "async thread was
 blocked" warning the triggerer logged (there should be none).
 
-    python benchmarks/triggerer_run.py --waits 200
+    python -m benchmarks.triggerer_run --waits 200
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from airflow_provider_jobstatus.testing.local_airflow import LocalAirflow
 from airflow_provider_jobstatus.testing.pytest_plugin import connection_env
 from airflow_provider_jobstatus.testing.simulator import Simulator
+from dev.local_airflow import LocalAirflow
 
 DAGS = Path(__file__).resolve().parent / "dags"
 BLOCKED = re.compile(r"async thread was blocked[^\n]*", re.IGNORECASE)

@@ -71,6 +71,9 @@ class SharedAnswers:
         """Ask in the caller's own task (no extra task per poll: this is every wait's hot path)
         and hand the answer, or the failure, to whoever joined meanwhile."""
         entry.asking = True
+        # an answer's age counts from when it was asked for: a wait that polls every interval
+        # must never take its own previous answer for a fresh one when answers come back slowly
+        asked_at = time.monotonic()
         try:
             value = await fetch()
         except BaseException as exc:
@@ -80,7 +83,7 @@ class SharedAnswers:
                 joined.exception()  # retrieved: every joiner may be gone too
             raise
         joined = entry.settle()
-        entry.value, entry.at = value, time.monotonic()
+        entry.value, entry.at = value, asked_at
         if joined is not None:
             joined.set_result(value)
         return value

@@ -448,18 +448,23 @@ _sync_clients: dict[_Key, SyncClient] = {}
 _sync_lock = threading.Lock()
 
 
+_creating: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
 async def acquire_async(conn: ConnSettings, vendor: VendorApi) -> AsyncClient:
     """The running loop's client for this connection; callers must :func:`release_async` it."""
-    clients = _async_clients.setdefault(asyncio.get_running_loop(), {})
+    loop = asyncio.get_running_loop()
+    clients = _async_clients.setdefault(loop, {})
     key = (vendor.name, conn.share_key, conn.client)
     client = clients.get(key)
     if client is None:
-        # the first client of a connection loads its TLS roots: off the loop, it takes a while
-        await asyncio.to_thread(conn.client.own_ssl)
-        await asyncio.to_thread(conn.client.other_ssl)
-        client = clients.get(key)
-        if client is None:
-            client = clients[key] = AsyncClient(conn, vendor)
+        # a thousand waits starting together make one client: the first loads the TLS roots off
+        # the loop (it takes a while), the others wait for it
+        async with _creating.setdefault(loop, asyncio.Lock()):
+            client = clients.get(key)
+            if client is None:
+                await asyncio.to_thread(lambda: (conn.client.own_ssl(), conn.client.other_ssl()))
+                client = clients[key] = AsyncClient(conn, vendor)
     client.refs += 1
     return client
 

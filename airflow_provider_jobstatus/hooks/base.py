@@ -329,6 +329,14 @@ class JobStatusHook(BaseHook):
 
         return await client.answers.get(("batch", batch_id), fetch, max_age)
 
+    async def ashared(self, key: tuple[str, ...], fetch: Callable[[], Awaitable[T]], *, max_age: float) -> T:
+        """``await fetch()``, or the answer another caller of this connection in this event loop
+        got under the same ``key`` less than ``max_age`` seconds ago (or is getting right now):
+        listings the hook has no method for (an Alteryx workflow's jobs) are shared like
+        :meth:`abatch_snapshot`'s."""
+        client = await self.async_client()
+        return await client.answers.get(("shared", *key), fetch, max_age)
+
     async def aget_batch_page(self, batch_id: str, page_token: str | None = None) -> BatchPage:
         opts = self.options(await self.asettings(), {})
         req = self.vendor.batch_page_request(batch_id, page_token, opts)

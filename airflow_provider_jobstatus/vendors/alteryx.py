@@ -1,7 +1,9 @@
 """Alteryx Server API v3 (self-hosted): OAuth2 client credentials, ``GET /v3/jobs/{id}``.
 
 "Completed" only means the workflow ran: the ``disposition`` says whether it worked, and the
-error messages (``messages[].status == 3``) say why not.
+error messages (``messages[].status == 3``) say why not. A workflow's job listing
+(``GET /v3/workflows/{id}/jobs``) has no disposition at all: a job listed as Completed must be
+asked about once more to tell success from error.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from airflow_provider_jobstatus.errors import ConfigurationError, MalformedResponseError
-from airflow_provider_jobstatus.status import JobState, JobStatus, ResultFile
+from airflow_provider_jobstatus.status import BatchJob, JobState, JobStatus, ResultFile
 from airflow_provider_jobstatus.vendors._json import bool_option, field_of, join_text, optional_field
 from airflow_provider_jobstatus.vendors._protocol import (
     ApiRequest,
@@ -232,6 +234,43 @@ class AlteryxApi(VendorApi):
                 f"output {output.id!r} is not available as {wanted!r}; availableFormats: {output.formats}",
             )
         return str(wanted)
+
+    def workflow_jobs_request(self, workflow_id: str, offset: int, limit: int) -> ApiRequest:
+        """One page of a workflow's jobs. Only ``offset``/``limit`` are used: the values that
+        ``sortField`` accepts are not documented, and the caller reads every page anyway."""
+        segment = path_segment(self.display_name, workflow_id, workflow_id)
+        params = {"offset": str(offset), "limit": str(limit)}
+        return ApiRequest("GET", f"/v3/workflows/{segment}/jobs", params=params, headers=_JSON)
+
+    def parse_workflow_jobs(self, workflow_id: str, resp: ApiResponse) -> list[BatchJob]:
+        """A page of ``WorkflowJobView`` objects. A Completed job's state is ``unknown`` here: only
+        its status answer (its disposition) says whether it succeeded."""
+        self.check_http(workflow_id, resp)
+        data = self.decode_json(workflow_id, resp)
+        if not isinstance(data, list):
+            raise MalformedResponseError(
+                self.display_name, workflow_id, "the workflow's job listing should be a JSON array"
+            )
+        jobs = []
+        for item in data:
+            if not isinstance(item, dict):
+                raise MalformedResponseError(
+                    self.display_name, workflow_id, "each entry of the job listing should be an object"
+                )
+            raw = field_of(self.display_name, workflow_id, item, "status", str)
+            jobs.append(
+                BatchJob(
+                    id=field_of(self.display_name, workflow_id, item, "id", str),
+                    status=raw,
+                    state=_STATES.get(raw.lower(), JobState.UNKNOWN),
+                )
+            )
+        return jobs
+
+
+def listed_as_completed(job: BatchJob) -> bool:
+    """A listed job that has run (its disposition, from its status, says how it went)."""
+    return (job.status or "").lower() == "completed"
 
 
 def _file_name(output: ResultFile, fmt: str) -> str:

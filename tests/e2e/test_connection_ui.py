@@ -28,8 +28,8 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_jobstatus.testing.local_airflow import LocalAirflow
 from airflow_provider_jobstatus.testing.simulator import Simulator
+from dev.local_airflow import LocalAirflow
 from tests.e2e.browser import (
     CHROMIUM_ARGS,
     PORT_BUG_MESSAGE,

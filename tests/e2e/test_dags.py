@@ -21,6 +21,7 @@ EXAMPLES = [
     "example_jobstatus_apidatatools",
     "example_jobstatus_playment",
     "example_jobstatus_playment_batch",
+    "example_jobstatus_asset_watchers",
 ]
 
 

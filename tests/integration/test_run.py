@@ -141,6 +141,8 @@ def test_start_wait_and_end_as_the_sensor_does(sim: Simulator, vendor: str, outc
         assert "failed" in str(err.value)
     ((key, job_id),) = ti.pushed
     assert key == "job_id" and sim.job(job_id)["vendor"] == vendor
+    if vendor == "alteryx":  # a started job is in its workflow's listing, as at the real server
+        assert job_id in [j.id for j in sim.state.workflow_jobs("wf1")]
     assert sim.starts()["created"][vendor] == 1
     if vendor == "playment":
         assert sim.starts()["created_by_reference"] == {reference: 1}

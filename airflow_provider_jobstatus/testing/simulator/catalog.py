@@ -51,11 +51,12 @@ MAX_RESULTS: Mapping[str, int] = {"nitro": 50, "pdfco": 50, "alteryx": 50, "apid
 VENDOR_OPTIONS: Mapping[str, frozenset[str]] = {
     "nitro": frozenset({"error_type", "page_count"}),
     "pdfco": frozenset({"credits", "message"}),
-    "alteryx": frozenset({"disposition", "formats", "error_message"}),
+    "alteryx": frozenset({"disposition", "formats", "error_message", "workflow_id"}),
     "apidatatools": frozenset({"retry_after", "error_code", "error_message"}),
     "playment": frozenset({"reference_id", "work_flow_id", "priority_weight"}),
 }
-COMMON_OPTIONS: frozenset[str] = frozenset({"results", "link_ttl", "content_type"})
+#: ``hold``: the job stays running until a ``POST /_sim/finish`` finishes it
+COMMON_OPTIONS: frozenset[str] = frozenset({"results", "link_ttl", "content_type", "hold"})
 
 NITRO_ERROR_TYPES: Mapping[str, str] = {
     "ConversionFailed": "Conversion failed",

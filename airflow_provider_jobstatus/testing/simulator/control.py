@@ -1,4 +1,5 @@
-"""The control API (``/_sim/...`` on the API origin): jobs, batches, faults, config, request log."""
+"""The control API (``/_sim/...`` on the API origin): jobs, batches, finishing held jobs, faults,
+config, request log."""
 
 from __future__ import annotations
 
@@ -51,6 +52,15 @@ def routes(state: SimState, info: Callable[[], dict[str, Any]]) -> list[BaseRout
     async def expire(ctx: Ctx) -> Reply:
         state.expire(ctx.params["job_id"])
         return json_reply(200, {"job_id": ctx.params["job_id"], "expired": True})
+
+    async def finish(ctx: Ctx) -> Reply:
+        body = await _object(ctx)
+        unknown = set(body) - {"workflow_id", "batch_id", "job_ids", "count"}
+        if unknown:
+            raise SimError(
+                400, f"unknown keys {sorted(unknown)}; known: workflow_id, batch_id, job_ids, count"
+            )
+        return json_reply(200, state.finish(**body))
 
     async def faults(ctx: Ctx) -> Reply:
         method = ctx.scope["method"]
@@ -118,6 +128,7 @@ def routes(state: SimState, info: Callable[[], dict[str, Any]]) -> list[BaseRout
         Route(f"{BASE}/jobs/{{job_id}}", ep(job), methods=["GET"]),
         Route(f"{BASE}/jobs/{{job_id}}/expire", ep(expire), methods=["POST"]),
         Route(f"{BASE}/batches", ep(create_batch), methods=["POST"]),
+        Route(f"{BASE}/finish", ep(finish), methods=["POST"]),
         Route(f"{BASE}/faults", ep(faults), methods=["GET", "POST", "DELETE"]),
         Route(f"{BASE}/requests", ep(requests), methods=["GET", "DELETE"]),
         Route(f"{BASE}/starts", ep(starts), methods=["GET", "POST"]),

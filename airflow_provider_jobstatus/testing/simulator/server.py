@@ -69,8 +69,13 @@ class Simulator:
         *,
         link_ttl: float = 3600.0,
         nitro_token_style: str = "camel",
+        ssl_certfile: str | None = None,
+        ssl_keyfile: str | None = None,
     ) -> None:
         self.host = host
+        #: serve https with this certificate (e.g. one from a private CA, to test ``verify``)
+        self.ssl_certfile = ssl_certfile
+        self.ssl_keyfile = ssl_keyfile
         self.port = port
         self.files_port = files_port
         self.state = SimState(
@@ -101,8 +106,9 @@ class Simulator:
             raise
         self.port = api_sock.getsockname()[1]
         self.files_port = files_sock.getsockname()[1]
-        self._url = f"http://{_url_host(self.host)}:{self.port}"
-        self._files_url = f"http://{_url_host(self.host)}:{self.files_port}"
+        scheme = "https" if self.ssl_certfile else "http"
+        self._url = f"{scheme}://{_url_host(self.host)}:{self.port}"
+        self._files_url = f"{scheme}://{_url_host(self.host)}:{self.files_port}"
         self.state.api_url = self._url
         self.state.files_url = self._files_url
         common: dict[str, Any] = {
@@ -116,6 +122,8 @@ class Simulator:
             "timeout_graceful_shutdown": 2,
             "backlog": 4096,
             "server_header": False,
+            "ssl_certfile": self.ssl_certfile,
+            "ssl_keyfile": self.ssl_keyfile,
         }
         self._servers = [
             uvicorn.Server(uvicorn.Config(build_api_app(self.state, self.info), **common)),
@@ -261,6 +269,19 @@ class Simulator:
         return self.state.create_batch(
             jobs, page_size, outcome, polls, seconds, result_bytes, name, **vendor_opts
         )
+
+    def finish(
+        self,
+        *,
+        workflow_id: str | None = None,
+        batch_id: str | None = None,
+        job_ids: list[str] | None = None,
+        count: int | None = None,
+    ) -> list[str]:
+        """Finish now the unfinished (e.g. ``hold=True``) jobs of an Alteryx workflow or a
+        Playment batch, or the given jobs (``count``: only the oldest that many); their ids."""
+        done = self.state.finish(workflow_id, batch_id, job_ids, count)
+        return list(done["finished"])
 
     def job(self, job_id: str) -> dict[str, Any]:
         """What the simulator knows of a job (polls seen, terminal or not, ...)."""

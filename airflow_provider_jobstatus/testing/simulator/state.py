@@ -356,6 +356,10 @@ class SimState:
             clean["link_ttl"] = _check_number("link_ttl", opts["link_ttl"])
         if "content_type" in opts:
             clean["content_type"] = _check_str("content_type", opts["content_type"])
+        if "hold" in opts:
+            if not isinstance(opts["hold"], bool):
+                raise SimError(400, f"hold must be true or false, got {opts['hold']!r}")
+            clean["hold"] = opts["hold"]
         if vendor == "nitro":
             error_type = opts.get("error_type", "ConversionFailed")
             if error_type not in NITRO_ERROR_TYPES:
@@ -382,6 +386,8 @@ class SimState:
             if outcome == "canceled" and disposition != "Cancelled":
                 raise SimError(400, f"a canceled Alteryx job has disposition Cancelled, not {disposition!r}")
             clean["disposition"] = disposition
+            if "workflow_id" in opts:
+                clean["workflow_id"] = _check_str("workflow_id", opts["workflow_id"])
             formats = opts.get("formats", ["Raw", "Csv"])
             if (
                 not isinstance(formats, list)
@@ -477,6 +483,7 @@ class SimState:
             self.jobs[job_id] = _RESERVED  # hold the id while the results are hashed
             if vendor == "alteryx":
                 clean["app_id"] = self._hex(24)
+                clean.setdefault("workflow_id", clean["app_id"])
             elif vendor == "playment":
                 clean.setdefault("work_flow_id", self._uuid())
                 clean["request_id"] = self._uuid()
@@ -637,6 +644,8 @@ class SimState:
         phases = len(PHASES[job.vendor])
         with self.lock:
             if job.terminal_at is None:
+                if job.opts.get("hold"):
+                    return Observation(False, phases - 1, 0.5)
                 if job.polls is not None:
                     if advance:
                         job.polls_seen += 1
@@ -655,6 +664,53 @@ class SimState:
                 else:
                     self._finish(job, job.created)
         return Observation(True, phases, 1.0)
+
+    def workflow_jobs(self, workflow_id: str) -> list[Job]:
+        """An Alteryx workflow's jobs, oldest first."""
+        with self.lock:
+            jobs = [j for j in self.jobs.values() if isinstance(j, Job) and j.vendor == "alteryx"]
+        return sorted((j for j in jobs if j.opts["workflow_id"] == workflow_id), key=lambda j: j.created)
+
+    def finish(
+        self,
+        workflow_id: Any = None,
+        batch_id: Any = None,
+        job_ids: Any = None,
+        count: Any = None,
+    ) -> dict[str, Any]:
+        """Finish now (with their outcome) the unfinished jobs of a workflow or batch, or the
+        given jobs; ``count`` finishes only the oldest that many. Returns the ids finished."""
+        if sum(x is not None for x in (workflow_id, batch_id, job_ids)) != 1:
+            raise SimError(400, "give exactly one of workflow_id, batch_id or job_ids")
+        if count is not None:
+            count = _check_int("count", count, 0)
+        if workflow_id is not None:
+            jobs = self.workflow_jobs(_check_str("workflow_id", workflow_id))
+        elif batch_id is not None:
+            batch = self.batches.get(_check_str("batch_id", batch_id))
+            if batch is None:
+                raise SimError(404, f"no batch {batch_id!r}")
+            jobs = [j for j in (self.get_job(i) for i in batch.job_ids) if j is not None]
+        else:
+            if not isinstance(job_ids, list) or not all(isinstance(i, str) for i in job_ids):
+                raise SimError(400, "job_ids must be a list of job ids")
+            jobs = []
+            for job_id in job_ids:
+                job = self.get_job(job_id)
+                if job is None:
+                    raise SimError(404, f"no job {job_id!r}")
+                jobs.append(job)
+        finished: list[str] = []
+        now = time.time()
+        with self.lock:
+            for job in jobs:
+                if count is not None and len(finished) >= count:
+                    break
+                if job.terminal_at is None:
+                    job.opts["hold"] = False
+                    self._finish(job, now)
+                    finished.append(job.id)
+        return {"finished": finished}
 
     def _finish(self, job: Job, when: float) -> None:
         job.terminal_at = when

@@ -1,4 +1,5 @@
-"""Alteryx Server API v3: OAuth2 client credentials, ``/v3/jobs/{id}``, ``/v1/jobs/{id}/output/{oid}``."""
+"""Alteryx Server API v3: OAuth2 client credentials, ``/v3/jobs/{id}``, ``/v1/jobs/{id}/output/{oid}``,
+``/v3/workflows/{id}/jobs`` (a workflow's jobs, ``offset``/``limit`` paged, oldest first)."""
 
 from __future__ import annotations
 
@@ -148,6 +149,46 @@ async def job_status(ctx: Ctx) -> Reply:
     return json_reply(200, job_body(job, obs, include, status))
 
 
+def _listed_status(job: Job, obs: Observation) -> str:
+    if not obs.terminal:
+        return PHASES[VENDOR][obs.phase]
+    return "Cancelled" if job.outcome == "canceled" else "Completed"
+
+
+def _page_param(ctx: Ctx, name: str, default: int) -> int | Reply:
+    text = ctx.query(name)
+    if text is None or text == "":
+        return default
+    if not text.isdigit():
+        return message(400, f"The {name} parameter must be a non-negative integer.")
+    return int(text)
+
+
+async def workflow_jobs(ctx: Ctx) -> Reply:
+    """``WorkflowJobView`` objects: no disposition, as on the real server."""
+    if not ctx.state.token_ok(VENDOR, ctx.bearer()):
+        return _unauthorized()
+    offset = _page_param(ctx, "offset", 0)
+    limit = _page_param(ctx, "limit", 20)
+    if isinstance(offset, Reply):
+        return offset
+    if isinstance(limit, Reply):
+        return limit
+    jobs = ctx.state.workflow_jobs(ctx.params["workflow_id"])[offset : offset + limit]
+    views = [
+        {
+            "id": job.id,
+            "createDate": iso_utc(job.created, millis=True),
+            "status": _listed_status(job, ctx.state.observe(job, advance=False)),
+            "priority": "Default",
+            "workerTag": "",
+            "runWithE2": True,
+        }
+        for job in jobs
+    ]
+    return json_reply(200, views)
+
+
 async def job_output(ctx: Ctx) -> Reply:
     job = _lookup(ctx)
     if isinstance(job, Reply):
@@ -194,7 +235,8 @@ async def start(ctx: Ctx) -> Reply:
         return message(400, f"The request is invalid: priority must be one of {', '.join(PRIORITIES)}.")
     if ctx.params["workflow_id"] == "missing":
         return message(404, f"Workflow {ctx.params['workflow_id']} was not found.")
-    plan, job = ctx.state.start_job(VENDOR)
+    # the job joins its workflow's job listing (what the asset watcher reads)
+    plan, job = ctx.state.start_job(VENDOR, workflow_id=ctx.params["workflow_id"])
     refused = start_fault(plan, fault_reply)
     if refused is not None or job is None:
         return refused or message(500, "An error has occurred.")
@@ -231,6 +273,11 @@ def routes(state: SimState) -> list[BaseRoute]:
         Route(
             f"{PREFIX}/v3/jobs/{{job_id}}",
             VendorEndpoint(state, VENDOR, "status", job_status, fault_reply, STATUS_FAULTS),
+            methods=["GET"],
+        ),
+        Route(
+            f"{PREFIX}/v3/workflows/{{workflow_id}}/jobs",
+            VendorEndpoint(state, VENDOR, "workflow_jobs", workflow_jobs, fault_reply),
             methods=["GET"],
         ),
         Route(

@@ -23,9 +23,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from airflow_provider_jobstatus.testing.local_airflow import LocalAirflow, LocalAirflowError, RunWatch
+from dev.local_airflow import LocalAirflow, LocalAirflowError, RunWatch
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 VENDORS = ("nitro", "pdfco", "alteryx", "apidatatools", "playment")
 BATCH_DAG = "example_jobstatus_playment_batch"
 EXAMPLE_DAGS = (
@@ -36,9 +36,7 @@ EXAMPLE_DAGS = (
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m airflow_provider_jobstatus.testing.demo", description=__doc__.split("\n\n")[0]
-    )
+    parser = argparse.ArgumentParser(prog="python -m dev.demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--home", type=Path, default=REPO / ".airflow-demo", help="AIRFLOW_HOME to use")
     parser.add_argument("--dags", type=Path, default=REPO / "example_dags", help="the DAG folder")
     parser.add_argument("--port", type=int, default=0, help="API server / UI port (0: a free one)")

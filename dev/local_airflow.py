@@ -465,6 +465,7 @@ class LocalAirflow:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # a Ctrl-C in the terminal must not reach it first
                 env={k: v for k, v in os.environ.items() if k != MARKER_VARIABLE},
+                cwd=Path(__file__).resolve().parents[1],  # `-m dev.local_airflow` from the checkout
             )
         finally:
             log.close()
@@ -564,6 +565,21 @@ class LocalAirflow:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     self._reaper.wait(timeout=15)
                 self._reaper = None
+
+    def restart(
+        self, name: str, grace: float = 20.0, while_stopped: Callable[[], None] | None = None
+    ) -> Component:
+        """Stop one component as :meth:`stop` does (SIGTERM, then SIGKILL after ``grace``), call
+        ``while_stopped``, and start it again with the same command (a triggerer restart between
+        two rounds of work, with work finishing while it is down)."""
+        old = self.components[name]
+        self._terminate([old], grace)
+        if old.log_file is not None:
+            old.log_file.close()
+            old.log_file = None
+        if while_stopped is not None:
+            while_stopped()
+        return self._spawn(name, old.command)
 
     @staticmethod
     def _terminate(components: Sequence[Component], grace: float) -> None:
@@ -846,7 +862,7 @@ def read_log_events(path: Path) -> list[dict[str, Any]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m airflow_provider_jobstatus.testing.local_airflow reap <marker>`` (used internally)."""
+    """``python -m dev.local_airflow reap <marker>`` (used internally)."""
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) == 2 and args[0] == "reap":
         return _reaper_main(args[1])

@@ -1,0 +1,60 @@
+"""The watchers' cursor: each finished job is news once; the cursor stays as small as the listing."""
+
+from __future__ import annotations
+
+from airflow_provider_jobstatus.status import BatchJob, JobState
+from airflow_provider_jobstatus.triggers._announced import Announced
+
+
+def jobs(**states: str) -> list[BatchJob]:
+    return [BatchJob(id=i, state=JobState(s)) for i, s in states.items()]
+
+
+def done(job: BatchJob) -> bool:
+    return job.state.is_terminal
+
+
+def test_jobs_finished_before_the_watcher_are_not_news() -> None:
+    cursor = Announced.baseline(jobs(a="succeeded", b="running"), done)
+    assert cursor.news(jobs(a="succeeded", b="running"), done) == []
+    assert [j.id for j in cursor.news(jobs(a="succeeded", b="failed", c="succeeded"), done)] == ["b", "c"]
+
+
+def test_announced_jobs_are_not_news_again_and_unannounced_ones_stay_news() -> None:
+    listing = jobs(a="succeeded", b="failed", c="succeeded")
+    cursor = Announced().after(listing, done, ["a", "b"])  # c did not fit in the event
+    assert [j.id for j in cursor.news(listing, done)] == ["c"]
+    cursor = cursor.after(listing, done, ["c"])
+    assert cursor.news(listing, done) == []
+
+
+def test_a_job_missing_from_one_listing_is_not_announced_again() -> None:
+    listing = jobs(a="succeeded", b="succeeded")
+    cursor = Announced.baseline(listing, done)
+    cursor = cursor.after(jobs(b="succeeded"), done, [])  # `a` skipped by offset paging once
+    assert cursor.news(listing, done) == []
+    cursor = cursor.after(listing, done, [])
+    assert len(cursor.settled) == 2 and not cursor.absent
+
+
+def test_purged_jobs_leave_the_cursor() -> None:
+    cursor = Announced.baseline(jobs(a="succeeded", b="succeeded"), done)
+    for _ in range(2):
+        cursor = cursor.after(jobs(b="succeeded"), done, [])
+    assert len(cursor.settled) == 1 and not cursor.absent
+
+
+def test_the_stored_form_round_trips_and_is_small() -> None:
+    listing = [
+        BatchJob(id=f"job-{n:06d}-0000-0000-0000-000000000000", state=JobState.SUCCEEDED) for n in range(5000)
+    ]
+    cursor = Announced.baseline(listing, done)
+    state = cursor.to_state()
+    assert Announced.from_state(state) == cursor
+    assert len(state["settled"]) == 11 * 5000
+    assert "job-" not in state["settled"]
+
+
+def test_a_value_we_did_not_write_is_no_cursor() -> None:
+    for value in (None, "x", {"version": 2}, {"version": 1, "settled": "abc", "absent": ""}):
+        assert Announced.from_state(value) is None
