@@ -9,7 +9,7 @@ export AIRFLOW__CORE__UNIT_TEST_MODE := False
 
 LINTED := airflow_provider_jobstatus dev tests benchmarks example_dags
 
-.PHONY: install db lint test unit demo airflow bench chaos clean
+.PHONY: install db lint test unit demo airflow bench bench-memory bench-triggerer chaos drill clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,8 +50,28 @@ bench: install
 	$(BIN)/python benchmarks/triggerer_scale.py
 	$(BIN)/python benchmarks/coalescing.py
 
+# 1,000 start_from_trigger waits in one real triggerer: ours, HttpSensorTrigger, DateTimeTrigger floor
+bench-triggerer: install
+	$(BIN)/python -m pip install -q --disable-pip-version-check 'apache-airflow-providers-http>=5'
+	nice -n 5 $(BIN)/python benchmarks/triggerer_real.py $(BENCH_ARGS)
+
+# Memory per wait in a real triggerer (about 10 minutes): DateTimeTriggers (Airflow's own cost),
+# ours, HttpSensorTrigger; 200 waits, I = 2 s, 60 s window. BENCH_RUNS=3 for medians.
+bench-memory: install
+	$(BIN)/python -m pip install -q --disable-pip-version-check 'apache-airflow-providers-http>=5'
+	nice -n 10 $(BIN)/python -m benchmarks.triggerer_memory $(BENCH_MEMORY_ARGS)
+
 chaos: install
 	$(BIN)/python benchmarks/chaos.py --jobs 1000
+
+# The production topology and its failure drills (dev/drill.py): PostgreSQL and Redis (installed
+# with apt-get if missing, run in a temporary folder), Celery workers, two triggerers, the simulator
+# with faults on. DRILL_ARGS=--reduced is what CI runs.
+# celery 5.7 removed what providers-celery 3.26 imports (celery.backends.database.retry)
+DRILL_DEPS := 'apache-airflow-providers-celery>=3.8' 'celery[redis]>=5.5,<5.7' 'psycopg2-binary>=2.9' 'asyncpg>=0.29'
+drill: install
+	$(BIN)/python -m pip install -q --disable-pip-version-check $(DRILL_DEPS)
+	nice -n 5 $(BIN)/python -m dev.drill $(DRILL_ARGS)
 
 clean:
 	rm -rf $(VENV) $(AIRFLOW_HOME) .airflow-demo .pytest_cache .mypy_cache .ruff_cache

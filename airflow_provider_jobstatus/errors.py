@@ -7,12 +7,17 @@ and never carries a credential.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 
 class JobStatusError(Exception):
     """Base class: something about a vendor job that the caller must hear about."""
 
     #: Whether a wait keeps going (with backoff) when it meets this error.
     transient: bool = False
+    #: what ``job_id`` identifies: a job, or (on batch listings) a batch
+    subject: str = "job"
 
     def __init__(self, vendor: str, job_id: str | None, detail: str) -> None:
         self.vendor = vendor
@@ -21,8 +26,19 @@ class JobStatusError(Exception):
         super().__init__(self.__str__())
 
     def __str__(self) -> str:
-        where = f"{self.vendor}" if self.job_id is None else f"{self.vendor} job {self.job_id!r}"
+        where = f"{self.vendor}" if self.job_id is None else f"{self.vendor} {self.subject} {self.job_id!r}"
         return f"{where}: {self.detail}"
+
+
+@contextmanager
+def about_batch() -> Iterator[None]:
+    """Errors raised inside carry a batch id where a job id usually goes: they say "batch"."""
+    try:
+        yield
+    except JobStatusError as exc:
+        exc.subject = "batch"
+        exc.args = (str(exc),)
+        raise
 
 
 class MalformedResponseError(JobStatusError):

@@ -92,15 +92,6 @@ class JobStatus(BaseModel):
     def from_event(cls, data: dict[str, Any]) -> JobStatus:
         return cls.model_validate(data)
 
-    def describe(self) -> str:
-        """A one-line human summary used in logs and error messages."""
-        text = f"{self.vendor} job {self.job_id!r} is {self.state.value}"
-        if self.raw_status is not None and self.raw_status != self.state.value:
-            text += f" (vendor status {self.raw_status!r})"
-        if self.message:
-            text += f": {self.message}"
-        return text
-
 
 _MAX_DEPTH = 8
 

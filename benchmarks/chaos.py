@@ -44,7 +44,7 @@ CLIENT_TIMEOUT = 1.5  # seconds; the simulator's slow answers take longer
 
 
 def connection_env(sim: Any) -> dict[str, str]:
-    from airflow_provider_jobstatus.testing.pytest_plugin import connection_dict
+    from airflow_provider_jobstatus.testing.connections import connection_dict
 
     env = {}
     for vendor in VENDORS:

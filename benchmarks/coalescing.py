@@ -16,7 +16,7 @@ import os
 import time
 from typing import Any
 
-from airflow_provider_jobstatus.testing.pytest_plugin import connection_env
+from airflow_provider_jobstatus.testing.connections import connection_env
 from airflow_provider_jobstatus.testing.simulator import Simulator
 from airflow_provider_jobstatus.triggers.job_status import JobStatusTrigger
 

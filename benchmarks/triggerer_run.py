@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from airflow_provider_jobstatus.testing.pytest_plugin import connection_env
+from airflow_provider_jobstatus.testing.connections import connection_env
 from airflow_provider_jobstatus.testing.simulator import Simulator
 from dev.local_airflow import LocalAirflow
 

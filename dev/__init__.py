@@ -1,2 +1,3 @@
 """Tools only this repository uses (not shipped in the wheel): the local-Airflow runner behind
-the e2e tests, ``make demo`` and the real-triggerer benchmark. Run them from a checkout."""
+the e2e tests, ``make demo``, the production drill (``make drill``) and the real-triggerer
+benchmarks. Run them from a checkout."""

@@ -69,7 +69,7 @@ def fresh_home(home: Path) -> None:
 
 def add_connections(airflow: LocalAirflow, sim: Any) -> None:
     """The five default connections, pointing at the simulator, as real DB rows (visible in the UI)."""
-    from airflow_provider_jobstatus.testing.pytest_plugin import DEFAULT_CONN_IDS, connection_dict
+    from airflow_provider_jobstatus.testing.connections import DEFAULT_CONN_IDS, connection_dict
 
     for vendor, conn_id in DEFAULT_CONN_IDS.items():
         airflow.set_connection(

@@ -1,6 +1,10 @@
-"""A real Airflow on this machine, for end-to-end tests and the demo: SQLite, LocalExecutor, and the
-four long-running components (scheduler, triggerer, API server, DAG processor) as separate
-processes, so a deferred sensor really waits in the triggerer and frees its worker slot.
+"""A real Airflow on this machine, for end-to-end tests, the demo and the production drill: SQLite
+and LocalExecutor by default, and the four long-running components (scheduler, triggerer, API
+server, DAG processor) as separate processes, so a deferred sensor really waits in the triggerer
+and frees its worker slot. The production topology is a few arguments away: ``database_url`` (a
+PostgreSQL the caller runs), ``celery_broker`` (CeleryExecutor, ``celery_workers`` workers, with
+``apache-airflow-providers-celery`` installed) and ``triggerers=2``; :meth:`LocalAirflow.signal`,
+:meth:`LocalAirflow.stop_component` and :meth:`LocalAirflow.restart` act on one component.
 
 ``dags test`` runs triggers inline and proves nothing about the triggerer; this does::
 
@@ -21,6 +25,7 @@ sessions; a small reaper process does the same sweep if this process dies withou
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import os
 import secrets
@@ -193,6 +198,9 @@ class Component:
     def alive(self) -> bool:
         return self.popen is not None and self.popen.poll() is None
 
+    #: stopped or killed on purpose: :meth:`LocalAirflow.check_alive` does not count it as a crash
+    down_on_purpose: bool = False
+
     def tail(self, lines: int = 40) -> str:
         """The end of its log, for error messages."""
         try:
@@ -300,6 +308,11 @@ class LocalAirflow:
     :param password: its password; None keeps the one in ``<home>/passwords.json`` or makes one.
     :param serve_logs: start the worker/triggerer log servers (on free ports).
     :param startup_timeout: seconds for migration plus all components to report healthy.
+    :param database_url: SQLAlchemy URL of the metadata DB (e.g. a PostgreSQL); None: SQLite in ``home``.
+    :param celery_broker: a broker URL: CeleryExecutor with ``celery_workers`` workers (results in
+        ``celery_result_backend``, default the broker) instead of LocalExecutor.
+    :param triggerers: how many triggerers (named ``triggerer``, or ``triggerer-1``... when more
+        than one); each one's job id is in :attr:`job_ids` once it has started.
     """
 
     def __init__(
@@ -316,6 +329,12 @@ class LocalAirflow:
         api_port: int | None = None,
         startup_timeout: float = 240.0,
         airflow: str | None = None,
+        database_url: str | None = None,
+        celery_broker: str | None = None,
+        celery_result_backend: str | None = None,
+        celery_workers: int = 2,
+        worker_concurrency: int = 4,
+        triggerers: int = 1,
     ) -> None:
         self.home = Path(home).resolve()
         self.dags_folder = Path(dags_folder).resolve()
@@ -328,6 +347,14 @@ class LocalAirflow:
         self.api_port = api_port
         self.startup_timeout = startup_timeout
         self.airflow = airflow or airflow_executable()
+        self.database_url = database_url
+        self.celery_broker = celery_broker
+        self.celery_result_backend = celery_result_backend or celery_broker
+        self.celery_workers = celery_workers if celery_broker else 0
+        self.worker_concurrency = worker_concurrency
+        self.triggerers = max(1, triggerers)
+        #: component name -> its job id (``job`` table), for triggerers
+        self.job_ids: dict[str, int] = {}
         self.marker = uuid.uuid4().hex
         #: session ids of the processes started here (each is started as a session leader)
         self.sessions: set[int] = set()
@@ -408,6 +435,13 @@ class LocalAirflow:
             "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "120",
             MARKER_VARIABLE: self.marker,
         }
+        if self.database_url:
+            settings["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = self.database_url
+        if self.celery_broker:
+            settings["AIRFLOW__CORE__EXECUTOR"] = "CeleryExecutor"
+            settings["AIRFLOW__CELERY__BROKER_URL"] = self.celery_broker
+            settings["AIRFLOW__CELERY__RESULT_BACKEND"] = self.celery_result_backend or self.celery_broker
+            settings["AIRFLOW__CELERY__WORKER_CONCURRENCY"] = str(self.worker_concurrency)
         # `airflow standalone` starts its components as plain `airflow` from PATH
         base["PATH"] = os.pathsep.join([str(Path(self.airflow).parent), base.get("PATH", os.defpath)])
         return {**base, **settings, **self.extra_env}
@@ -440,20 +474,79 @@ class LocalAirflow:
         self.env = self._build_env()
         self._start_reaper()
         self.run_cli("db", "migrate", timeout=max(30.0, deadline - time.monotonic()), log_name="db-migrate")
-        skip = [] if self.serve_logs else ["--skip-serve-logs"]
-        commands: dict[str, list[str]] = (
-            {"standalone": ["standalone"]}
-            if self.standalone
-            else {
+        # several triggerers or workers on one machine cannot share a log server port
+        skip = [] if self.serve_logs and self.triggerers == 1 else ["--skip-serve-logs"]
+        if self.standalone:
+            self._spawn("standalone", [self.airflow, "standalone"])
+        else:
+            commands: dict[str, list[str]] = {
                 "api-server": ["api-server", "-H", "127.0.0.1", "-p", str(self.api_port), "-w", "1"],
                 "dag-processor": ["dag-processor"],
-                "scheduler": ["scheduler", *skip],
-                "triggerer": ["triggerer", *skip],
+                "scheduler": ["scheduler", *([] if self.serve_logs else ["--skip-serve-logs"])],
             }
-        )
-        for name, args in commands.items():
-            self._spawn(name, [self.airflow, *args])
+            for n in range(1, self.celery_workers + 1):
+                commands[f"worker-{n}"] = [
+                    *("celery", "worker", "--skip-serve-logs", "-H", f"worker-{n}@%h"),
+                    *("-c", str(self.worker_concurrency)),
+                ]
+            for name, args in commands.items():
+                self._spawn(name, [self.airflow, *args])
+            for name in self.triggerer_names:
+                self._spawn_triggerer(name, [self.airflow, "triggerer", *skip], deadline - time.monotonic())
         self.wait_healthy(timeout=max(10.0, deadline - time.monotonic()))
+
+    @property
+    def triggerer_names(self) -> list[str]:
+        if self.triggerers == 1:
+            return ["triggerer"]
+        return [f"triggerer-{n}" for n in range(1, self.triggerers + 1)]
+
+    def _triggerer_jobs(self) -> set[int]:
+        return {int(row[0]) for row in self.query("SELECT id FROM job WHERE job_type = 'TriggererJob'")}
+
+    def _spawn_triggerer(self, name: str, command: list[str], timeout: float) -> Component:
+        """Start a triggerer and learn its job id: the one triggerer job row that was not there
+        before (one starts at a time; a killed one's row stays ``running``, so state cannot tell)."""
+        before = self._triggerer_jobs()
+        component = self._spawn(name, command)
+        deadline = time.monotonic() + max(10.0, timeout)
+        while time.monotonic() < deadline:
+            self.check_alive()
+            new = self._triggerer_jobs() - before
+            if new:
+                self.job_ids[name] = max(new)
+                return component
+            time.sleep(0.5)
+        raise LocalAirflowError(f"no job row for {name} after {timeout:.0f} s\n{self._tails()}")
+
+    # -- one component ---------------------------------------------------------------------------------
+    def component_pids(self, name: str) -> list[int]:
+        """Every live process of one component (its session: the supervisor and its children)."""
+        component = self.components[name]
+        if component.popen is None:
+            return []
+        session = component.popen.pid
+        return [pid for pid in marked_processes(self.marker, {session}) if _session_of(pid) == session]
+
+    def signal(self, name: str, sig: int) -> list[int]:
+        """Send ``sig`` to every process of one component (SIGKILL: a machine dies, SIGSTOP: it
+        freezes); a SIGKILL marks it down on purpose. Returns the pids signalled."""
+        pids = self.component_pids(name)
+        if sig == signal.SIGKILL:
+            self.components[name].down_on_purpose = True
+        for pid in pids:
+            _signal(pid, sig)
+        return pids
+
+    def stop_component(self, name: str, grace: float = 30.0) -> int | None:
+        """Stop one component gracefully (SIGTERM, SIGKILL after ``grace``); its exit code."""
+        component = self.components[name]
+        component.down_on_purpose = True
+        self._terminate([component], grace)
+        if component.log_file is not None:
+            component.log_file.close()
+            component.log_file = None
+        return component.popen.returncode if component.popen else None
 
     def _start_reaper(self) -> None:
         log = (self.process_logs / "reaper.log").open("ab")
@@ -529,7 +622,7 @@ class LocalAirflow:
     def check_alive(self) -> None:
         """Raise, with the end of its log, if a component has exited."""
         for component in self.components.values():
-            if not component.alive:
+            if not component.alive and not component.down_on_purpose:
                 code = component.popen.returncode if component.popen else None
                 raise LocalAirflowError(
                     f"airflow {component.name} exited ({code}); {component.log_path}:\n{component.tail()}"
@@ -547,7 +640,9 @@ class LocalAirflow:
                 self._client.close()
             self._client = None
         try:
-            stages = [["scheduler"], ["triggerer", "dag-processor", "standalone"], ["api-server"]]
+            workers = [n for n in self.components if n.startswith("worker-")]
+            triggerers = [n for n in self.components if n.startswith("triggerer")]
+            stages = [["scheduler"], [*workers, *triggerers, "dag-processor", "standalone"], ["api-server"]]
             named = {name for stage in stages for name in stage}
             stages[-1] += [name for name in self.components if name not in named]
             for stage in stages:
@@ -567,18 +662,26 @@ class LocalAirflow:
                 self._reaper = None
 
     def restart(
-        self, name: str, grace: float = 20.0, while_stopped: Callable[[], None] | None = None
+        self,
+        name: str,
+        grace: float = 20.0,
+        while_stopped: Callable[[], None] | None = None,
+        timeout: float = 120.0,
     ) -> Component:
-        """Stop one component as :meth:`stop` does (SIGTERM, then SIGKILL after ``grace``), call
-        ``while_stopped``, and start it again with the same command (a triggerer restart between
-        two rounds of work, with work finishing while it is down)."""
+        """Stop one component as :meth:`stop` does (SIGTERM, then SIGKILL after ``grace``) unless it
+        is already down (killed), call ``while_stopped``, and start it again with the same command
+        (a triggerer restart between two rounds of work, with work finishing while it is down). A
+        triggerer's new job id is in :attr:`job_ids` when this returns."""
         old = self.components[name]
+        old.down_on_purpose = True
         self._terminate([old], grace)
         if old.log_file is not None:
             old.log_file.close()
             old.log_file = None
         if while_stopped is not None:
             while_stopped()
+        if name.startswith("triggerer"):
+            return self._spawn_triggerer(name, old.command, timeout)
         return self._spawn(name, old.command)
 
     @staticmethod
@@ -697,6 +800,10 @@ class LocalAirflow:
             connection.close()
 
     def query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        """Rows for ``sql`` with ``?`` placeholders, on SQLite or the ``database_url`` PostgreSQL
+        (timestamps come back as ISO strings from both)."""
+        if self.database_url:
+            return self._query_postgres(sql, params)
         for attempt in range(5):
             try:
                 with self.db() as connection:
@@ -707,10 +814,25 @@ class LocalAirflow:
                 time.sleep(0.5)
         return []
 
+    def _query_postgres(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        import psycopg2  # type: ignore[import-untyped,import-not-found,unused-ignore]  # the drill installs it
+
+        assert self.database_url is not None
+        dsn = self.database_url.replace("postgresql+psycopg2://", "postgresql://", 1)
+        connection = psycopg2.connect(dsn)
+        try:
+            connection.set_session(readonly=True, autocommit=True)
+            with connection.cursor() as cursor:
+                cursor.execute(sql.replace("?", "%s"), tuple(params))
+                rows = cursor.fetchall()
+        finally:
+            connection.close()
+        return [tuple(v.isoformat() if isinstance(v, dt.datetime) else v for v in row) for row in rows]
+
     def parsed_dags(self) -> set[str]:
         """DAG ids the DAG processor has serialized and not marked stale."""
         rows = self.query(
-            "SELECT d.dag_id FROM dag d JOIN serialized_dag s ON s.dag_id = d.dag_id WHERE d.is_stale = 0"
+            "SELECT d.dag_id FROM dag d JOIN serialized_dag s ON s.dag_id = d.dag_id WHERE NOT d.is_stale"
         )
         return {row[0] for row in rows}
 

@@ -15,6 +15,7 @@ import os
 import threading
 import time
 import weakref
+import zlib
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -41,8 +42,8 @@ from airflow_provider_jobstatus.vendors import MAX_BODY_BYTES, ApiRequest, ApiRe
 
 #: Most redirect hops a download follows before calling it a loop.
 MAX_REDIRECTS = 5
-#: Response heads are limited by the libraries themselves: h11 refuses one over 16 KiB, aiohttp more
-#: than 128 fields or a field over 8 KiB.
+#: Response heads are limited by the libraries themselves: h11 refuses one over 16 KiB, aiohttp (as
+#: configured below) more than 64 fields or a field over 8 KiB.
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,17 @@ def mask_url(url: str) -> None:
         mask_secret(query)
 
 
+def _mask_location(event: str, info: Mapping[str, Any]) -> None:
+    """httpcore's ``trace`` hook, called just before httpcore logs the same event at DEBUG: a
+    redirect's ``Location`` (a signed URL) is registered with the masker before that line exists."""
+    if event.endswith("receive_response_headers.complete"):
+        _, status, _, headers = info["return_value"]
+        if 300 <= status < 400:
+            for name, value in headers:
+                if name.lower() == b"location":
+                    mask_url(value.decode("latin-1"))
+
+
 async def amask_url(url: str) -> None:
     query = urlsplit(url).query
     if query:
@@ -164,11 +176,10 @@ def fault(conn: ConnSettings, vendor: VendorApi, job_id: str | None, exc: BaseEx
     if isinstance(exc, (httpx.UnsupportedProtocol, httpx.LocalProtocolError, aiohttp.InvalidURL)):
         return ConfigurationError(vendor.display_name, job_id, f"{conn.where}: {type(exc).__name__}: {text}")
     if isinstance(exc, aiohttp.ClientHttpProxyError) and exc.status in (407, 403):
-        return ConfigurationError(
-            vendor.display_name,
-            job_id,
-            f"{conn.where}: the proxy refused us (HTTP {exc.status}); check 'proxy'",
-        )
+        return proxy_refused(conn, vendor, job_id, exc.status)
+    said = str(exc)[:3]  # httpcore's message for a refused CONNECT: "407 Proxy Authentication Required"
+    if isinstance(exc, httpx.ProxyError) and said in ("407", "403"):
+        return proxy_refused(conn, vendor, job_id, int(said))
     unsent = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError)
     unsent_aio = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError, aiohttp.ClientHttpProxyError)
     sent = not isinstance(exc, unsent + unsent_aio)
@@ -179,6 +190,18 @@ def fault(conn: ConnSettings, vendor: VendorApi, job_id: str | None, exc: BaseEx
         return MalformedResponseError(vendor.display_name, job_id, f"broken HTTP answer: {text}")
     return TransientVendorError(
         vendor.display_name, job_id, f"{kind}: {type(exc).__name__}: {text}", sent=sent
+    )
+
+
+def proxy_refused(
+    conn: ConnSettings, vendor: VendorApi, job_id: str | None, status: int
+) -> ConfigurationError:
+    """A proxy's 407 (or a refused CONNECT): its credentials or rules, never the vendor's answer."""
+    return ConfigurationError(
+        vendor.display_name,
+        job_id,
+        f"{conn.where}: the proxy refused us (HTTP {status}); check the 'proxy' extra "
+        "or the HTTP_PROXY/HTTPS_PROXY variables",
     )
 
 
@@ -229,6 +252,7 @@ class SyncClient:
                     timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
                     transport=self._transport,
                     follow_redirects=False,
+                    headers={"Accept-Encoding": ACCEPT_ENCODING},
                 )
             return client
 
@@ -245,17 +269,15 @@ class SyncClient:
         with self.stream(out) as resp:
             if _length(resp.headers) > MAX_BODY_BYTES:
                 raise too_large(self.vendor, out.job_id)
-            chunks: list[bytes] = []
-            size = 0
             try:
-                for chunk in resp.iter_bytes():
-                    size += len(chunk)
-                    if size > MAX_BODY_BYTES:
-                        raise too_large(self.vendor, out.job_id)
-                    chunks.append(chunk)
+                if resp.is_stream_consumed:  # a response made whole (httpx.MockTransport): already inflated
+                    body = _inflate(self.vendor, out.job_id, None, iter([resp.content]))
+                else:
+                    coding = resp.headers.get("content-encoding")
+                    body = _inflate(self.vendor, out.job_id, coding, resp.iter_raw())
             except (httpx.HTTPError, httpx.StreamError) as exc:
                 raise fault(self.conn, self.vendor, out.job_id, exc) from None
-            return ApiResponse(resp.status_code, resp.headers, b"".join(chunks))
+            return ApiResponse(resp.status_code, resp.headers, body)
 
     @contextmanager
     def stream(self, out: Outgoing, follow: bool = False) -> Iterator[httpx.Response]:
@@ -271,9 +293,12 @@ class SyncClient:
                     data=out.form,
                     files=out.files,
                     headers=out.headers,
+                    extensions={"trace": _mask_location},
                 )
                 resp = client.send(request, stream=True)
                 try:
+                    if resp.status_code == 407:  # a proxy's answer to an absolute-form request
+                        raise proxy_refused(self.conn, self.vendor, out.job_id, 407)
                     if not (follow and resp.is_redirect):
                         yield resp
                         return
@@ -328,6 +353,7 @@ class AsyncClient:
             # trust_env reads .netrc in a worker thread on every request
             trust_env=False,
             cookie_jar=aiohttp.DummyCookieJar(),
+            max_headers=64,  # with max_field_size (8 KiB): a response head is at most about 512 KiB
             skip_auto_headers=("User-Agent",),
         )
         self.tokens = TokenCache()
@@ -358,6 +384,8 @@ class AsyncClient:
                 if out.own or not self._trust_env
                 else (self.conn.client.proxy or env_proxy(out.url)),
             ) as resp:
+                if resp.status == 407:
+                    raise proxy_refused(self.conn, self.vendor, out.job_id, 407)
                 length = resp.content_length
                 if length is not None and length > MAX_BODY_BYTES:
                     raise too_large(self.vendor, out.job_id)
@@ -430,6 +458,43 @@ def _yarl(url: str) -> yarl.URL:
     """The URL exactly as the sync path sends it: httpx's escaping, then no re-quoting by yarl
     (which would turn an encoded ``%3D`` in a job id back into ``=``)."""
     return yarl.URL(str(httpx.URL(url)), encoded=True)
+
+
+#: what the sync client asks for (httpx would add ``br``/``zstd`` when their packages are installed)
+ACCEPT_ENCODING = "gzip, deflate"
+
+
+def _inflate(vendor: VendorApi, job_id: str | None, coding: str | None, raw: Iterator[bytes]) -> bytes:
+    """A status body inflated here, never past the cap: httpx inflates each network read whole
+    (64 KiB of gzip can become 64 MiB, and stacked codings multiply that without bound)."""
+    coding = (coding or "identity").strip().lower()
+    if coding not in ("identity", "gzip", "x-gzip", "deflate"):
+        raise MalformedResponseError(
+            vendor.display_name, job_id, f"answer in unsupported content encoding {coding!r}"
+        )
+    inflater = None if coding == "identity" else zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib
+    body = bytearray()
+    try:
+        for chunk in raw:
+            data = chunk
+            while data:
+                if inflater is None:
+                    piece, data = data, b""
+                else:
+                    piece = inflater.decompress(data, MAX_BODY_BYTES + 1 - len(body))
+                    data = inflater.unconsumed_tail
+                body += piece
+                if len(body) > MAX_BODY_BYTES:
+                    raise too_large(vendor, job_id)
+        if inflater is not None:
+            body += inflater.flush()
+    except zlib.error:
+        raise MalformedResponseError(
+            vendor.display_name, job_id, f"answer is not valid {coding} data"
+        ) from None
+    if len(body) > MAX_BODY_BYTES:
+        raise too_large(vendor, job_id)
+    return bytes(body)
 
 
 def _length(headers: Mapping[str, str]) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import ssl
 from collections.abc import Mapping
@@ -18,8 +19,12 @@ from airflow_provider_jobstatus.errors import ConfigurationError
 from airflow_provider_jobstatus.hooks._tls import default_ssl_context, ssl_context
 from airflow_provider_jobstatus.vendors import Credentials, VendorApi
 
+log = logging.getLogger(__name__)
+
 #: connection extras that configure the HTTP client rather than the vendor
 CLIENT_EXTRAS = ("verify", "cert", "key", "proxy", "trust_env", "timeout")
+#: connections already warned about ``verify`` false in this process (once each, not per wait)
+_warned_unverified: set[str] = set()
 
 
 @dataclass(frozen=True)
@@ -197,6 +202,13 @@ def client_settings(vendor: VendorApi, where: str, extras: Mapping[str, Any]) ->
         verify = _existing_path(vendor, where, "verify", raw_verify, "a CA bundle") or True
     else:
         verify = _flag(vendor, where, "verify", raw_verify, True)
+    if verify is False and where not in _warned_unverified:
+        _warned_unverified.add(where)
+        log.warning(
+            "%s: extra 'verify' is false: the server's TLS certificate is not verified, so anyone on "
+            "the network path can read and change this traffic; give a CA bundle path instead",
+            where,
+        )
     cert = _existing_path(vendor, where, "cert", extras.get("cert"), "a client certificate")
     key = _existing_path(vendor, where, "key", extras.get("key"), "a client key")
     if key and not cert:

@@ -23,6 +23,7 @@ from airflow_provider_jobstatus.errors import (
     JobStatusError,
     TransientVendorError,
     VendorRequestError,
+    about_batch,
 )
 from airflow_provider_jobstatus.hooks._coalesce import SharedAnswers
 from airflow_provider_jobstatus.hooks._http import (
@@ -145,8 +146,15 @@ class JobStatusHook(BaseHook):
         return dataclasses.replace(settings, client=client)
 
     def options(self, settings: ConnSettings, overrides: Mapping[str, Any]) -> dict[str, Any]:
-        """Vendor options: the connection's extras, then the caller's (sensor) options."""
-        return {**settings.extras, **{k: v for k, v in overrides.items() if v is not None}}
+        """Vendor options: the connection's extras, then the caller's (sensor) options; a required
+        extra that is missing fails here, before any request, naming the connection."""
+        opts = {**settings.extras, **{k: v for k, v in overrides.items() if v is not None}}
+        for name in self.vendor.required_extras:
+            try:
+                self.vendor.required_extra(opts, name)
+            except ConfigurationError as exc:
+                raise ConfigurationError(exc.vendor, None, f"{settings.where}: {exc.detail}") from None
+        return opts
 
     def _retrying(self, attempts: int | None = None) -> dict[str, Any]:
         """tenacity's arguments for a single call: transient faults retried with jittered backoff
@@ -208,12 +216,13 @@ class JobStatusHook(BaseHook):
         return True
 
     def get_batch_page(self, batch_id: str, page_token: str | None = None) -> BatchPage:
-        opts = self.options(self.settings(), {})
-        req = self.vendor.batch_page_request(batch_id, page_token, opts)
-        client = self.sync_client()
-        return tenacity.Retrying(**self._retrying())(
-            lambda: self.vendor.parse_batch_page(batch_id, client.exchange(req, batch_id))
-        )
+        with about_batch():
+            opts = self.options(self.settings(), {})
+            req = self.vendor.batch_page_request(batch_id, page_token, opts)
+            client = self.sync_client()
+            return tenacity.Retrying(**self._retrying())(
+                lambda: self.vendor.parse_batch_page(batch_id, client.exchange(req, batch_id))
+            )
 
     def iter_batch_pages(self, batch_id: str, max_pages: int | None = None) -> Iterator[BatchPage]:
         """A batch's pages in order; a page that fails is retried, not restarted from page one."""
@@ -338,14 +347,15 @@ class JobStatusHook(BaseHook):
         return await client.answers.get(("shared", *key), fetch, max_age)
 
     async def aget_batch_page(self, batch_id: str, page_token: str | None = None) -> BatchPage:
-        opts = self.options(await self.asettings(), {})
-        req = self.vendor.batch_page_request(batch_id, page_token, opts)
-        client = await self.async_client()
+        with about_batch():
+            opts = self.options(await self.asettings(), {})
+            req = self.vendor.batch_page_request(batch_id, page_token, opts)
+            client = await self.async_client()
 
-        async def once() -> BatchPage:
-            return self.vendor.parse_batch_page(batch_id, await client.exchange(req, batch_id))
+            async def once() -> BatchPage:
+                return self.vendor.parse_batch_page(batch_id, await client.exchange(req, batch_id))
 
-        return await _aretrying(self._retrying(), once)()
+            return await _aretrying(self._retrying(), once)()
 
     async def aiter_batch_jobs(self, batch_id: str, max_pages: int | None = None) -> AsyncIterator[BatchJob]:
         token: str | None = None
@@ -455,11 +465,12 @@ def next_token(vendor: VendorApi, batch_id: str, page: BatchPage, seen: set[str]
     if not token or not page.jobs:
         return None
     if token in seen:
-        raise VendorRequestError(
-            vendor.display_name,
-            batch_id,
-            f"batch listing repeated page token {token!r}; stopping to avoid a loop",
-        )
+        with about_batch():
+            raise VendorRequestError(
+                vendor.display_name,
+                batch_id,
+                f"the listing repeated page token {token!r}; stopping to avoid a loop",
+            )
     seen.add(token)
     return token
 

@@ -6,6 +6,7 @@ download is complete and verified, so no reader ever sees a partial file there.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import uuid
@@ -31,9 +32,12 @@ class Target(Protocol):
     def discard(self) -> None: ...
 
 
+_TEMP_MARK = ".part-"
+
+
 def _temp_name(name: str) -> str:
     """Hidden and unique, so concurrent tasks and globbing readers skip it."""
-    return f".{name}.part-{uuid.uuid4().hex[:12]}"
+    return f".{name}{_TEMP_MARK}{uuid.uuid4().hex[:12]}"
 
 
 @dataclass
@@ -163,3 +167,25 @@ def sha256_of_target(target: Target) -> tuple[int, str]:
             size += len(chunk)
             digest.update(chunk)
     return size, digest.hexdigest()
+
+
+def unwritable(what: str, destination: str, exc: OSError) -> str:
+    """Why ``destination`` cannot be written and what to do about it, for the task's error."""
+    why = exc.strerror or str(exc) or type(exc).__name__
+    where = str(exc.filename or "")
+    if _TEMP_MARK in os.path.basename(where):  # our temporary name: the folder is what to fix
+        where = os.path.dirname(where)
+    at = f" ({where})" if where else ""
+    if isinstance(exc, PermissionError) or exc.errno == errno.EROFS:
+        todo = (
+            "give the user the task runs as (on the worker) write access there, or choose another one"
+            if is_local(destination)
+            else "give the storage connection's credentials write access there, or choose another one"
+        )
+    elif exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        todo = "free space there, or choose another one"
+    elif isinstance(exc, (NotADirectoryError, IsADirectoryError, FileExistsError)):
+        todo = "a file or folder of that name is in the way: remove it, or choose another one"
+    else:
+        todo = "check that the destination exists and can be written from the worker"
+    return f"{what} {destination!r} cannot be written: {why}{at}; {todo} (no partly written file is left)"

@@ -10,7 +10,7 @@ from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperat
 
 from airflow_provider_jobstatus.errors import JobStatusError
 from airflow_provider_jobstatus.hooks import JobStatusHook
-from airflow_provider_jobstatus.operators._storage import targets_for
+from airflow_provider_jobstatus.operators._storage import targets_for, unwritable
 from airflow_provider_jobstatus.status import BatchJob, strip_query
 from airflow_provider_jobstatus.task_errors import airflow_error, hook_for
 
@@ -44,6 +44,12 @@ class BatchJobsToXComOperator(BaseOperator):
 
     Returns: the rows (``id, reference_id, status, state, result_url``), the chunks when
     ``chunk_size`` is set, or the summary when ``output_path`` is set: one shape per configuration.
+
+    ``result_url`` is filled only when Playment's listing itself carries a job's ``result`` (query
+    string removed). Its documented listing does not, so completed rows usually have ``None``: pass
+    the row's ``id`` to :class:`DownloadJobResultOperator`, which asks the job endpoint (where the
+    result is) and fetches it through the attachment API. ``state`` is ``succeeded`` for a row the
+    listing calls ``completed``, though the job endpoint may say running until its result is set.
     """
 
     template_fields: Sequence[str] = ("conn_id", "batch_id", "status", "output_path")
@@ -88,14 +94,14 @@ class BatchJobsToXComOperator(BaseOperator):
             rows.extend(page_rows)
             size += sum(len(json.dumps(row)) + 2 for row in page_rows)
             if size > self.max_xcom_bytes:  # no use reading the remaining pages
-                self._too_large(f"more than {size} bytes of JSON after {pages} pages")
-        self.log.info("batch %r: %d jobs over %d pages", self.batch_id, len(rows), pages)
+                self._too_large(hook, f"more than {size} bytes of JSON after {pages} pages")
+        self.log.info("%s: %d jobs over %d pages", self._batch(hook), len(rows), pages)
         result: Any = rows
         if self.chunk_size:
             result = [rows[i : i + self.chunk_size] for i in range(0, len(rows), self.chunk_size)]
         size = len(json.dumps(result))
         if size > self.max_xcom_bytes:
-            self._too_large(f"{len(rows)} jobs are {size} bytes of JSON")
+            self._too_large(hook, f"{len(rows)} jobs are {size} bytes of JSON")
         return result
 
     def _pages(self, hook: JobStatusHook) -> Iterator[tuple[int, list[dict[str, Any]]]]:
@@ -109,27 +115,35 @@ class BatchJobsToXComOperator(BaseOperator):
         except JobStatusError as exc:
             raise airflow_error(exc, f"after {pages} pages") from exc
 
-    def _too_large(self, what: str) -> NoReturn:
+    def _batch(self, hook: JobStatusHook) -> str:
+        """How messages name the batch: "Playment batch 'b1'"."""
+        return f"{hook.vendor.display_name} batch {self.batch_id!r}"
+
+    def _too_large(self, hook: JobStatusHook, what: str) -> NoReturn:
         raise AirflowFailException(
-            f"batch {self.batch_id!r}: {what}, over the XCom cap of {self.max_xcom_bytes} bytes; "
+            f"{self._batch(hook)}: {what}, over the XCom cap of {self.max_xcom_bytes} bytes; "
             "set output_path= to write them to object storage instead"
         )
 
     def _write(self, hook: JobStatusHook, output_path: str) -> dict[str, Any]:
         """Stream rows to JSON lines page by page, so the batch's size never matters."""
-        (target,) = targets_for(output_path, ["jobs.jsonl"], self.output_conn_id)
         count = pages = 0
         try:
-            with target.open_temp() as out:
-                for read, rows in self._pages(hook):
-                    pages = read
-                    out.write(b"".join(json.dumps(row).encode() + b"\n" for row in rows))
-                    count += len(rows)
-            target.commit()
-        except BaseException:
-            target.discard()
-            raise
+            (target,) = targets_for(output_path, ["jobs.jsonl"], self.output_conn_id)
+            try:
+                with target.open_temp() as out:
+                    for read, rows in self._pages(hook):
+                        pages = read
+                        out.write(b"".join(json.dumps(row).encode() + b"\n" for row in rows))
+                        count += len(rows)
+                target.commit()
+            except BaseException:
+                target.discard()
+                raise
+        except OSError as exc:
+            what = unwritable("output_path", output_path, exc)
+            raise AirflowFailException(f"{self._batch(hook)}: {what}") from exc
         self.log.info(
-            "batch %r: %d jobs over %d pages written to %s", self.batch_id, count, pages, target.describe()
+            "%s: %d jobs over %d pages written to %s", self._batch(hook), count, pages, target.describe()
         )
         return {"path": target.describe(), "count": count, "pages": pages}

@@ -27,11 +27,18 @@ from airflow_provider_jobstatus.operators._storage import (
     is_local,
     sha256_of_target,
     targets_for,
+    unwritable,
 )
 from airflow_provider_jobstatus.retry import Backoff
 from airflow_provider_jobstatus.status import JobState, strip_query
 from airflow_provider_jobstatus.task_errors import airflow_error, hook_for
-from airflow_provider_jobstatus.vendors import ApiResponse, ResultRequest, safe_file_name, unique_names
+from airflow_provider_jobstatus.vendors import (
+    ApiResponse,
+    ResultRequest,
+    describe_status,
+    safe_file_name,
+    unique_names,
+)
 
 #: Most of an error body read to explain a refused download (the rest is not worth memory).
 _ERROR_BODY_BYTES = 64 * 1024
@@ -93,19 +100,27 @@ class DownloadJobResultOperator(BaseOperator):
         hook = hook_for(self.conn_id, self.hook_params)
         requests = self._result_requests(hook)
         names = unique_names([safe_file_name(r.name, "result") for r in requests])
+        job = f"{hook.vendor.display_name} job {self.job_id!r}"
+        written: list[Written] = []
         try:
-            targets = targets_for(self.destination, names, self.destination_conn_id)
-        except ValueError as exc:
-            raise AirflowFailException(f"{hook.vendor.display_name} job {self.job_id!r}: {exc}") from exc
-        if self.overwrite == "fail":
-            # Check every target first: failing on the third would leave two written.
-            there = [t.describe() for t in targets if t.exists()]
-            if there:
-                raise AirflowFailException(f"{', '.join(there)} already exist(s) and overwrite='fail'")
-        written = [
-            self._fetch(hook, rr, name, target)
-            for rr, name, target in zip(requests, names, targets, strict=True)
-        ]
+            try:
+                targets = targets_for(self.destination, names, self.destination_conn_id)
+            except ValueError as exc:
+                raise AirflowFailException(f"{job}: {exc}") from exc
+            if self.overwrite == "fail":
+                # Check every target first: failing on the third would leave two written.
+                there = [t.describe() for t in targets if t.exists()]
+                if there:
+                    raise AirflowFailException(
+                        f"{job}: {', '.join(there)} already exist(s) and overwrite='fail'"
+                    )
+            for rr, name, target in zip(requests, names, targets, strict=True):
+                written.append(self._fetch(hook, rr, name, target))
+        except OSError as exc:  # the destination's fault, not the vendor's
+            done = [w.destination for w in written if not w.skipped]
+            kept = f"; already written: {', '.join(done)}" if done else ""
+            what = unwritable("destination", self.destination, exc)
+            raise AirflowFailException(f"{job}: {what}{kept}") from exc
         for w in written:
             verb = "kept" if w.skipped else "wrote"
             self.log.info("%s %s: %d bytes, sha256 %s", verb, w.destination, w.bytes, w.sha256)
@@ -116,9 +131,13 @@ class DownloadJobResultOperator(BaseOperator):
         vendor = hook.vendor
         try:
             status = hook.get_job_status(self.job_id)
+            if not status.state.is_terminal and vendor.final_check_options:
+                # PDF.co says "working" for ids it never saw: ask the way that tells them apart
+                status = hook.get_job_status(self.job_id, **vendor.final_check_options)
             if status.state is not JobState.SUCCEEDED:
+                todo = "" if status.state.is_terminal else "; wait for it first (JobStatusSensor)"
                 raise AirflowFailException(
-                    f"{status.describe()}: only a succeeded job has results to download"
+                    f"{describe_status(status)}: only a succeeded job has results to download{todo}"
                 )
             if vendor.results_expired(status, datetime.now(timezone.utc)):
                 raise ResultExpiredError(

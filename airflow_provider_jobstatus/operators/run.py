@@ -36,22 +36,35 @@ from airflow_provider_jobstatus.errors import (
 from airflow_provider_jobstatus.hooks import JobStatusHook
 from airflow_provider_jobstatus.retry import Backoff
 from airflow_provider_jobstatus.status import JobState, JobStatus
-from airflow_provider_jobstatus.task_errors import airflow_error, hook_for, job_outcome, wait_outcome
+from airflow_provider_jobstatus.task_errors import airflow_error, hook_for
 from airflow_provider_jobstatus.triggers.job_status import (
     DEFAULT_FAULT_TOLERANCE,
     DEFAULT_NOT_FOUND_GRACE,
     JobStatusTrigger,
 )
-from airflow_provider_jobstatus.vendors import ApiRequest, alteryx, apidatatools, nitro, pdfco, playment
+from airflow_provider_jobstatus.triggers.outcome import (
+    DEFER_TIMEOUT_MARGIN,
+    Ending,
+    event_outcome,
+    resume_not_before,
+    status_outcome,
+    timeout_cancels,
+)
+from airflow_provider_jobstatus.vendors import (
+    ApiRequest,
+    alteryx,
+    apidatatools,
+    describe_status,
+    nitro,
+    pdfco,
+    playment,
+)
 
 #: the task state store key holding ``{"job_id", "submitted_at", "conn_id"}`` across tries
 STATE_KEY = "jobstatus_run"
 DEFAULT_TIMEOUT = 24 * 3600.0
 #: how many times a start that provably made no job (not sent, or 429) is sent
 START_ATTEMPTS = 5
-#: Airflow's defer timeout is the wait's own deadline plus this, so the trigger always ends the
-#: wait first and the task can cancel the job and say what it saw last
-DEFER_MARGIN = 120.0
 
 
 class RunJobOperator(BaseOperator):
@@ -69,6 +82,8 @@ class RunJobOperator(BaseOperator):
     :param transient_fault_tolerance: seconds of uninterrupted faults before the wait fails.
     :param not_found_grace: seconds a 404 counts as "not visible yet".
     :param hook_params: keyword arguments for the hook (``timeout``, ``transport``, ...).
+    :param end_from_trigger: the triggerer ends the task itself where it can end it exactly as a
+        worker would (as the sensor's ``end_from_trigger``); a timeout then cancels the job there.
     """
 
     #: the connection type this operator starts jobs for
@@ -92,10 +107,12 @@ class RunJobOperator(BaseOperator):
         transient_fault_tolerance: float = DEFAULT_FAULT_TOLERANCE,
         not_found_grace: float = DEFAULT_NOT_FOUND_GRACE,
         hook_params: Mapping[str, Any] | None = None,
+        end_from_trigger: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.conn_id = conn_id
+        self.end_from_trigger = end_from_trigger
         self.hook_params = dict(hook_params or {})
         self.wait = wait
         self.deferrable = deferrable
@@ -149,10 +166,10 @@ class RunJobOperator(BaseOperator):
             _forget(store)
             return {"vendor": hook.vendor.name, "job_id": job_id}
         if status is not None and status.state.is_terminal:
-            return self._finish(status, store)
+            return self._finish(status, store, context)
         deadline = started_at + self.timeout
         if not self.deferrable:
-            return self._wait_here(hook, job_id, deadline, store)
+            return self._wait_here(hook, job_id, deadline, store, context)
         now = time.time()
         execution_deadline = now + self.execution_timeout.total_seconds() if self.execution_timeout else None
         end = min(deadline, execution_deadline or deadline)
@@ -168,18 +185,24 @@ class RunJobOperator(BaseOperator):
                 not_found_grace=self.not_found_grace,
                 seen_status=status.raw_status if status is not None else None,
                 cancel_on_kill=self.cancel_on_kill,
+                end_from_trigger=Ending.of(self, context).to_kwargs() if self.end_from_trigger else None,
+                not_before=resume_not_before(now),
             ),
             method_name="execute_complete",
-            timeout=timedelta(seconds=max(0.0, end - now) + DEFER_MARGIN),
+            # the trigger's deadline ends the wait (and cancels the job), not Airflow's check
+            timeout=timedelta(seconds=max(0.0, end - now) + DEFER_TIMEOUT_MARGIN),
         )
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> Any:
         """The wait's end as the task's outcome (as the sensor's); a timeout cancels the job first."""
-        if isinstance(event, dict) and event.get("status") == "timeout":
+        if timeout_cancels(event) and isinstance(event, dict):
             self._cancel(self.hook(), str(event.get("job_id")), "the wait timed out")
-        outcome = wait_outcome(self, event, self.canceled_as_skipped)
+        outcome = event_outcome(event, Ending.of(self, context), f"{type(self).__name__} {self.task_id}")
+        if isinstance(event, dict) and event.get("status") == "done":
+            self.log.info("%s; the wait is over", outcome.message)  # the trigger leaves this line to us
+        value = outcome.apply()
         _forget(context.get("task_state_store"))
-        return outcome
+        return value
 
     def on_kill(self) -> None:
         """The task was killed on its worker (while starting or waiting there)."""
@@ -210,7 +233,7 @@ class RunJobOperator(BaseOperator):
             self.log.warning("%s; reattaching to it anyway (the wait tolerates faults)", exc)
             return job_id, started_at, None
         if status.state in (JobState.FAILED, JobState.CANCELED):
-            self.log.warning("An earlier try's %s; starting a new job", status.describe())
+            self.log.warning("An earlier try's %s; starting a new job", describe_status(status))
             return None, 0.0, None
         self.log.info(
             "Reattaching to %s job %r started by an earlier try %.0f s ago (%s)",
@@ -263,7 +286,7 @@ class RunJobOperator(BaseOperator):
             f"({where}). It is not sent again here; a retry of this task starts a new one."
         )
 
-    def _wait_here(self, hook: JobStatusHook, job_id: str, deadline: float, store: Any) -> Any:
+    def _wait_here(self, hook: JobStatusHook, job_id: str, deadline: float, store: Any, context: Any) -> Any:
         """The wait on the worker (``deferrable=False``): the same outcomes as the trigger's."""
         backoff = Backoff()
         faults_since: float | None = None
@@ -286,7 +309,7 @@ class RunJobOperator(BaseOperator):
                 else:
                     faults_since, failures = None, 0
                     if status.state.is_terminal:
-                        return self._finish(status, store)
+                        return self._finish(status, store, context)
                     delay = status.retry_after or self.poll_interval
                 if time.time() >= deadline:
                     self._cancel(hook, job_id, "the wait timed out")
@@ -299,11 +322,12 @@ class RunJobOperator(BaseOperator):
             self._cancel(hook, job_id, "the task's execution_timeout was reached")
             raise
 
-    def _finish(self, status: JobStatus, store: Any) -> dict[str, Any]:
-        self.log.info("%s; the wait is over", status.describe())
-        outcome = job_outcome(status, self.canceled_as_skipped)
+    def _finish(self, status: JobStatus, store: Any, context: Any) -> dict[str, Any] | None:
+        outcome = status_outcome(status, Ending.of(self, context))
+        self.log.info("%s; the wait is over", outcome.message)
+        value = outcome.apply()
         _forget(store)
-        return outcome
+        return value
 
     def _cancel(self, hook: JobStatusHook, job_id: str, why: str) -> None:
         if not self.cancel_on_kill:

@@ -13,22 +13,26 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from airflow.providers.common.compat.sdk import (
-    AirflowException,
-    BaseSensorOperator,
-    PokeReturnValue,
-)
+from airflow.providers.common.compat.sdk import AirflowException, BaseSensorOperator, PokeReturnValue
 from airflow.triggers.base import StartTriggerArgs
 
 from airflow_provider_jobstatus.errors import JobNotFoundError, JobStatusError
 from airflow_provider_jobstatus.hooks.base import JobStatusHook
 from airflow_provider_jobstatus.status import JobStatus
-from airflow_provider_jobstatus.task_errors import airflow_error, hook_for, job_outcome, wait_outcome
+from airflow_provider_jobstatus.task_errors import airflow_error, hook_for
 from airflow_provider_jobstatus.triggers.job_status import (
     DEFAULT_FAULT_TOLERANCE,
     DEFAULT_NOT_FOUND_GRACE,
     JobStatusTrigger,
 )
+from airflow_provider_jobstatus.triggers.outcome import (
+    DEFER_TIMEOUT_MARGIN,
+    Ending,
+    event_outcome,
+    resume_not_before,
+    status_outcome,
+)
+from airflow_provider_jobstatus.vendors import describe_status
 
 _TRIGGER_PATH = f"{JobStatusTrigger.__module__}.{JobStatusTrigger.__qualname__}"
 
@@ -53,6 +57,8 @@ class JobStatusSensor(BaseSensorOperator):
     :param start_from_trigger: start in the triggerer without a worker (Airflow 3.3+); the job id
         must be known at parse time or from templated fields that need no XCom.
     :param batch_id: the job's batch (Playment, templated): waits on one batch share one listing.
+    :param end_from_trigger: the triggerer ends the task itself (success with the status as XCom,
+        failure, skip) instead of resuming it on a worker; see the README for what then does not run.
     """
 
     template_fields: Sequence[str] = ("job_id", "conn_id", "vendor_options", "batch_id")
@@ -80,6 +86,7 @@ class JobStatusSensor(BaseSensorOperator):
         not_found_grace: float = DEFAULT_NOT_FOUND_GRACE,
         start_from_trigger: bool = False,
         batch_id: str | None = None,
+        end_from_trigger: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(poke_interval=poke_interval, **kwargs)
@@ -92,6 +99,7 @@ class JobStatusSensor(BaseSensorOperator):
         self.transient_fault_tolerance = transient_fault_tolerance
         self.not_found_grace = not_found_grace
         self.batch_id = batch_id
+        self.end_from_trigger = end_from_trigger
         if start_from_trigger:
             if not _airflow_supports_start_from_trigger():
                 raise AirflowException("JobStatusSensor(start_from_trigger=True) needs Airflow 3.3 or newer")
@@ -99,7 +107,8 @@ class JobStatusSensor(BaseSensorOperator):
             self.start_trigger_args = StartTriggerArgs(
                 trigger_cls=_TRIGGER_PATH,
                 next_method="execute_complete",
-                trigger_kwargs=self._trigger_kwargs(timeout_at=None, execution_deadline=None),
+                # no worker ran, so none can exit late; whether this try may retry is not known yet
+                trigger_kwargs=self._trigger_kwargs(None, None, Ending.of(self), not_before=None),
                 next_kwargs=None,
                 timeout=timedelta(seconds=self.timeout),
             )
@@ -111,7 +120,13 @@ class JobStatusSensor(BaseSensorOperator):
             options["fail_on_warning"] = True
         return options
 
-    def _trigger_kwargs(self, timeout_at: float | None, execution_deadline: float | None) -> dict[str, Any]:
+    def _trigger_kwargs(
+        self,
+        timeout_at: float | None,
+        execution_deadline: float | None,
+        ending: Ending,
+        not_before: float | None,
+    ) -> dict[str, Any]:
         return {
             "conn_id": self.conn_id,
             "job_id": self.job_id,
@@ -122,6 +137,8 @@ class JobStatusSensor(BaseSensorOperator):
             "transient_fault_tolerance": float(self.transient_fault_tolerance),
             "not_found_grace": float(self.not_found_grace),
             "batch_id": self.batch_id or None,
+            "end_from_trigger": ending.to_kwargs() if self.end_from_trigger else None,
+            "not_before": not_before,
         }
 
     def hook(self) -> JobStatusHook:
@@ -132,25 +149,32 @@ class JobStatusSensor(BaseSensorOperator):
         if not self.deferrable:
             return super().execute(context)
         status = self._check(self.hook())
+        ending = Ending.of(self, context)
         if status is not None and status.state.is_terminal:
-            return self._finish(status)
+            return status_outcome(status, ending).apply()
         now = time.time()
         execution_deadline = now + self.execution_timeout.total_seconds() if self.execution_timeout else None
         self.defer(
             trigger=JobStatusTrigger(
-                **self._trigger_kwargs(now + self.timeout, execution_deadline),
+                **self._trigger_kwargs(
+                    now + self.timeout, execution_deadline, ending, resume_not_before(now)
+                ),
                 spread_start=True,
                 seen_status=status.raw_status if status is not None else None,
             ),
             method_name="execute_complete",
-            timeout=timedelta(seconds=self.timeout),
+            # Airflow's own deferral timeout is the backstop: the trigger's deadline comes first and
+            # ends the wait with what it saw last (and, with end_from_trigger, in the triggerer)
+            timeout=timedelta(seconds=self.timeout + DEFER_TIMEOUT_MARGIN),
         )
 
     def poke(self, context: Any) -> bool | PokeReturnValue:
         status = self._check(self.hook())
         if status is None or not status.state.is_terminal:
             return False
-        return PokeReturnValue(is_done=True, xcom_value=self._finish(status))
+        return PokeReturnValue(
+            is_done=True, xcom_value=status_outcome(status, Ending.of(self, context)).apply()
+        )
 
     def _check(self, hook: JobStatusHook) -> JobStatus | None:
         """One status check on the worker; None when it met a transient fault (the wait goes on)."""
@@ -164,7 +188,7 @@ class JobStatusSensor(BaseSensorOperator):
                 self.log.warning("%s; allowing up to %.0f s for it to appear", exc, self.not_found_grace)
                 return None
             raise airflow_error(exc) from exc
-        self.log.info("%s", status.describe())
+        self.log.info("%s", describe_status(status))
         return status
 
     def _within_grace(self) -> bool:
@@ -177,7 +201,7 @@ class JobStatusSensor(BaseSensorOperator):
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> Any:
         """Turn the trigger's event into the task's outcome; anything unexpected is an error."""
-        return wait_outcome(self, event, self.canceled_as_skipped)
-
-    def _finish(self, status: JobStatus) -> dict[str, Any]:
-        return job_outcome(status, self.canceled_as_skipped)
+        outcome = event_outcome(event, Ending.of(self, context), f"JobStatusSensor {self.task_id}")
+        if isinstance(event, dict) and event.get("status") == "done":
+            self.log.info("%s; the wait is over", outcome.message)  # the trigger leaves this line to us
+        return outcome.apply()

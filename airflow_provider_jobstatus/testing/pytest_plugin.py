@@ -9,51 +9,19 @@ until the fixture is used.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
+
+from .connections import connection_env
 
 if TYPE_CHECKING:
     from .simulator import Simulator
 
-#: vendor -> the connection id the fixture sets up
-DEFAULT_CONN_IDS: Mapping[str, str] = {
-    "nitro": "nitro_default",
-    "pdfco": "pdfco_default",
-    "alteryx": "alteryx_default",
-    "apidatatools": "apidatatools_default",
-    "playment": "playment_default",
-}
-
-
-def connection_uri_env_name(conn_id: str) -> str:
-    return f"AIRFLOW_CONN_{conn_id.upper()}"
-
-
-def connection_dict(sim: Simulator, vendor: str) -> dict[str, Any]:
-    """One Airflow JSON connection for ``vendor`` pointing at ``sim``."""
-    creds = sim.credentials[vendor]
-    conn: dict[str, Any] = {"conn_type": vendor, "host": sim.base_url(vendor)}
-    if "client_id" in creds:
-        conn["login"] = creds["client_id"]
-        conn["password"] = creds["client_secret"]
-    else:
-        conn["password"] = creds["api_key"]
-    if vendor == "playment":
-        conn["extra"] = {"project_id": creds["project_id"]}
-    return conn
-
-
-def connection_env(sim: Simulator, conn_ids: Mapping[str, str] | None = None) -> dict[str, str]:
-    """``AIRFLOW_CONN_<ID>`` variables (JSON connections) for the five vendors, pointing at ``sim``.
-    Pass them to subprocesses (``airflow dags test``, the demo) or put them in ``os.environ``."""
-    ids = dict(DEFAULT_CONN_IDS)
-    ids.update(conn_ids or {})
-    return {connection_uri_env_name(ids[vendor]): json.dumps(connection_dict(sim, vendor)) for vendor in ids}
+__all__ = ["jobstatus_simulator", "patched_environ"]
 
 
 @contextmanager

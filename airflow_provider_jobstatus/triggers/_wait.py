@@ -10,12 +10,24 @@ import random
 import time
 from typing import Any
 
+from airflow.triggers.base import TriggerEvent
+
 from airflow_provider_jobstatus.errors import JobNotFoundError, JobStatusError, TransientVendorError
 from airflow_provider_jobstatus.hooks import JobStatusHook
 from airflow_provider_jobstatus.retry import Backoff
 from airflow_provider_jobstatus.status import JobState, JobStatus
 from airflow_provider_jobstatus.triggers.events import done_event, error_event, timeout_event
 from airflow_provider_jobstatus.triggers.job_status import JobStatusTrigger
+from airflow_provider_jobstatus.triggers.outcome import (
+    Ending,
+    event_outcome,
+    hold_until,
+    pushed_as_the_worker_would,
+    timeout_cancels,
+)
+
+__all__ = ["cancel_job", "cancel_on_kill", "hold_until", "task_end_event", "wait_for"]
+from airflow_provider_jobstatus.vendors import describe_status
 
 #: the longest a vendor's ``retry_after`` may make a wait sleep (unless the poll interval is longer)
 MAX_VENDOR_PACING = 600.0
@@ -50,23 +62,29 @@ async def cancel_on_kill(trigger: JobStatusTrigger) -> None:
             why,
         )
         return
+    await cancel_job(trigger, f"the task is now {state}")
+
+
+async def cancel_job(trigger: JobStatusTrigger, why: str) -> None:
+    """Cancel the trigger's job at the vendor, or warn once where it has no cancel call."""
+    log = trigger.log
     try:
         hook = await JobStatusHook.afor_connection(trigger.conn_id, retries=1)
         async with hook:
             name = hook.vendor.display_name
             if not await hook.acancel_job(trigger.job_id):
                 log.warning(
-                    "%s has no cancel call: job %r is left running at %s (the task is now %s)",
+                    "%s has no cancel call: job %r is left running at %s (%s)",
                     name,
                     trigger.job_id,
                     name,
-                    state,
+                    why,
                 )
                 return
     except JobStatusError as exc:
-        log.warning("Could not cancel job %r: %s", trigger.job_id, exc)
+        log.warning("Could not cancel job %r (%s): %s", trigger.job_id, why, exc)
         return
-    log.info("%s job %r canceled: the task is now %s", name, trigger.job_id, state)
+    log.info("%s job %r canceled: %s", name, trigger.job_id, why)
 
 
 _UNKNOWN: Any = object()
@@ -93,6 +111,30 @@ async def task_state(ti: Any) -> Any:
     key = ti.task_id if map_index is None or map_index < 0 else f"{ti.task_id}_{map_index}"
     run = states.get(ti.run_id) if isinstance(states, dict) else None
     return run.get(key, _UNKNOWN) if isinstance(run, dict) else _UNKNOWN
+
+
+async def task_end_event(trigger: JobStatusTrigger, payload: dict[str, Any]) -> TriggerEvent | None:
+    """The event that ends the task from the triggerer (``end_from_trigger``), with the outcome
+    logged as the task would log it; None when only a worker can end it exactly."""
+    ending = Ending.from_kwargs(trigger.end_from_trigger or {})
+    outcome = event_outcome(payload, ending, trigger.job_id)
+    event = outcome.task_end_event(ending)
+    log = trigger.log
+    if event is not None and trigger.cancel_on_kill and timeout_cancels(payload):
+        await cancel_job(trigger, "the wait timed out")  # the worker would have, before failing
+    if event is None:
+        why = "would retry it" if not outcome.retryable else "cannot retry it on this Airflow"
+        log.info(
+            "%s; the task resumes on a worker to end (Airflow's task-failed event %s)", outcome.message, why
+        )
+    elif outcome.state == "success":
+        log.info("%s; the wait is over", outcome.message)
+        event = await pushed_as_the_worker_would(event, getattr(trigger, "task_instance", None))
+    elif outcome.state == "skipped":
+        log.info("%s; skipping the task", outcome.message)
+    else:
+        log.error("%s: %s", outcome.error.__name__, outcome.message)
+    return event
 
 
 class _Wait:
@@ -145,6 +187,8 @@ class _Wait:
         try:
             status = await self.fetch(extra)
         except JobNotFoundError as exc:
+            if extra:  # the final check is the vendor's last word: no grace is left to give
+                return error_event(exc, self.t.job_id, self.last)
             return self.not_found(exc, now)
         except JobStatusError as exc:
             if not exc.transient:
@@ -186,17 +230,7 @@ class _Wait:
         ``force``): an id the vendor says it does not know fails now instead of at the deadline."""
         self.final_check_done = True
         outcome = await self.poll(**self.vendor.final_check_options)
-        if isinstance(outcome, dict):
-            return outcome
-        if self.last is not None and self.last.state is JobState.UNKNOWN:
-            return error_event(
-                JobNotFoundError(
-                    self.vendor.display_name, self.t.job_id, "the vendor does not know this job id"
-                ),
-                self.t.job_id,
-                self.last,
-            )
-        return None
+        return outcome if isinstance(outcome, dict) else None
 
     def observe(self, status: JobStatus) -> None:
         """One log line per state change (not per poll), counting what the sensor logged before
@@ -214,12 +248,14 @@ class _Wait:
         if status.state is JobState.UNKNOWN:
             self.log.warning(
                 "%s; not a status we know: still waiting until the deadline (poll every %.0f s)",
-                status.describe(),
+                describe_status(status),
                 self.t.poll_interval,
             )
         else:
             self.log.info(
-                "%s; next check in %.0f s", status.describe(), status.retry_after or self.t.poll_interval
+                "%s; next check in %.0f s",
+                describe_status(status),
+                status.retry_after or self.t.poll_interval,
             )
 
     def fault(self, exc: JobStatusError, now: float) -> dict[str, Any] | float:

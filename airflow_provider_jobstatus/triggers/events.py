@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from airflow_provider_jobstatus.errors import JobStatusError
 from airflow_provider_jobstatus.status import JobStatus
+from airflow_provider_jobstatus.vendors import describe_status
 
 EventKind = Literal["done", "error", "timeout"]
 
@@ -31,7 +32,7 @@ def error_event(
 
 
 def timeout_event(reason: str, vendor: str, job_id: str, last: JobStatus | None) -> dict[str, Any]:
-    seen = last.describe() if last else "no status was read"
+    seen = describe_status(last) if last else "no status was read"
     what = "the task's execution_timeout" if reason == "execution_timeout" else "the sensor's timeout"
     return {
         "status": "timeout",

@@ -41,6 +41,11 @@ class JobStatusTrigger(BaseTrigger):
     :param cancel_on_kill: on Airflow 3.3+, when the deferred task is marked failed or success or
         cleared, cancel the job at the vendor (or warn where it has no cancel call). Off by default:
         a sensor never cancels a job it did not start; the run operators turn it on.
+    :param end_from_trigger: the task's :class:`~.outcome.Ending` options (plain dict) when the
+        trigger ends the task itself (Airflow's task-success/failed/skipped events); None: the
+        event resumes the task on a worker.
+    :param not_before: epoch seconds before which no event resumes the task on a worker (the
+        deferring worker's exit must have been reported first: Airflow's late-exit race).
     """
 
     def __init__(
@@ -59,6 +64,8 @@ class JobStatusTrigger(BaseTrigger):
         spread_start: bool = False,
         seen_status: str | None = None,
         cancel_on_kill: bool = False,
+        end_from_trigger: dict[str, Any] | None = None,
+        not_before: float | None = None,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.conn_id = conn_id
@@ -75,6 +82,8 @@ class JobStatusTrigger(BaseTrigger):
         self.spread_start = bool(spread_start)
         self.seen_status = seen_status
         self.cancel_on_kill = bool(cancel_on_kill)
+        self.end_from_trigger = dict(end_from_trigger) if end_from_trigger is not None else None
+        self.not_before = not_before
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -94,6 +103,8 @@ class JobStatusTrigger(BaseTrigger):
                 "spread_start": self.spread_start,
                 "seen_status": self.seen_status,
                 "cancel_on_kill": self.cancel_on_kill,
+                "end_from_trigger": self.end_from_trigger,
+                "not_before": self.not_before,
             },
         )
 
@@ -117,7 +128,14 @@ class JobStatusTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         wait = await _wait_module()
-        yield TriggerEvent(await wait.wait_for(self))  # type: ignore[no-untyped-call]
+        payload = await wait.wait_for(self)
+        if self.end_from_trigger is not None:
+            ending = await wait.task_end_event(self, payload)
+            if ending is not None:
+                yield ending
+                return
+        await wait.hold_until(self.not_before)
+        yield TriggerEvent(payload)  # type: ignore[no-untyped-call]
 
     async def on_kill(self) -> None:
         """Airflow 3.3 calls this when it stops the trigger for a user's action on the task, but

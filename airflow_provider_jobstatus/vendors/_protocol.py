@@ -115,9 +115,12 @@ class VendorApi(ABC):
     uses_token: ClassVar[bool] = False
     #: whether the vendor has a batch listing
     has_batches: ClassVar[bool] = False
-    #: options for one last check before a wait's deadline (PDF.co ``force``): a vendor that says
-    #: "unknown" then fails the wait at once instead of at the deadline
+    #: options for a check that tells "no such job" from "still running" (PDF.co ``force``): a wait
+    #: makes one before its deadline, the download operator one before refusing a running job;
+    #: an answer of "no such job" (:class:`JobNotFoundError`) then fails at once
     final_check_options: ClassVar[dict[str, Any]] = {}
+    #: connection extras the vendor cannot work without: name -> what it holds (for the message)
+    required_extras: ClassVar[Mapping[str, str]] = {}
 
     # -- auth -----------------------------------------------------------------------------------
     def token_request(self, creds: Credentials) -> ApiRequest:
@@ -201,6 +204,20 @@ class VendorApi(ABC):
         return job_id.strip()
 
     # -- shared helpers -------------------------------------------------------------------------
+    def required_extra(self, options: Mapping[str, Any], name: str) -> str:
+        """A required extra's text, or a :class:`ConfigurationError` that says what to set (the
+        hook checks every required extra when it reads the options, naming the connection)."""
+        value = options.get(name)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+        wrong = "is missing" if value is None else "is empty" if isinstance(value, str) else f"is {value!r}"
+        raise ConfigurationError(
+            self.display_name,
+            None,
+            f"extra {name!r} ({self.required_extras.get(name, 'required')}) {wrong}: set it as text "
+            f'in the connection\'s Extra field, e.g. {{"{name}": "<{name}>"}}',
+        )
+
     def error_message(self, data: Any) -> str | None:
         """The vendor's own words from an error body, when it has any."""
         return None
@@ -326,7 +343,7 @@ def retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
-def path_segment(vendor: str, job_id: str, value: str) -> str:
+def path_segment(vendor: str, job_id: str | None, value: str) -> str:
     """URL-encode one path segment so an id with ``/``, ``..``, ``?`` or ``#`` cannot reach another path."""
     if not isinstance(value, str) or not value.strip():
         raise ConfigurationError(vendor, job_id, "the job id is empty")

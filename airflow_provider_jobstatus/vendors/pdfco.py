@@ -1,6 +1,7 @@
 """PDF.co: ``POST /v1/job/check`` with ``x-api-key``; results are pre-signed S3 links that expire.
 
-PDF.co answers ``working`` for job ids it has never seen; only a ``force`` check says ``unknown``.
+PDF.co answers ``working`` for job ids it has never seen; only a ``force`` check says ``unknown``,
+which is read as "job not found" (:class:`JobNotFoundError`), never as a status to wait on.
 Errors come as ``{"error": true, "status": N, "message"}``, sometimes with HTTP 200.
 """
 
@@ -12,7 +13,12 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, ClassVar
 
-from airflow_provider_jobstatus.errors import ConfigurationError, MalformedResponseError, VendorRequestError
+from airflow_provider_jobstatus.errors import (
+    ConfigurationError,
+    JobNotFoundError,
+    MalformedResponseError,
+    VendorRequestError,
+)
 from airflow_provider_jobstatus.status import JobState, JobStatus, ResultFile
 from airflow_provider_jobstatus.vendors._json import bool_option, field_of, join_text, optional_field
 from airflow_provider_jobstatus.vendors._protocol import (
@@ -68,10 +74,14 @@ class PdfCoApi(VendorApi):
         raw = field_of(self.display_name, job_id, data, "status", str)
         message = optional_field(self.display_name, job_id, data, "message", str)
         details = {k: data[k] for k in _DETAIL_KEYS if data.get(k) is not None}
-        state = _STATES.get(raw)
         if raw == "unknown":
-            message = f"PDF.co does not know job id {job_id!r}: it is wrong or has expired"
-            return self.status_of(job_id, JobState.UNKNOWN, raw, data, message=message, details=details)
+            raise JobNotFoundError(
+                self.display_name,
+                job_id,
+                "unknown job id: PDF.co does not know it (the id is wrong, or the job expired); "
+                "check the id the task was given",
+            )
+        state = _STATES.get(raw)
         if state is None:
             return self.unknown_status(job_id, raw, data, details=details)
         if state is JobState.FAILED:

@@ -8,7 +8,7 @@ signed URL. Errors come as ``{"error": {"code", "message"}, "success": false}``,
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from airflow_provider_jobstatus.errors import (
     AuthenticationError,
@@ -43,17 +43,15 @@ class PlaymentApi(VendorApi):
     display_name = "Playment"
     default_base_url = "https://api.playment.io"
     has_batches = True
+    required_extras: ClassVar[Mapping[str, str]] = {
+        "project_id": "the GT Studio project the jobs and batches belong to"
+    }
 
     def auth_headers(self, creds: Credentials, token: str | None) -> dict[str, str]:
         return {"x-api-key": creds.secret}
 
     def _project(self, job_id: str | None, options: Mapping[str, Any]) -> str:
-        project = options.get("project_id")
-        if not isinstance(project, str) or not project.strip():
-            raise ConfigurationError(
-                self.display_name, job_id, "no project id: set the connection extra 'project_id'"
-            )
-        return path_segment(self.display_name, job_id or "", project.strip())
+        return path_segment(self.display_name, job_id, self.required_extra(options, "project_id"))
 
     def status_request(self, job_id: str, options: Mapping[str, Any]) -> ApiRequest:
         project = self._project(job_id, options)

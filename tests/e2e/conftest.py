@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_jobstatus.testing.pytest_plugin import connection_env
+from airflow_provider_jobstatus.testing.connections import connection_env
 from airflow_provider_jobstatus.testing.simulator import Simulator
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_jobstatus.testing.pytest_plugin import connection_env
+from airflow_provider_jobstatus.testing.connections import connection_env
 from airflow_provider_jobstatus.testing.simulator import Simulator
 from dev.local_airflow import LocalAirflow
 from tests.e2e.conftest import EXAMPLE_DAGS

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_jobstatus.testing.pytest_plugin import connection_dict
+from airflow_provider_jobstatus.testing.connections import connection_dict
 from airflow_provider_jobstatus.testing.simulator import Simulator
 from tests.e2e.conftest import EXAMPLE_DAGS, AirflowEnv
 from tests.secret_values import Secrets, capture_secrets

@@ -17,6 +17,7 @@ from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_jobstatus.operators.batch import BatchJobsToXComOperator
 from airflow_provider_jobstatus.testing.simulator import Simulator
+from tests.unwritable import unwritable_folder
 
 FAST = {"hook_params": {"backoff": 0.01, "max_backoff": 0.05}}
 ROW_KEYS = {"id", "reference_id", "status", "state", "result_url"}
@@ -172,7 +173,9 @@ def test_a_5xx_on_page_6_resumes_at_page_6(monkeypatch: pytest.MonkeyPatch) -> N
 def test_a_repeated_token_is_an_error_not_a_loop(monkeypatch: pytest.MonkeyPatch) -> None:
     tokens = {None: "A", "A": "B", "B": "A"}
     pages = Pages(lambda token, _: page(range(3), tokens[token]))
-    with pytest.raises(AirflowFailException, match=r"repeated page token 'A'.*after 3 pages"):
+    with pytest.raises(
+        AirflowFailException, match=r"^Playment batch 'B1': .*repeated page token 'A'.*after 3 pages"
+    ):
         mock_listing(monkeypatch, pages)
     assert pages.asked == [None, "A", "B"]
 
@@ -210,3 +213,53 @@ def test_a_fault_that_persists_fails_naming_the_page(monkeypatch: pytest.MonkeyP
         mock_listing(monkeypatch, pages)
     assert not isinstance(failed.value, AirflowFailException), "transient: the task's retries may help"
     assert Counter(pages.asked)["p3"] == 3  # the hook's default retries
+
+
+# -- first mistakes -------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "extra", [None, {"project_id": " "}, {"project_id": 7}], ids=["none", "blank", "number"]
+)
+def test_playment_without_project_id_names_the_connection_and_no_job(
+    sim: Simulator, monkeypatch: pytest.MonkeyPatch, extra: dict[str, Any] | None
+) -> None:
+    conn: dict[str, Any] = {"conn_type": "playment", "host": sim.base_url("playment"), "password": "k"}
+    if extra is not None:
+        conn["extra"] = extra
+    monkeypatch.setenv("AIRFLOW_CONN_PM_NO_PROJECT", json.dumps(conn))
+    batch = sim.create_batch(3)
+    with pytest.raises(AirflowFailException) as err:
+        listing(batch["batch_id"], conn_id="pm_no_project")
+    said = str(err.value)
+    assert said.startswith(
+        f"Playment: connection 'pm_no_project' ({sim.base_url('playment')}): extra 'project_id'"
+    )
+    assert "set it as text in the connection's Extra field" in said
+    assert batch["batch_id"] not in said and " job " not in said, said
+    assert sim.requests()["counts"] == {}, "nothing is sent without a project"
+
+
+def test_a_listing_fault_speaks_of_the_batch(sim: Simulator) -> None:
+    with pytest.raises(AirflowFailException) as err:
+        listing("no-such-batch")
+    assert str(err.value).startswith("Playment batch 'no-such-batch': request refused"), err.value
+
+
+def test_result_url_is_none_when_the_listing_carries_no_result(sim: Simulator) -> None:
+    """Playment's documented listing has no ``result``: completed rows say so with None (the
+    README and the operator's docstring say to download by job id instead)."""
+    batch = sim.create_batch(2)
+    rows = listing(batch["batch_id"])
+    assert [(r["state"], r["result_url"]) for r in rows] == [("succeeded", None)] * 2
+
+
+def test_an_output_path_that_cannot_be_written_says_what_to_do(sim: Simulator, tmp_path: Path) -> None:
+    batch = sim.create_batch(3)
+    with unwritable_folder(tmp_path / "locked") as locked:
+        with pytest.raises(AirflowFailException) as failed:
+            listing(batch["batch_id"], output_path=f"{locked}/")
+        assert list(locked.iterdir()) == []
+    said = str(failed.value)
+    assert said.startswith(
+        f"Playment batch {batch['batch_id']!r}: output_path '{locked}/' cannot be written: "
+    )
+    assert "write access" in said and isinstance(failed.value.__cause__, PermissionError)

@@ -21,6 +21,7 @@ from airflow.providers.common.compat.sdk import AirflowException, AirflowFailExc
 
 from airflow_provider_jobstatus.operators.download import DownloadJobResultOperator
 from airflow_provider_jobstatus.testing.simulator import Simulator
+from tests.unwritable import unwritable_folder
 
 VENDORS = ["nitro", "pdfco", "alteryx", "apidatatools", "playment"]
 FAST = {"backoff": 0.01, "hook_params": {"backoff": 0.01, "max_backoff": 0.05}}
@@ -172,6 +173,22 @@ def test_a_job_that_has_not_succeeded_is_refused(
     assert sim.requests()["files"]["requests"] == 0
 
 
+def test_a_pdfco_id_that_does_not_exist_is_an_unknown_job_id(sim: Simulator, tmp_path: Path) -> None:
+    """PDF.co says "working" for an id it never saw; the operator asks again with ``force``."""
+    with pytest.raises(AirflowFailException) as err:
+        download("pdfco", "NO-SUCH-JOB--123-456", f"{tmp_path}/")
+    assert str(err.value).startswith("PDF.co job 'NO-SUCH-JOB--123-456': unknown job id"), err.value
+    assert "running" not in str(err.value) and "working" not in str(err.value)
+    assert sim.requests()["counts"]["pdfco.status"] == 2  # the plain check, then the forced one
+    assert tree(tmp_path) == []
+
+
+def test_a_running_pdfco_job_is_still_running_after_the_forced_check(sim: Simulator, tmp_path: Path) -> None:
+    job = sim.create_job("pdfco", polls=50)
+    with pytest.raises(AirflowFailException, match=r"^PDF\.co job .* is running .*wait for it first"):
+        download("pdfco", job["job_id"], f"{tmp_path}/")
+
+
 # -- expired links --------------------------------------------------------------------------------
 def test_pdfco_output_link_valid_till_in_the_past(sim: Simulator, tmp_path: Path) -> None:
     job = sim.create_job("pdfco", link_ttl=0)
@@ -256,6 +273,38 @@ def test_a_failed_download_names_the_job(sim: Simulator, tmp_path: Path) -> None
     with pytest.raises(AirflowException) as failed:
         download("pdfco", job["job_id"], f"{tmp_path}/", download_attempts=1)
     assert f"PDF.co job {job['job_id']!r}" in str(failed.value)
+
+
+@pytest.mark.parametrize("below", ["", "new/"], ids=["the-folder", "a-folder-to-make-in-it"])
+def test_a_destination_that_cannot_be_written_says_what_to_do(
+    sim: Simulator, tmp_path: Path, below: str
+) -> None:
+    job = sim.create_job("pdfco", results=2)
+    with unwritable_folder(tmp_path / "locked") as locked:
+        with pytest.raises(AirflowFailException) as failed:
+            download("pdfco", job["job_id"], f"{locked}/{below}")
+        assert list(locked.iterdir()) == [], "nothing left, not even a temporary file"
+    said = str(failed.value)
+    assert said.startswith(
+        f"PDF.co job {job['job_id']!r}: destination '{locked}/{below}' cannot be written: "
+    )
+    reason = next(r for r in ("Operation not permitted", "Permission denied") if r in said)
+    folder = locked / below.rstrip("/") if below else locked
+    assert f": {reason} ({folder}); " in said, "names the folder, not a temporary file"
+    assert "give the user the task runs as (on the worker) write access there" in said
+    assert isinstance(failed.value.__cause__, PermissionError)
+    assert sim.requests()["files"]["requests"] <= 1, "no retries: they cannot fix permissions"
+
+
+def test_a_result_that_cannot_be_written_says_which_were(sim: Simulator, tmp_path: Path) -> None:
+    job = sim.create_job("pdfco", results=2, result_bytes=50_000)
+    (tmp_path / "result-2.pdf").mkdir()  # in the way of the second result
+    with pytest.raises(AirflowFailException) as failed:
+        download("pdfco", job["job_id"], f"{tmp_path}/")
+    said = str(failed.value)
+    assert "a file or folder of that name is in the way" in said, said
+    assert said.endswith(f"(no partly written file is left); already written: {tmp_path / 'result.pdf'}")
+    assert tree(tmp_path) == ["result.pdf"], "the second result left no temporary file"
 
 
 # -- overwrite policy -----------------------------------------------------------------------------

@@ -29,10 +29,10 @@ from airflow_provider_jobstatus.hooks import HOOKS, JobStatusHook
 from airflow_provider_jobstatus.operators.download import DownloadJobResultOperator
 from airflow_provider_jobstatus.sensors.job_status import JobStatusSensor
 from airflow_provider_jobstatus.status import JobStatus, ResultFile
-from airflow_provider_jobstatus.testing.pytest_plugin import connection_dict
+from airflow_provider_jobstatus.testing.connections import connection_dict
 from airflow_provider_jobstatus.testing.simulator import Simulator
 from airflow_provider_jobstatus.triggers.job_status import JobStatusTrigger
-from airflow_provider_jobstatus.vendors import VENDORS, ApiRequest, ResultRequest
+from airflow_provider_jobstatus.vendors import VENDORS, ApiRequest, ResultRequest, describe_status
 from tests.secret_values import Secrets, capture_secrets
 
 ALL = ["nitro", "pdfco", "alteryx", "apidatatools", "playment"]
@@ -129,7 +129,7 @@ def test_a_wait_leaks_nothing(
         "event": json.dumps(event),
         "xcom": json.dumps(xcom),
         "logs": log_text(logs),
-        "describe": JobStatus.from_event(event["job"]).describe(),
+        "describe": describe_status(JobStatus.from_event(event["job"])),
     }.items():
         assert secrets.found_in(text) == [], f"{what} leaks {secrets.found_in(text)}"
 
@@ -234,7 +234,7 @@ async def test_broken_answers_are_described_without_secrets(
     hook = HOOKS[vendor](f"{vendor}_default", retries=2, backoff=0.01, max_backoff=0.02)
     try:
         status = hook.get_job_status(job["job_id"])
-        texts.append(status.describe())
+        texts.append(describe_status(status))
     except JobStatusError as exc:
         texts.append(error_text(exc))
     trigger = JobStatusTrigger(f"{vendor}_default", job["job_id"], transient_fault_tolerance=0.3, **FAST)

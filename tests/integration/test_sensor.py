@@ -23,6 +23,7 @@ from airflow_provider_jobstatus.status import JobState, JobStatus
 from airflow_provider_jobstatus.testing.simulator import Simulator
 from airflow_provider_jobstatus.triggers.events import done_event, timeout_event
 from airflow_provider_jobstatus.triggers.job_status import JobStatusTrigger
+from airflow_provider_jobstatus.triggers.outcome import DEFER_TIMEOUT_MARGIN
 
 
 @pytest.fixture
@@ -50,7 +51,9 @@ def test_defers_to_the_trigger_with_absolute_deadlines(sim: Simulator) -> None:
     trigger = deferred.value.trigger
     assert isinstance(trigger, JobStatusTrigger)
     assert deferred.value.method_name == "execute_complete"
-    assert deferred.value.timeout == timedelta(seconds=120)
+    assert deferred.value.timeout == timedelta(
+        seconds=120 + DEFER_TIMEOUT_MARGIN
+    )  # the trigger's deadline first
     _, kwargs = trigger.serialize()
     assert kwargs["conn_id"] == "pdfco_default" and kwargs["job_id"] == job["job_id"]
     assert kwargs["poll_interval"] == 7
@@ -102,7 +105,7 @@ def test_execute_complete_turns_events_into_outcomes() -> None:
     assert ok["state"] == "succeeded"
     # the trigger leaves the final line to the task: it is logged once, on resume
     assert [e["event"] for e in logs if "the wait is over" in str(e["event"])] == [
-        "pdfco job 'j1' is succeeded; the wait is over"
+        "PDF.co job 'j1' is succeeded; the wait is over"
     ]
     with pytest.raises(AirflowFailException, match="damaged"):
         task.execute_complete({}, done_event(status(JobState.FAILED, "input file damaged")))
@@ -146,3 +149,44 @@ def test_start_from_trigger_builds_start_trigger_args() -> None:
     assert args.trigger_kwargs is not None and args.trigger_kwargs["job_id"] == "job-9"
     assert JobStatusSensor.start_trigger_args.trigger_kwargs == {}  # the class default is untouched
     JobStatusTrigger(**args.trigger_kwargs)  # the kwargs build the trigger
+
+
+def test_deferral_holds_the_resumption_and_carries_the_ending(sim: Simulator) -> None:
+    from types import SimpleNamespace
+
+    from airflow_provider_jobstatus.triggers.outcome import RESUME_MARGIN
+
+    job = sim.create_job("pdfco", outcome="succeeded", seconds=600)
+    before = time.time()
+    with pytest.raises(TaskDeferred) as deferred:
+        sensor("pdfco", job["job_id"]).execute(context={})
+    _, kwargs = deferred.value.trigger.serialize()
+    # the default [workers] min_heartbeat_interval (5 s) plus the margin, from the deferral
+    assert before + 5 + RESUME_MARGIN <= kwargs["not_before"] <= time.time() + 5 + RESUME_MARGIN
+    assert kwargs["end_from_trigger"] is None
+    task = sensor("pdfco", job["job_id"], end_from_trigger=True, soft_fail=True, retries=2)
+    with pytest.raises(TaskDeferred) as deferred:
+        task.execute(context={"ti": SimpleNamespace(try_number=3, max_tries=2)})
+    _, kwargs = deferred.value.trigger.serialize()
+    assert kwargs["end_from_trigger"] == {
+        "canceled_as_skipped": False,
+        "skip_failures": True,
+        "push_xcom": True,
+        "retry_possible": False,
+    }
+    json.dumps(kwargs)
+
+
+def test_soft_fail_skips_a_job_that_failed_before_the_first_check(sim: Simulator) -> None:
+    job = sim.create_job("nitro", outcome="failed", polls=0)
+    with pytest.raises(AirflowSkipException, match="soft_fail"):
+        sensor("nitro", job["job_id"], soft_fail=True).execute(context={})
+
+
+def test_start_from_trigger_with_end_from_trigger_knows_only_a_task_without_retries() -> None:
+    args = sensor("playment", "job-9", start_from_trigger=True, end_from_trigger=True).start_trigger_args
+    assert args is not None and args.trigger_kwargs is not None
+    assert args.trigger_kwargs["end_from_trigger"]["retry_possible"] is False
+    assert args.trigger_kwargs["not_before"] is None  # no worker ran: none can exit late
+    retried = sensor("playment", "job-9", start_from_trigger=True, end_from_trigger=True, retries=1)
+    assert retried.start_trigger_args.trigger_kwargs["end_from_trigger"]["retry_possible"] is None  # type: ignore[index]

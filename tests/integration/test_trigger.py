@@ -150,11 +150,16 @@ async def test_not_found_fails_after_grace(sim: Simulator) -> None:
 
 async def test_pdfco_unknown_id_fails_fast_with_a_final_force_check(sim: Simulator) -> None:
     started = time.monotonic()
-    event = await first_event(
-        trigger_for("pdfco", "NO-SUCH-JOB", poll_interval=0.5, timeout_at=time.time() + 1.2)
-    )
+    with structlog.testing.capture_logs() as logs:
+        event = await first_event(
+            trigger_for("pdfco", "NO-SUCH-JOB", poll_interval=0.5, timeout_at=time.time() + 1.2)
+        )
     assert event["status"] == "error" and event["error"] == "JobNotFoundError", event
+    assert event["message"].startswith("PDF.co job 'NO-SUCH-JOB': unknown job id"), event
     assert time.monotonic() - started < 1.2  # failed before the deadline, not at it
+    said = " ".join(str(entry["event"]) for entry in logs)
+    # no "still waiting" (nor "waiting up to ... to appear") for an id PDF.co says it does not know
+    assert "waiting" not in said and "not a status we know" not in said, said
 
 
 async def test_unknown_status_keeps_waiting_until_deadline(sim: Simulator) -> None:
@@ -255,7 +260,52 @@ async def test_logs_each_state_change_once_counting_what_the_sensor_saw(
     with structlog.testing.capture_logs() as logs:
         event = await first_event(trigger_for("nitro", job["job_id"], seen_status=seen_status))
     assert event["status"] == "done" and event["job"]["state"] == "succeeded"  # the sensor logs the end
-    lines = [str(entry["event"]) for entry in logs if "nitro job" in str(entry["event"])]
+    lines = [str(entry["event"]) for entry in logs if "Nitro PDF Services job" in str(entry["event"])]
     assert len(lines) == len(expected), lines
     for line, part in zip(lines, expected, strict=True):
         assert part in line
+
+
+async def next_event(trigger: JobStatusTrigger, limit: float = 20.0) -> Any:
+    gen = trigger.run()
+    try:
+        return await asyncio.wait_for(gen.__anext__(), limit)
+    finally:
+        await gen.aclose()
+
+
+async def test_end_from_trigger_ends_the_task_with_the_status_as_xcom(sim: Simulator) -> None:
+    from airflow.triggers.base import TaskFailedEvent, TaskSkippedEvent, TaskSuccessEvent
+
+    ending = {"canceled_as_skipped": True, "retry_possible": False}
+    job = sim.create_job("pdfco", outcome="succeeded", polls=1)
+    ok = await next_event(trigger_for("pdfco", job["job_id"], end_from_trigger=ending))
+    assert isinstance(ok, TaskSuccessEvent)
+    assert ok.xcoms is not None and ok.xcoms["return_value"]["state"] == "succeeded"
+    assert ok.xcoms["return_value"]["job_id"] == job["job_id"]
+    json.dumps(ok.model_dump())  # what the triggerer stores
+    job = sim.create_job("nitro", outcome="canceled", polls=1)
+    assert isinstance(
+        await next_event(trigger_for("nitro", job["job_id"], end_from_trigger=ending)), TaskSkippedEvent
+    )
+    job = sim.create_job("nitro", outcome="failed", polls=1)
+    assert isinstance(
+        await next_event(trigger_for("nitro", job["job_id"], end_from_trigger=ending)), TaskFailedEvent
+    )
+    # a failure that must not retry, on a try Airflow would retry: the worker ends it
+    job = sim.create_job("nitro", outcome="failed", polls=1)
+    back = await next_event(trigger_for("nitro", job["job_id"], end_from_trigger={"retry_possible": True}))
+    assert type(back).__name__ == "TriggerEvent" and back.payload["status"] == "done"
+
+
+async def test_an_event_that_resumes_a_worker_waits_for_not_before(sim: Simulator) -> None:
+    job = sim.create_job("pdfco", outcome="succeeded", polls=0)
+    not_before = time.time() + 1.5
+    event = await first_event(trigger_for("pdfco", job["job_id"], not_before=not_before))
+    assert event["status"] == "done"
+    assert time.time() >= not_before  # the job was done at once; the event waited
+    job = sim.create_job("pdfco", outcome="succeeded", polls=0)
+    # ending in the triggerer cannot trip the race: no hold-off
+    started = time.time()
+    await next_event(trigger_for("pdfco", job["job_id"], not_before=started + 60, end_from_trigger={}))
+    assert time.time() < started + 60

@@ -12,7 +12,8 @@ import time
 import httpx
 import pytest
 
-from airflow_provider_jobstatus.testing.pytest_plugin import connection_env, patched_environ
+from airflow_provider_jobstatus.testing.connections import connection_env
+from airflow_provider_jobstatus.testing.pytest_plugin import patched_environ
 from airflow_provider_jobstatus.testing.simulator import DEFAULT_CREDENTIALS, VENDORS, Simulator
 
 

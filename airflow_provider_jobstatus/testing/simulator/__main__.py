@@ -1,7 +1,9 @@
 """``python -m airflow_provider_jobstatus.testing.simulator --port N``: serve until SIGINT/SIGTERM.
 
-Prints one line of JSON (``{"url", "files_url", "vendors": {...}, "control", "config", "pid"}``)
-once both servers listen, then serves; exits 0 after a clean stop.
+Once both servers listen it prints one line of JSON (``{"url", "files_url", "vendors": {...},
+"control", "config", "pid"}``, for scripts: read the first line), then, for people, the
+``export AIRFLOW_CONN_...`` lines that point the five default connections at it and a first
+control call; then it serves, and exits 0 after a clean stop.
 """
 
 from __future__ import annotations
@@ -10,12 +12,14 @@ import argparse
 import json
 import logging
 import os
+import shlex
 import signal
 import sys
 import threading
 from collections.abc import Sequence
 from types import FrameType
 
+from ..connections import export_lines
 from .server import Simulator
 
 
@@ -32,6 +36,21 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--nitro-token-style", choices=("camel", "snake"), default="camel")
     return parser.parse_args(argv)
+
+
+def how_to_use(sim: Simulator) -> str:
+    """The lines a person copies: connection variables for the shell that runs Airflow, and a job."""
+    job = shlex.quote(json.dumps({"vendor": "pdfco", "outcome": "succeeded", "polls": 2}))
+    return "\n".join(
+        [
+            "",
+            "# Point Airflow's default connections at this simulator (in the shell that runs Airflow):",
+            *export_lines(sim),
+            "# Create a job to wait on (more calls: README, 'The simulator's control API'):",
+            f"curl -s -X POST {sim.url}/_sim/jobs -H 'Content-Type: application/json' -d {job}",
+            "",
+        ]
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -59,6 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return 1
     sys.stdout.write(json.dumps({**sim.info(), "pid": os.getpid()}) + "\n")
+    sys.stdout.write(how_to_use(sim))
     sys.stdout.flush()
     try:
         while not stop.wait(0.5):

@@ -141,10 +141,11 @@ def test_aborted_is_canceled(load_fixture: Fixture, response: Respond) -> None:
     assert (status.state, status.raw_status) == (JobState.CANCELED, "aborted")
 
 
-def test_unknown_with_force(load_fixture: Fixture, response: Respond) -> None:
-    status = status_of(response(200, load_fixture("pdfco_check_unknown.json")), "job-x", force=True)
-    assert (status.state, status.raw_status) == (JobState.UNKNOWN, "unknown")
-    assert "job-x" in (status.message or "") and "expired" in (status.message or "")
+def test_unknown_with_force_is_job_not_found(load_fixture: Fixture, response: Respond) -> None:
+    """Not a status to wait on: PDF.co says it has no such job."""
+    with pytest.raises(JobNotFoundError) as err:
+        status_of(response(200, load_fixture("pdfco_check_unknown.json")), "job-x", force=True)
+    assert str(err.value).startswith("PDF.co job 'job-x': unknown job id: PDF.co does not know it")
 
 
 @pytest.mark.parametrize("raw", ["queued", "Success", "done", ""])

@@ -1,0 +1,270 @@
+"""Memory per wait in a real triggerer: N waits started from the trigger, side by side with N
+``DateTimeTrigger``s (Airflow's own cost of a deferred trigger: the floor) and N providers-http
+``HttpSensorTrigger``s (theirs) on an equivalent endpoint.
+
+Each kind runs in a fresh Airflow of its own (benchmarks' local-Airflow runner: scheduler with
+LocalExecutor, triggerer, API server, DAG processor; SQLite) against the vendor simulator, for the
+same window. What is measured is the resident memory (``VmRSS`` from ``/proc``) of the triggerer
+and every process under it (its supervisor and the trigger runner), sampled every interval over
+the window; a kind's figure is the median sample minus the same triggerer's median before any
+trigger was created. Per wait, net = (kind - floor) / N.
+
+The waits are spread over DAGs of ``--per-dag`` tasks (10): Airflow 3.3 hands a trigger started from
+the trigger its task's whole serialized DAG, and the trigger runner keeps a deserialized copy of
+that DAG per trigger, so with one big DAG per kind the figures would mostly compare the operators'
+serialized sizes times the DAG's length.
+
+- floor: ``DateTimeTrigger`` (providers-standard), a date a day away: it sleeps, never logs.
+- ours: ``JobStatusSensor(start_from_trigger=True)`` on a Nitro job that runs for an hour, polling
+  ``/jobs/{id}/status`` every I seconds; its first poll logs the job's state, as a real wait does.
+- theirs: ``HttpSensorTrigger`` polling the same job's Nitro result endpoint ``/jobs/{id}``, which
+  answers 404 while the job runs (what that trigger waits for), with the same bearer token.
+- quiet (on request): ours with the sensor's ``seen_status`` set to the job's status, so the
+  trigger never logs: the cost of a logging wait, compared with ours.
+
+    python -m benchmarks.triggerer_memory                       # 200 waits, I = 2 s, 60 s window
+    python -m benchmarks.triggerer_memory --kinds floor,ours --waits 100 --runs 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import httpx
+
+from airflow_provider_jobstatus.testing.connections import connection_env
+from airflow_provider_jobstatus.testing.simulator import Simulator
+from dev.local_airflow import LocalAirflow
+
+HERE = Path(__file__).resolve().parent
+DAGS = HERE / "dags"
+DAG_PREFIX = "bench_memory_waits"
+SPEC_VARIABLE = "JOBSTATUS_BENCH_MEMORY_SPEC"
+KINDS = ("floor", "ours", "theirs", "quiet")
+
+
+# -- /proc ------------------------------------------------------------------------------------------
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        tree.setdefault(parent, []).append(int(entry.name))
+    return tree
+
+
+def _rss_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def process_tree_rss(root: int) -> dict[int, int]:
+    """KiB resident per process: ``root`` and all its descendants."""
+    tree = _children()
+    found: dict[int, int] = {}
+    todo = [root]
+    while todo:
+        pid = todo.pop()
+        found[pid] = _rss_kib(pid)
+        todo.extend(tree.get(pid, ()))
+    return found
+
+
+# -- one kind ---------------------------------------------------------------------------------------
+@dataclass
+class Sample:
+    kind: str
+    idle_kib: float
+    loaded_kib: float
+    idle_split: list[float] = field(default_factory=list)
+    loaded_split: list[float] = field(default_factory=list)
+    polls_per_s: float | None = None
+    triggers: int = 0
+
+    @property
+    def added_kib(self) -> float:
+        return self.loaded_kib - self.idle_kib
+
+
+def _median_rss(pid: int, seconds: float, every: float) -> tuple[float, list[float]]:
+    """Median total RSS of ``pid``'s tree over ``seconds``, and the medians of the triggerer
+    process itself (the supervisor) and of its children (the trigger runner)."""
+    samples: list[tuple[int, int]] = []
+    end = time.monotonic() + seconds
+    while True:
+        rss = process_tree_rss(pid)
+        samples.append((rss.pop(pid), sum(rss.values())))
+        if time.monotonic() + every > end:
+            break
+        time.sleep(every)
+    supervisor = statistics.median(s for s, _ in samples)
+    runner = statistics.median(r for _, r in samples)
+    return statistics.median(s + r for s, r in samples), [supervisor, runner]
+
+
+def _jobs(kind: str, sim: Simulator, waits: int) -> list[str]:
+    if kind == "floor":
+        moment = (datetime.now(timezone.utc) + timedelta(days=1)).isoformat()
+        return [moment] * waits
+    return [str(sim.create_job("nitro", polls=10**9)["job_id"]) for _ in range(waits)]
+
+
+def _bearer(sim: Simulator) -> dict[str, str]:
+    creds = sim.credentials["nitro"]
+    answer = httpx.post(
+        f"{sim.base_url('nitro')}/oauth/token",
+        json={"clientID": creds["client_id"], "clientSecret": creds["client_secret"]},
+        timeout=30,
+    )
+    answer.raise_for_status()
+    body = answer.json()
+    return {"Authorization": f"Bearer {body.get('accessToken') or body['access_token']}"}
+
+
+def run_kind(kind: str, args: argparse.Namespace, root: Path, sim: Simulator) -> Sample:
+    home = root / kind
+    home.mkdir(parents=True)
+    ids = _jobs(kind, sim, args.waits)
+    spec: dict[str, object] = {
+        "kind": kind,
+        "job_ids": ids,
+        "interval": args.interval,
+        "per_dag": args.per_dag,
+    }
+    dag_ids = [f"{DAG_PREFIX}_{n:03d}" for n in range(-(-args.waits // args.per_dag))]
+    if kind == "theirs":
+        spec["headers"] = _bearer(sim)
+    spec_path = home / "spec.json"
+    spec_path.write_text(json.dumps(spec))
+    env = {
+        **connection_env(sim),
+        "AIRFLOW_CONN_NITRO_HTTP": json.dumps({"conn_type": "http", "host": sim.base_url("nitro")}),
+        SPEC_VARIABLE: str(spec_path),
+    }
+    with LocalAirflow(home, DAGS, env=env, parallelism=2, serve_logs=False, startup_timeout=900) as airflow:
+        airflow.wait_for_dags(dag_ids, timeout=600)
+        triggerer = airflow.components["triggerer"].popen
+        assert triggerer is not None
+        time.sleep(args.interval * 3)  # the triggerer settles after start-up
+        idle, idle_split = _median_rss(triggerer.pid, 10 * args.interval, args.interval)
+        for dag_id in dag_ids:
+            airflow.trigger(dag_id)
+        running = _wait_for_triggers(airflow, args.waits, timeout=600)
+        time.sleep(args.interval * 3)  # every wait has made its first poll (and logged, if it does)
+        polled, started = _polls(sim), time.monotonic()
+        loaded, loaded_split = _median_rss(triggerer.pid, args.window, args.interval)
+        rate = (_polls(sim) - polled) / (time.monotonic() - started)
+    return Sample(kind, idle, loaded, idle_split, loaded_split, rate, running)
+
+
+def _wait_for_triggers(airflow: LocalAirflow, waits: int, timeout: float) -> int:
+    """Until ``waits`` task instances are deferred with their triggers taken by the triggerer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        airflow.check_alive()
+        deferred = airflow.query("SELECT COUNT(*) FROM task_instance WHERE state = 'deferred'")[0][0]
+        taken = airflow.query("SELECT COUNT(*) FROM trigger WHERE triggerer_id IS NOT NULL")[0][0]
+        if deferred >= waits and taken >= waits:
+            return int(taken)
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"after {timeout:.0f} s: {deferred} deferred, {taken} triggers taken of {waits}"
+            )
+        time.sleep(1.0)
+
+
+def _polls(sim: Simulator) -> int:
+    """Nitro status and result requests the simulator has answered so far."""
+    counts = sim.requests(include_log=False)["counts"]
+    return sum(int(n) for route, n in counts.items() if route in ("nitro.status", "nitro.result"))
+
+
+# -- report -----------------------------------------------------------------------------------------
+def report(samples: dict[str, list[Sample]], waits: int) -> None:
+    """The table: per kind, the triggerer before and with the waits, and per wait beyond the floor."""
+
+    def added(kind: str) -> float:
+        return statistics.median(s.added_kib for s in samples[kind])
+
+    def median(values: Sequence[float]) -> float:
+        return statistics.median(values) if values else float("nan")
+
+    print(f"\n{waits} waits each; triggerer RSS (supervisor + trigger runner), medians of runs:")
+    header = ("kind", "idle MiB", "loaded MiB", "KiB/wait", "net KiB/wait", "polls/s", "sup/runner KiB/wait")
+    print("  ".join(f"{h:>12}" for h in header))
+    for kind, runs in samples.items():
+        net = (added(kind) - added("floor")) / waits if kind != "floor" and "floor" in samples else None
+        split = [median([(s.loaded_split[i] - s.idle_split[i]) / waits for s in runs]) for i in (0, 1)]
+        cells = (
+            kind,
+            f"{median([s.idle_kib for s in runs]) / 1024:.1f}",
+            f"{median([s.loaded_kib for s in runs]) / 1024:.1f}",
+            f"{added(kind) / waits:.1f}",
+            "-" if net is None else f"{net:.1f}",
+            f"{median([s.polls_per_s or 0.0 for s in runs]):.1f}",
+            f"{split[0]:.0f} / {split[1]:.0f}",
+        )
+        print("  ".join(f"{c:>12}" for c in cells))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--waits", type=int, default=200)
+    parser.add_argument("--interval", type=float, default=2.0, help="seconds between polls (I)")
+    parser.add_argument("--window", type=float, default=60.0, help="seconds sampled with every wait running")
+    parser.add_argument(
+        "--kinds", default="floor,ours,theirs", help=f"comma-separated, of {', '.join(KINDS)}"
+    )
+    parser.add_argument("--per-dag", type=int, default=10, help="waits (tasks) per DAG")
+    parser.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_RUNS", "1")))
+    parser.add_argument("--keep", help="a new folder to keep the Airflow homes in (default: temporary)")
+    args = parser.parse_args(argv)
+    kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
+    unknown = set(kinds) - set(KINDS)
+    if unknown:
+        parser.error(f"unknown kinds {sorted(unknown)}; known: {', '.join(KINDS)}")
+    samples: dict[str, list[Sample]] = {kind: [] for kind in kinds}
+    started = time.monotonic()
+    with contextlib.ExitStack() as stack:
+        root = Path(args.keep) if args.keep else Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        sim = stack.enter_context(Simulator())
+        for run in range(args.runs):
+            for kind in kinds:
+                sample = run_kind(kind, args, root / f"run{run + 1}", sim)
+                samples[kind].append(sample)
+                each = sample.added_kib / args.waits
+                print(
+                    f"run {run + 1} {kind}: idle {sample.idle_kib / 1024:.1f} MiB, with {sample.triggers} "
+                    f"triggers {sample.loaded_kib / 1024:.1f} MiB ({each:.0f} KiB each)",
+                    flush=True,
+                )
+    report(samples, args.waits)
+    print(f"total time: {time.monotonic() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
