@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_jobstatus.testing.pytest_plugin import connection_env
+from airflow_provider_jobstatus.testing.connections import connection_env
 from airflow_provider_jobstatus.testing.simulator import Simulator
 from dev.local_airflow import LocalAirflow, read_log_events
 from tests.e2e.conftest import E2E_DAGS

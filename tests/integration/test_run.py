@@ -28,7 +28,7 @@ from airflow_provider_jobstatus.operators.run import (
     PlaymentCreateJobOperator,
     RunJobOperator,
 )
-from airflow_provider_jobstatus.testing.pytest_plugin import connection_uri_env_name
+from airflow_provider_jobstatus.testing.connections import connection_uri_env_name
 from airflow_provider_jobstatus.testing.simulator import Simulator
 from airflow_provider_jobstatus.triggers.job_status import JobStatusTrigger
 
