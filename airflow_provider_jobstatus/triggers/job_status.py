@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Coroutine
 from datetime import datetime
 from typing import Any
 
@@ -142,7 +143,41 @@ class JobStatusTrigger(BaseTrigger):
         also when it merely moves the trigger to another triggerer: the job is cancelled only if
         Airflow says the task is no longer deferred. A triggerer restart calls only ``cleanup``."""
         if self.cancel_on_kill:
-            await (await _wait_module()).cancel_on_kill(self)
+            await outlast_cancels(self._cancel_job_on_kill(), ON_KILL_SECONDS)
+
+    async def _cancel_job_on_kill(self) -> None:
+        await (await _wait_module()).cancel_on_kill(self)
+
+
+#: the longest on_kill waits out the triggerer's repeated cancellations (below Airflow's
+#: ``[triggerer] on_kill_timeout``, 30 s by default)
+ON_KILL_SECONDS = 20.0
+_outlasting: set[asyncio.Task[None]] = set()
+
+
+async def outlast_cancels(work: Coroutine[Any, Any, None], seconds: float) -> None:
+    """Run ``work`` to its end although the calling task is cancelled meanwhile, for up to
+    ``seconds``; then raise the last cancellation (``work`` goes on in its own task).
+
+    Airflow 3.3's triggerer sends a cancelled trigger's id again on every state sync (about once
+    a second) until the trigger has finished, and cancels its task again each time. ``on_kill``
+    runs inside that task, and Airflow swallows the CancelledError without a log line, so an
+    ``on_kill`` needing more than a second (ask for the task's state, look up the connection,
+    call the vendor) was cut off silently."""
+    task = asyncio.create_task(work)
+    _outlasting.add(task)
+    task.add_done_callback(_outlasting.discard)
+    deadline = time.monotonic() + seconds
+    cancelled: asyncio.CancelledError | None = None
+    while not task.done() and (left := deadline - time.monotonic()) > 0:
+        try:
+            await asyncio.wait({task}, timeout=left)
+        except asyncio.CancelledError as exc:
+            cancelled = exc
+    if cancelled is not None:
+        raise cancelled
+    if task.done() and not task.cancelled():
+        task.result()
 
 
 _WAIT_MODULE = "airflow_provider_jobstatus.triggers._wait"

@@ -5,6 +5,7 @@ cancel at the timeout."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -355,6 +356,53 @@ def test_trigger_on_kill_cancels_only_a_task_no_longer_deferred(
     asyncio.run(trigger.on_kill())
     assert asked == [{"dag_id": "d", "map_index": -1, "task_ids": ["run_alteryx"], "run_ids": ["r"]}]
     assert sim.job(job["job_id"])["canceled"] is canceled
+
+
+def test_trigger_on_kill_outlasts_the_triggerers_repeated_cancels(
+    sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Airflow 3.3's triggerer cancels a cancelled trigger's task again on every state sync until
+    it has finished, and swallows a CancelledError out of on_kill without a log line: on_kill must
+    still reach the vendor (this is how the e2e's mark-failed cancel was lost)."""
+    import time as _time
+
+    from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+    def get_task_states(**query: Any) -> dict[str, Any]:
+        _time.sleep(0.5)  # the supervisor's answer takes a while on a loaded triggerer
+        return {"r": {"run_alteryx": "failed"}}
+
+    from airflow_provider_jobstatus.triggers import job_status as job_status_module
+
+    monkeypatch.setattr(RuntimeTaskInstance, "get_task_states", staticmethod(get_task_states))
+    job = sim.create_job("alteryx", seconds=600)
+    trigger = JobStatusTrigger(conn_id="alteryx_default", job_id=job["job_id"], cancel_on_kill=True)
+    trigger.task_instance = TaskInstanceKey()  # type: ignore[assignment]
+
+    async def run_trigger() -> None:  # the shape of TriggerRunner.run_trigger's except branch
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(trigger.on_kill(), timeout=30)
+            raise
+
+    async def main() -> None:
+        task = asyncio.create_task(run_trigger())
+        await asyncio.sleep(0.05)
+        while not task.done():  # the user's action, then one per sync
+            task.cancel("__airflow_user_action__")
+            await asyncio.sleep(0.1)
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        # the triggerer's loop goes on after the trigger's task has ended; so does the cancel
+        for _ in range(200):
+            if not job_status_module._outlasting:
+                break
+            await asyncio.sleep(0.05)
+
+    asyncio.run(main())
+    assert sim.job(job["job_id"])["canceled"] is True
 
 
 def test_a_sensor_trigger_never_cancels(sim: Simulator) -> None:
