@@ -9,7 +9,7 @@ export AIRFLOW__CORE__UNIT_TEST_MODE := False
 
 LINTED := airflow_provider_jobstatus dev tests benchmarks example_dags
 
-.PHONY: install db lint test unit demo airflow bench bench-memory bench-triggerer chaos drill clean
+.PHONY: install db lint test unit slow compat demo airflow bench bench-memory bench-triggerer chaos drill clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,15 @@ test: install db lint
 
 unit: install
 	$(BIN)/pytest -q tests/unit
+
+# Tests of bulk I/O that take minutes (a 512 MiB result streamed to S3): not part of `make test`.
+slow: install db
+	$(BIN)/pytest -q -m slow
+
+# The unit, simulator and integration suites and one `airflow dags test` on the newest 3.1.x and
+# 3.2.x, each in its own venv under .venv-compat/ (kept; rebuilt when pyproject.toml changes).
+compat: install
+	$(BIN)/python -m dev.compat $(COMPAT_ARGS)
 
 # The example DAGs on a real Airflow (scheduler/LocalExecutor, triggerer, API server, DAG processor)
 # against the vendor simulator, in .airflow-demo/; DEMO_ARGS=--keep leaves it up afterwards.
@@ -74,4 +83,4 @@ drill: install
 	nice -n 5 $(BIN)/python -m dev.drill $(DRILL_ARGS)
 
 clean:
-	rm -rf $(VENV) $(AIRFLOW_HOME) .airflow-demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-compat $(AIRFLOW_HOME) .airflow-demo .pytest_cache .mypy_cache .ruff_cache

@@ -1,7 +1,8 @@
 """Where results land: a local path or any Airflow object storage URL, never half-written.
 
-Bytes go to a temporary name beside the target and are moved under the final name only once the
-download is complete and verified, so no reader ever sees a partial file there.
+Bytes go to a temporary name beside the target (on S3: an uncommitted multipart upload) and reach
+the final name only once the download is complete and verified, so no reader ever sees a partial
+file there.
 """
 
 from __future__ import annotations
@@ -9,7 +10,10 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import re
 import uuid
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Literal, Protocol
@@ -27,9 +31,10 @@ class Target(Protocol):
     def exists(self) -> bool: ...
     def describe(self) -> str: ...
     def open_read(self) -> BinaryIO: ...
-    def open_temp(self) -> BinaryIO: ...
-    def commit(self) -> None: ...
-    def discard(self) -> None: ...
+    def writing(self) -> AbstractContextManager[BinaryIO]:
+        """A stream for the new content. Raise inside the block to abandon it (nothing of it is
+        left anywhere); a clean exit puts it under the final name in one step."""
+        ...
 
 
 _TEMP_MARK = ".part-"
@@ -44,9 +49,6 @@ def _temp_name(name: str) -> str:
 class LocalTarget:
     path: Path
 
-    def __post_init__(self) -> None:
-        self.temp = self.path.with_name(_temp_name(self.path.name))
-
     def exists(self) -> bool:
         return self.path.exists()
 
@@ -56,51 +58,80 @@ class LocalTarget:
     def open_read(self) -> BinaryIO:
         return open(self.path, "rb")
 
-    def open_temp(self) -> BinaryIO:
+    @contextmanager
+    def writing(self) -> Iterator[BinaryIO]:
+        """A temporary name beside the target, flushed to disk before the rename, so a crash never
+        leaves an empty file under the final name."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        return open(self.temp, "wb")
+        temp = self.path.with_name(_temp_name(self.path.name))
+        try:
+            with open(temp, "wb") as out:
+                yield out
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temp, self.path)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
 
-    def commit(self) -> None:
-        """Flush to disk before the rename, so a crash never leaves an empty file under the final name."""
-        with open(self.temp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(self.temp, self.path)
 
-    def discard(self) -> None:
-        self.temp.unlink(missing_ok=True)
+#: Object stores whose fsspec files honour ``autocommit=False`` (tested against a real S3 API): the
+#: object appears only on ``commit()`` (S3: CompleteMultipartUpload), ``discard()`` aborts the upload.
+_TRANSACTIONAL_PROTOCOLS = frozenset({"s3", "s3a"})
 
 
 @dataclass
 class ObjectTarget:
-    """Object stores have no rename: write a temporary key, move it under the final key when
-    verified (a server-side copy), and delete the temporary key on any failure."""
+    """S3 writes the final key as a multipart upload completed only once the bytes are verified
+    (no copy, no temporary object). Other stores have no such upload: they get a temporary key,
+    moved under the final key when verified (a server-side copy) and deleted on any failure."""
 
     path: Any  # airflow.sdk.ObjectStoragePath
-
-    def __post_init__(self) -> None:
-        self.temp = self.path.parent / _temp_name(self.path.name)
+    #: the URL in the form the destination was written (ObjectStoragePath's own string differs
+    #: between Airflow lines, and carries the ``conn_id@``)
+    url: str
 
     def exists(self) -> bool:
         return bool(self.path.exists())
 
     def describe(self) -> str:
-        return str(self.path)
+        return self.url
 
     def open_read(self) -> BinaryIO:
         return self.path.open("rb")  # type: ignore[no-any-return]
 
-    def open_temp(self) -> BinaryIO:
-        return self.temp.open("wb")  # type: ignore[no-any-return]
+    def writing(self) -> AbstractContextManager[BinaryIO]:
+        protocol = self.path.fs.protocol
+        protocols = {protocol} if isinstance(protocol, str) else set(protocol)
+        if protocols & _TRANSACTIONAL_PROTOCOLS:
+            return self._uncommitted_upload()
+        return self._temporary_key()
 
-    def commit(self) -> None:
-        self.temp.fs.mv(self.temp.path, self.path.path)
-
-    def discard(self) -> None:
+    @contextmanager
+    def _uncommitted_upload(self) -> Iterator[BinaryIO]:
+        out = self.path.open("wb", autocommit=False)
         try:
-            if self.temp.exists():
-                self.temp.unlink()
-        except OSError:
-            pass
+            yield out
+            out.close()  # uploads the last part; with autocommit=False nothing is visible yet
+            out.commit()
+        except BaseException:
+            with suppress(Exception):  # the upload may be what failed: abort it all the same
+                out.close()
+            out.discard()  # aborts the multipart upload: no orphan parts
+            raise
+
+    @contextmanager
+    def _temporary_key(self) -> Iterator[BinaryIO]:
+        temp = self.path.parent / _temp_name(self.path.name)
+        try:
+            with temp.open("wb") as out:
+                yield out
+            temp.fs.mv(temp.path, self.path.path)
+        except BaseException:
+            with suppress(OSError):
+                if temp.exists():
+                    temp.unlink()
+            raise
 
 
 def is_local(destination: str) -> bool:
@@ -122,10 +153,18 @@ def targets_for(destination: str, names: list[str], conn_id: str | None) -> list
     from airflow.sdk import ObjectStoragePath
 
     base = ObjectStoragePath(destination, conn_id=conn_id)
+    url = _plain_url(destination)
     if destination.endswith("/") or (base.exists() and base.is_dir()):
-        return [ObjectTarget(base / name) for name in names]
+        folder = url if url.endswith("/") else f"{url}/"
+        return [ObjectTarget(base / name, f"{folder}{name}") for name in names]
     _single(destination, names)
-    return [ObjectTarget(base)]
+    return [ObjectTarget(base, url)]
+
+
+def _plain_url(destination: str) -> str:
+    """The destination without a ``conn_id@`` (not part of where objects are), query or fragment."""
+    url = re.split(r"[?#]", destination, maxsplit=1)[0]
+    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/@]*@", r"\1", url)
 
 
 def _single(destination: str, names: list[str]) -> None:

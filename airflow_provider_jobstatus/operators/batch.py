@@ -10,6 +10,7 @@ from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperat
 
 from airflow_provider_jobstatus.errors import JobStatusError
 from airflow_provider_jobstatus.hooks import JobStatusHook
+from airflow_provider_jobstatus.operators._lineage import ReportsLineage, stored, vendor_batch
 from airflow_provider_jobstatus.operators._storage import targets_for, unwritable
 from airflow_provider_jobstatus.status import BatchJob, strip_query
 from airflow_provider_jobstatus.task_errors import airflow_error, hook_for
@@ -28,7 +29,7 @@ def job_row(job: BatchJob) -> dict[str, Any]:
     }
 
 
-class BatchJobsToXComOperator(BaseOperator):
+class BatchJobsToXComOperator(ReportsLineage, BaseOperator):
     """List a batch's jobs (Playment) page by page, for a downstream ``.expand()``.
 
     :param conn_id: a connection whose vendor has batch listings (Playment).
@@ -50,6 +51,9 @@ class BatchJobsToXComOperator(BaseOperator):
     the row's ``id`` to :class:`DownloadJobResultOperator`, which asks the job endpoint (where the
     result is) and fetches it through the attachment API. ``state`` is ``succeeded`` for a row the
     listing calls ``completed``, though the job endpoint may say running until its result is set.
+
+    OpenLineage: the batch is the input dataset (the API's origin, ``batches/<batch id>``: one
+    dataset, not one per job), the ``output_path`` file or object the output (none for XCom).
     """
 
     template_fields: Sequence[str] = ("conn_id", "batch_id", "status", "output_path")
@@ -88,6 +92,7 @@ class BatchJobsToXComOperator(BaseOperator):
             raise AirflowFailException(f"{hook.vendor.display_name} has no batch listing")
         if self.output_path:
             return self._write(hook, self.output_path)
+        self.record_lineage([vendor_batch(hook, self.batch_id)])
         rows: list[dict[str, Any]] = []
         size = pages = 0
         for pages, page_rows in self._pages(hook):
@@ -130,20 +135,16 @@ class BatchJobsToXComOperator(BaseOperator):
         count = pages = 0
         try:
             (target,) = targets_for(output_path, ["jobs.jsonl"], self.output_conn_id)
-            try:
-                with target.open_temp() as out:
-                    for read, rows in self._pages(hook):
-                        pages = read
-                        out.write(b"".join(json.dumps(row).encode() + b"\n" for row in rows))
-                        count += len(rows)
-                target.commit()
-            except BaseException:
-                target.discard()
-                raise
+            with target.writing() as out:
+                for read, rows in self._pages(hook):
+                    pages = read
+                    out.write(b"".join(json.dumps(row).encode() + b"\n" for row in rows))
+                    count += len(rows)
         except OSError as exc:
             what = unwritable("output_path", output_path, exc)
             raise AirflowFailException(f"{self._batch(hook)}: {what}") from exc
         self.log.info(
             "%s: %d jobs over %d pages written to %s", self._batch(hook), count, pages, target.describe()
         )
+        self.record_lineage([vendor_batch(hook, self.batch_id)], [stored(target.describe(), rows=count)])
         return {"path": target.describe(), "count": count, "pages": pages}

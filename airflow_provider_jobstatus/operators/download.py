@@ -19,6 +19,7 @@ from airflow_provider_jobstatus.errors import (
     VendorRequestError,
 )
 from airflow_provider_jobstatus.hooks import JobStatusHook, origin_of
+from airflow_provider_jobstatus.operators._lineage import ReportsLineage, stored, vendor_job
 from airflow_provider_jobstatus.operators._storage import (
     CHUNK,
     Overwrite,
@@ -30,7 +31,7 @@ from airflow_provider_jobstatus.operators._storage import (
     unwritable,
 )
 from airflow_provider_jobstatus.retry import Backoff
-from airflow_provider_jobstatus.status import JobState, strip_query
+from airflow_provider_jobstatus.status import JobState
 from airflow_provider_jobstatus.task_errors import airflow_error, hook_for
 from airflow_provider_jobstatus.vendors import (
     ApiResponse,
@@ -44,7 +45,7 @@ from airflow_provider_jobstatus.vendors import (
 _ERROR_BODY_BYTES = 64 * 1024
 
 
-class DownloadJobResultOperator(BaseOperator):
+class DownloadJobResultOperator(ReportsLineage, BaseOperator):
     """Fetch a succeeded job's results and write them, verified, under ``destination``.
 
     :param conn_id: the vendor connection (its type picks the vendor).
@@ -62,6 +63,9 @@ class DownloadJobResultOperator(BaseOperator):
 
     Returns one dict per result: ``destination`` (path or URL), ``name``, ``bytes``, ``sha256``,
     ``content_type`` and ``skipped`` (True when ``overwrite="skip"`` kept an existing file).
+
+    OpenLineage: the job is the input dataset (the API's origin, ``jobs/<job id>``), each file
+    written is an output (a file ``overwrite="skip"`` kept was not written by this run).
     """
 
     template_fields: Sequence[str] = ("conn_id", "job_id", "destination", "result", "destination_conn_id")
@@ -124,6 +128,10 @@ class DownloadJobResultOperator(BaseOperator):
         for w in written:
             verb = "kept" if w.skipped else "wrote"
             self.log.info("%s %s: %d bytes, sha256 %s", verb, w.destination, w.bytes, w.sha256)
+        self.record_lineage(
+            [vendor_job(hook, self.job_id)],
+            [stored(w.destination, size=w.bytes) for w in written if not w.skipped],
+        )
         return [w.as_dict() for w in written]
 
     def _result_requests(self, hook: JobStatusHook) -> list[ResultRequest]:
@@ -187,16 +195,15 @@ class DownloadJobResultOperator(BaseOperator):
                 )
             digest = hashlib.sha256()
             size = 0
-            try:
-                with target.open_temp() as out:
-                    for chunk in resp.iter_bytes(CHUNK):
-                        size += len(chunk)
-                        if self.max_bytes is not None and size > self.max_bytes:
-                            raise VendorRequestError(
-                                vendor.display_name, self.job_id, f"{name} exceeds max_bytes={self.max_bytes}"
-                            )
-                        digest.update(chunk)
-                        out.write(chunk)
+            with target.writing() as out:
+                for chunk in resp.iter_bytes(CHUNK):
+                    size += len(chunk)
+                    if self.max_bytes is not None and size > self.max_bytes:
+                        raise VendorRequestError(
+                            vendor.display_name, self.job_id, f"{name} exceeds max_bytes={self.max_bytes}"
+                        )
+                    digest.update(chunk)
+                    out.write(chunk)
                 if announced is not None and size != announced:
                     raise TransientVendorError(
                         vendor.display_name,
@@ -209,10 +216,6 @@ class DownloadJobResultOperator(BaseOperator):
                         self.job_id,
                         f"{name} is {size} bytes but the vendor announced {rr.result.size}",
                     )
-                target.commit()
-            except BaseException:
-                target.discard()
-                raise
         content_type = resp.headers.get("content-type") or rr.result.content_type
         return Written(self._location(target), name, size, digest.hexdigest(), content_type)
 
@@ -221,7 +224,7 @@ class DownloadJobResultOperator(BaseOperator):
         an object storage URL without a query (never a signature)."""
         where = target.describe()
         if not is_local(self.destination):
-            return strip_query(where) or where
+            return where
         return Path(where).as_uri() if self.destination.startswith("file:") else where
 
     def _check_answer(self, hook: JobStatusHook, resp: httpx.Response) -> None:

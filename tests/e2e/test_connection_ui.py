@@ -46,6 +46,15 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCS_SCREENSHOTS = ROOT / "docs" / "screenshots"
 MAX_SCREENSHOT_BYTES = 300_000
 TIMEOUT_LABEL = "HTTP timeout (seconds)"
+#: the HTTP client settings every type shows, in the form's order
+CLIENT_EXTRAS = {
+    "element_timeout": TIMEOUT_LABEL,
+    "element_verify": "Verify TLS",
+    "element_cert": "Client certificate",
+    "element_key": "Client certificate key",
+    "element_proxy": "Proxy URL",
+    "element_trust_env": "Use proxy and CA environment variables",
+}
 
 
 @dataclass(frozen=True)
@@ -75,12 +84,12 @@ EXPECTED: dict[str, Expected] = {
             ("Client secret", "clientSecret"),
             login=("Client ID", "Client ID from the vendor's console"),
         ),
-        {"element_timeout": TIMEOUT_LABEL},
+        CLIENT_EXTRAS,
     ),
     "pdfco": Expected(
         "PDF.co",
         _standard("https://api.pdf.co", ("API key", "x-api-key from the PDF.co dashboard")),
-        {"element_timeout": TIMEOUT_LABEL},
+        CLIENT_EXTRAS,
     ),
     "alteryx": Expected(
         "Alteryx Server",
@@ -89,17 +98,17 @@ EXPECTED: dict[str, Expected] = {
             ("API access secret", "API access secret"),
             login=("API access key", "API access key from the vendor's console"),
         ),
-        {"element_timeout": TIMEOUT_LABEL},
+        CLIENT_EXTRAS,
     ),
     "apidatatools": Expected(
         "APIDataTools",
         _standard("https://api.apidatatools.com", ("API key", "x-api-key")),
-        {"element_status_path": "Status path", "element_timeout": TIMEOUT_LABEL},
+        {"element_status_path": "Status path", **CLIENT_EXTRAS},
     ),
     "playment": Expected(
         "Playment (GT Studio)",
         _standard("https://api.playment.io", ("API key", "x-api-key from the GT Studio dashboard")),
-        {"element_project_id": "Project ID", "element_timeout": TIMEOUT_LABEL},
+        {"element_project_id": "Project ID", **CLIENT_EXTRAS},
     ),
 }
 #: Airflow's standard connection attributes; whatever a type does not list above must be hidden
@@ -238,7 +247,7 @@ def test_form_shows_our_fields(vendor: str, ui: ConnectionsUI, screenshots: Scre
     assert [f.name for f in extras] == list(expected.extras), f"{vendor}: extra field order"
     for extra in extras:
         assert extra.helper, f"{vendor}: extra field {extra.label!r} has no description"
-    if set(expected.extras) != {"element_timeout"}:  # a type with extra fields of its own
+    if set(expected.extras) != set(CLIENT_EXTRAS):  # a type with extra fields of its own
         name = f"connection-form-{vendor}-extra-fields.png"
         ui.screenshot(screenshots.paths(name), element=form)
         screenshots.check(name)
@@ -272,7 +281,9 @@ def test_pdfco_save_and_test(
     stored = airflow.api("GET", f"/api/v2/connections/{conn_id}")
     assert stored["conn_type"] == "pdfco" and stored["host"] == simulator.base_url("pdfco"), stored
     assert stored["login"] is None and stored["port"] is None and stored["schema"] is None, stored
-    assert json.loads(stored["extra"]) == {"timeout": 30}, stored
+    # the form saves every field's default (empty ones as null): the hook reads null as "not set"
+    defaults = {"timeout": 30, "verify": "true", "cert": None, "key": None, "proxy": None, "trust_env": True}
+    assert json.loads(stored["extra"]) == defaults, stored
 
     accepted = ui.press_test(conn_id)
     assert accepted.status_code == 200, accepted

@@ -99,7 +99,7 @@ def test_the_triggerer_ended_them_without_a_second_worker_run(
     assert history == [("error_retries", 1)], history
     # the outcome is in the task's trigger log, as the task would have logged it
     lines = {task: "\n".join(trigger_lines(airflow, run_id, task)) for task in conf}
-    assert f"pdfco job '{conf['ok']}' is succeeded" in lines["ok"] and "the wait is over" in lines["ok"]
+    assert f"PDF.co job '{conf['ok']}' is succeeded" in lines["ok"] and "the wait is over" in lines["ok"]
     assert "AirflowFailException" in lines["failed"] and conf["failed"] in lines["failed"]
     assert "AirflowSensorTimeout" in lines["timeout"] and "timeout was reached" in lines["timeout"]
     assert "skipping the task" in lines["canceled_skips"]

@@ -33,6 +33,7 @@ from airflow_provider_jobstatus.testing.connections import connection_dict
 from airflow_provider_jobstatus.testing.simulator import Simulator
 from airflow_provider_jobstatus.triggers.job_status import JobStatusTrigger
 from airflow_provider_jobstatus.vendors import VENDORS, ApiRequest, ResultRequest, describe_status
+from tests.airflow_versions import needs_start_from_trigger
 from tests.secret_values import Secrets, capture_secrets
 
 ALL = ["nitro", "pdfco", "alteryx", "apidatatools", "playment"]
@@ -134,6 +135,7 @@ def test_a_wait_leaks_nothing(
         assert secrets.found_in(text) == [], f"{what} leaks {secrets.found_in(text)}"
 
 
+@needs_start_from_trigger
 def test_start_from_trigger_kwargs_carry_no_secret(secrets: Secrets) -> None:
     for vendor in ALL:
         sensor = JobStatusSensor(

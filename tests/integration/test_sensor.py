@@ -24,6 +24,7 @@ from airflow_provider_jobstatus.testing.simulator import Simulator
 from airflow_provider_jobstatus.triggers.events import done_event, timeout_event
 from airflow_provider_jobstatus.triggers.job_status import JobStatusTrigger
 from airflow_provider_jobstatus.triggers.outcome import DEFER_TIMEOUT_MARGIN
+from tests.airflow_versions import needs_start_from_trigger, refuses_start_from_trigger
 
 
 @pytest.fixture
@@ -140,6 +141,7 @@ def test_wrong_connection_type_names_the_accepted_types(monkeypatch: pytest.Monk
         task.execute(context={})
 
 
+@needs_start_from_trigger
 def test_start_from_trigger_builds_start_trigger_args() -> None:
     task = sensor("playment", "job-9", start_from_trigger=True, timeout=300, poke_interval=15)
     assert task.start_from_trigger is True
@@ -149,6 +151,12 @@ def test_start_from_trigger_builds_start_trigger_args() -> None:
     assert args.trigger_kwargs is not None and args.trigger_kwargs["job_id"] == "job-9"
     assert JobStatusSensor.start_trigger_args.trigger_kwargs == {}  # the class default is untouched
     JobStatusTrigger(**args.trigger_kwargs)  # the kwargs build the trigger
+
+
+@refuses_start_from_trigger
+def test_start_from_trigger_is_refused_before_airflow_3_3() -> None:
+    with pytest.raises(AirflowException, match=r"start_from_trigger=True\) needs Airflow 3\.3 or newer"):
+        sensor("playment", "job-9", start_from_trigger=True, timeout=300)
 
 
 def test_deferral_holds_the_resumption_and_carries_the_ending(sim: Simulator) -> None:
@@ -183,6 +191,7 @@ def test_soft_fail_skips_a_job_that_failed_before_the_first_check(sim: Simulator
         sensor("nitro", job["job_id"], soft_fail=True).execute(context={})
 
 
+@needs_start_from_trigger
 def test_start_from_trigger_with_end_from_trigger_knows_only_a_task_without_retries() -> None:
     args = sensor("playment", "job-9", start_from_trigger=True, end_from_trigger=True).start_trigger_args
     assert args is not None and args.trigger_kwargs is not None

@@ -83,8 +83,7 @@ def test_importing_the_simulator_and_plugin_does_not_import_airflow() -> None:
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.split()
-    assert out[1] == "False"
-    assert float(out[0]) < 2.0
+    assert out[1] == "False"  # what it imports, not how long it takes: no wall-clock limits in tests
 
 
 def test_connection_env_builds_airflow_json_connections(sim: Simulator) -> None:

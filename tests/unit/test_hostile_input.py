@@ -47,6 +47,7 @@ from airflow_provider_jobstatus.vendors import (
     download_url,
     safe_file_name,
 )
+from tests.airflow_versions import AIRFLOW_HANDS_OVER_UNPARSABLE_EXTRA
 from tests.routed import routed, served
 
 API = "https://api.vendor.test"
@@ -926,7 +927,10 @@ def test_bad_connection_settings_fail_at_the_start_naming_the_field(
     except TaskDeferred:
         pytest.fail(f"{task} deferred instead of failing on the connection ({case.needle})")
     except AirflowException as exc:
-        assert case.needle in str(exc), str(exc)
+        needle = case.needle
+        if isinstance(case.fields.get("extra"), str) and not AIRFLOW_HANDS_OVER_UNPARSABLE_EXTRA:
+            needle = "isn't defined"  # Airflow 3.1 drops the connection before we see it
+        assert needle in str(exc), str(exc)
         assert KEY not in str(exc) and "pw-in-url" not in str(exc)
     else:
         pytest.fail(f"{task} accepted a bad connection ({case.needle})")

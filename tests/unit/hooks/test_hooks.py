@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from airflow.providers.common.compat.sdk import AirflowNotFoundException
 
 from airflow_provider_jobstatus.errors import (
     AuthenticationError,
@@ -29,6 +30,7 @@ from airflow_provider_jobstatus.hooks import (
 )
 from airflow_provider_jobstatus.status import JobState, ResultFile
 from airflow_provider_jobstatus.vendors import ApiRequest, ResultRequest
+from tests.airflow_versions import AIRFLOW_HANDS_OVER_UNPARSABLE_EXTRA
 from tests.routed import routed, served
 
 API = "https://api.vendor.test"
@@ -326,6 +328,10 @@ def test_bad_connection_names_the_field(
     monkeypatch: pytest.MonkeyPatch, fields: dict[str, Any], needle: str
 ) -> None:
     set_conn(monkeypatch, "badconn", "pdfco", **fields)
+    if "extra" in fields and not AIRFLOW_HANDS_OVER_UNPARSABLE_EXTRA:
+        with pytest.raises(AirflowNotFoundException, match="isn't defined"):
+            PdfCoHook("badconn").settings()
+        return
     with pytest.raises(ConfigurationError, match=needle):
         PdfCoHook("badconn").settings()
 

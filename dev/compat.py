@@ -1,0 +1,255 @@
+"""``make compat``: the unit, simulator and integration suites and one ``airflow dags test`` of an
+example DAG on each older Airflow line we claim, each in a virtualenv of its own under
+``.venv-compat/<line>/`` (kept between runs; rebuilt when ``pyproject.toml`` or the Airflow release
+changes). The lines run side by side; one summary line per Airflow version, exit 0 only if all
+passed.
+
+    python -m dev.compat                 # the newest patch of every line in LINES
+    python -m dev.compat --airflow 3.1.8 # one release
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+#: the Airflow lines below the one `make test` runs on (the README's claim starts at the first)
+LINES = ("3.1", "3.2")
+SUITES = ("tests/unit", "tests/simulator", "tests/integration")
+EXAMPLE_DAG = "example_jobstatus_all_vendors"
+#: pytest's closing line, e.g. "812 passed, 3 skipped in 95.1s"
+_PYTEST_SUMMARY = re.compile(r"^=*\s*(\d+ (passed|failed|error).*?) in [\d.]+s", re.M)
+
+
+def newest_patches(lines: Sequence[str]) -> list[str]:
+    """The newest release of each line, as the package index lists them."""
+    out = subprocess.run(
+        [sys.executable, "-m", "pip", "index", "versions", "apache-airflow", "--disable-pip-version-check"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    ).stdout
+    listed = re.search(r"Available versions: (.*)", out)
+    if listed is None:
+        raise SystemExit(f"pip index versions apache-airflow said nothing usable:\n{out}")
+    releases = [v.strip() for v in listed.group(1).split(",") if re.fullmatch(r"\d+\.\d+\.\d+", v.strip())]
+    chosen = []
+    for line in lines:
+        patches = [v for v in releases if v.startswith(f"{line}.")]
+        if not patches:
+            raise SystemExit(f"no apache-airflow {line}.x on the package index")
+        chosen.append(max(patches, key=lambda v: tuple(int(p) for p in v.split("."))))
+    return chosen
+
+
+#: what an older line needs that its own constraints file would have given (pip without Airflow's
+#: constraints takes the newest release of everything): Airflow 3.2's task SDK breaks on pydantic 2.14
+#: ("Model 'TITerminalStatePayload' needs a discriminator field")
+LINE_PINS: dict[str, list[str]] = {"3.2": ["pydantic<2.14"]}
+
+
+@dataclass
+class Result:
+    airflow: str
+    ok: bool
+    summary: str
+    seconds: float
+    log: Path
+
+
+class Line:
+    """One Airflow release: its virtualenv, its AIRFLOW_HOME, its log."""
+
+    def __init__(self, airflow: str, root: Path) -> None:
+        self.airflow = airflow
+        self.line = ".".join(airflow.split(".")[:2])
+        self.venv = root / self.line
+        self.home = self.venv / "airflow-home"
+        self.log_path = root / f"{self.line}.log"
+        self.bin = self.venv / "bin"
+
+    def env(self, **extra: str) -> dict[str, str]:
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "VIRTUAL_ENV"))}
+        return {
+            **base,
+            "PATH": f"{self.bin}{os.pathsep}{base.get('PATH', '')}",
+            "AIRFLOW_HOME": str(self.home),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+            **extra,
+        }
+
+    def run(self, args: Sequence[str], timeout: float, **env: str) -> subprocess.CompletedProcess[str]:
+        with self.log_path.open("a") as log:
+            log.write(f"\n$ {' '.join(args)}\n")
+            log.flush()
+            proc = subprocess.run(
+                ["timeout", "-s", "KILL", str(int(timeout)), *args],
+                cwd=REPO,
+                env=self.env(**env),
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            log.write(proc.stdout + proc.stderr + f"[exit {proc.returncode}]\n")
+        return proc
+
+    def stamp(self) -> str:
+        pins = " ".join(LINE_PINS.get(self.line, []))
+        text = (REPO / "pyproject.toml").read_bytes() + (self.airflow + pins).encode()
+        return hashlib.sha256(text).hexdigest()
+
+    def install(self) -> None:
+        """A virtualenv with this Airflow and the project (editable, with its test extra)."""
+        stamp_file = self.venv / ".compat-stamp"
+        if stamp_file.exists() and stamp_file.read_text() == self.stamp():
+            return
+        shutil.rmtree(self.venv, ignore_errors=True)
+        self.venv.mkdir(parents=True)
+        subprocess.run([sys.executable, "-m", "venv", str(self.venv)], check=True)
+        pip = [
+            str(self.bin / "python"),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-compile",
+            "--disable-pip-version-check",
+        ]
+        pins = [f"apache-airflow=={self.airflow}", *LINE_PINS.get(self.line, [])]
+        proc = self.run([*pip, *pins, "-e", ".[test]"], timeout=1500)
+        if proc.returncode != 0:
+            raise StepFailed(f"install failed: {(proc.stdout + proc.stderr).strip()[-300:]}")
+        stamp_file.write_text(self.stamp())
+
+    def check(self) -> str:
+        self.install()
+        installed = self.run([str(self.bin / "airflow"), "version"], timeout=300).stdout.strip().splitlines()
+        if not installed or installed[-1] != self.airflow:
+            raise StepFailed(f"the venv runs Airflow {installed[-1:] or '?'}, not {self.airflow}")
+        shutil.rmtree(self.home, ignore_errors=True)
+        self.home.mkdir(parents=True)
+        if self.run([str(self.bin / "airflow"), "db", "migrate"], timeout=600).returncode != 0:
+            raise StepFailed("airflow db migrate failed")
+        providers = self.run([str(self.bin / "airflow"), "providers", "list", "-o", "json"], timeout=300)
+        listed = {p["package_name"]: p["version"] for p in _json_tail(providers.stdout)}
+        if "airflow-provider-jobstatus" not in listed:
+            raise StepFailed("airflow providers list does not show airflow-provider-jobstatus")
+        tests = self.run([str(self.bin / "python"), "-m", "pytest", "-q", *SUITES], timeout=1500)
+        found = _PYTEST_SUMMARY.findall(tests.stdout)
+        suites = found[-1][0] if found else "no pytest summary"
+        if tests.returncode != 0:
+            raise StepFailed(f"suites: {suites}")
+        dag = self.dags_test()
+        ours = listed["airflow-provider-jobstatus"]
+        return f"suites {suites}; dags test {EXAMPLE_DAG}: {dag}; providers list: {ours}"
+
+    def dags_test(self) -> str:
+        """The example DAG against a simulator of this venv, under a hard timeout."""
+        code = (
+            "import json, sys, time\n"
+            "from airflow_provider_jobstatus.testing.pytest_plugin import connection_env\n"
+            "from airflow_provider_jobstatus.testing.simulator import Simulator\n"
+            "sim = Simulator().start()\n"
+            "print(json.dumps(connection_env(sim)), flush=True)\n"
+            "sys.stdin.read()\n"
+            "sim.stop()\n"
+        )
+        sim = subprocess.Popen(
+            [str(self.bin / "python"), "-c", code],
+            cwd=REPO,
+            env=self.env(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert sim.stdout is not None
+            conns: dict[str, str] = json.loads(sim.stdout.readline())
+            proc = self.run(
+                [str(self.bin / "airflow"), "dags", "test", EXAMPLE_DAG],
+                timeout=600,
+                AIRFLOW__CORE__DAGS_FOLDER=str(REPO / "example_dags"),
+                **conns,
+            )
+        finally:
+            sim.communicate("", timeout=60)
+        states = self.task_states(EXAMPLE_DAG)
+        if proc.returncode != 0 or not states or set(states.values()) != {"success"}:
+            raise StepFailed(f"dags test {EXAMPLE_DAG}: exit {proc.returncode}, task states {states}")
+        return f"{len(states)} tasks success"
+
+    def task_states(self, dag_id: str) -> dict[str, str]:
+        """Task states of the newest run of ``dag_id`` (``dags test`` exits 0 on failed tasks too)."""
+        with sqlite3.connect(self.home / "airflow.db") as db:
+            row = db.execute(
+                "SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1", (dag_id,)
+            ).fetchone()
+            if row is None:
+                return {}
+            query = "SELECT task_id, state FROM task_instance WHERE dag_id = ? AND run_id = ?"
+            return {task: str(state) for task, state in db.execute(query, (dag_id, row[0]))}
+
+
+class StepFailed(Exception):
+    pass
+
+
+def _json_tail(text: str) -> list[dict[str, str]]:
+    """The JSON list an ``-o json`` command prints last (after any warnings)."""
+    start = text.find("[")
+    try:
+        value = json.loads(text[start:]) if start >= 0 else []
+    except ValueError:
+        return []
+    return value if isinstance(value, list) else []
+
+
+def run_line(airflow: str, root: Path) -> Result:
+    line = Line(airflow, root)
+    line.log_path.parent.mkdir(parents=True, exist_ok=True)
+    line.log_path.write_text(f"compat run for Airflow {airflow}\n")
+    started = time.monotonic()
+    try:
+        summary, ok = line.check(), True
+    except StepFailed as exc:
+        summary, ok = str(exc), False
+    return Result(airflow, ok, summary, time.monotonic() - started, line.log_path)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dev.compat", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--airflow", nargs="*", help="releases to test (default: newest of each line)")
+    parser.add_argument("--root", type=Path, default=REPO / ".venv-compat", help="where the venvs live")
+    parser.add_argument("--serial", action="store_true", help="one line after the other")
+    args = parser.parse_args(argv)
+    releases = args.airflow or newest_patches(LINES)
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=1 if args.serial else len(releases)) as pool:
+        results = list(pool.map(lambda release: run_line(release, args.root), releases))
+    for r in results:
+        print(
+            f"compat: Airflow {r.airflow}: {'PASS' if r.ok else 'FAIL'} ({r.seconds:.0f} s): {r.summary}"
+            + ("" if r.ok else f" [log: {r.log}]"),
+            flush=True,
+        )
+    print(f"compat: {len(results)} Airflow versions in {time.monotonic() - started:.0f} s", flush=True)
+    return 0 if all(r.ok for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
