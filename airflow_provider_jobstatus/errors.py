@@ -91,6 +91,11 @@ class VendorRequestError(JobStatusError):
         super().__init__(vendor, job_id, detail)
 
 
+class DuplicateJobError(VendorRequestError):
+    """The vendor already has a job with this idempotency key (Playment ``FS_0001`` for a
+    ``reference_id``): an earlier start got through, so the job is to be adopted, not made again."""
+
+
 class ResultExpiredError(JobStatusError):
     """The job's result is gone (Nitro 410, an expired pre-signed link)."""
 

@@ -3,7 +3,7 @@
 Starts the simulator and Airflow (scheduler with LocalExecutor, triggerer, API server, DAG
 processor; SQLite in ``.airflow-demo/``), stores the five vendor connections in Airflow's DB (so
 they show in the UI, where the Test button works), triggers every example DAG, waits, and prints
-per sensor: final state, time spent deferred, the file the download wrote and its sha256. Exits 0
+per run task: final state, time spent deferred, the file the download wrote and its sha256. Exits 0
 only if every run succeeded; always stops what it started.
 
 ``--keep`` leaves everything running after the table until Ctrl-C; ``--serve`` (``make airflow``)
@@ -78,7 +78,7 @@ def add_connections(airflow: LocalAirflow, sim: Any) -> None:
 
 
 class Progress:
-    """Prints when a sensor is deferred or done, and when a run ends, while the runs go on."""
+    """Prints when a run task is deferred or done, and when a run ends, while the runs go on."""
 
     SHOWN_STATES = frozenset({"deferred", "success", "failed", "up_for_retry", "skipped"})
 
@@ -89,7 +89,7 @@ class Progress:
     def __call__(self, watches: dict[str, RunWatch]) -> None:
         for dag_id, watch in watches.items():
             for task, row in watch.final.items():
-                if not task.startswith("wait_") or row.state not in self.SHOWN_STATES:
+                if not task.startswith("run_") or row.state not in self.SHOWN_STATES:
                     continue
                 if self.shown.get((dag_id, task)) != row.state:
                     self.shown[(dag_id, task)] = row.state
@@ -102,7 +102,7 @@ class Progress:
 def summarize(
     airflow: LocalAirflow, runs: dict[str, str], watches: dict[str, RunWatch]
 ) -> list[dict[str, Any]]:
-    """One row per sensor (and one for the batch DAG): state, seconds deferred, file and sha256."""
+    """One row per run task (and one for the batch DAG): state, seconds deferred, file and sha256."""
     rows: list[dict[str, Any]] = []
     for dag_id, run_id in runs.items():
         watch = watches[dag_id]
@@ -120,9 +120,9 @@ def summarize(
                         "sha256": None,
                     }
                 )
-            if not task.startswith("wait_"):
+            if not task.startswith("run_"):
                 continue
-            vendor = task.removeprefix("wait_")
+            vendor = task.removeprefix("run_")
             seconds = [d.seconds for d in deferrals.get(task, []) if d.seconds is not None]
             written = airflow.xcom(dag_id, run_id, f"download_{vendor}") or [{}]
             first = written[0] if isinstance(written, list) and written else {}
@@ -225,7 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     print_access(airflow, keep=True)
                     wait_forever(airflow)
                     return 0
-                ok = run_demo(airflow, home, args.timeout, started)
+                ok = run_demo(airflow, sim, home, args.timeout, started)
                 if args.keep:
                     print_access(airflow, keep=True)
                     wait_forever(airflow)
@@ -245,15 +245,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0 if ok else 1
 
 
-def run_demo(airflow: LocalAirflow, home: Path, timeout: float, started: float) -> bool:
-    """Unpause and trigger every example DAG, wait, print the table; True if all succeeded."""
+def run_demo(airflow: LocalAirflow, sim: Any, home: Path, timeout: float, started: float) -> bool:
+    """Unpause and trigger every example DAG, wait, print the table; True if all succeeded.
+    The DAGs start their own jobs; the batch DAG lists a batch made here on the simulator."""
     output = home / "output"
     runs: dict[str, str] = {}
     for dag_id in EXAMPLE_DAGS:
         airflow.unpause(dag_id)
-        conf = {} if dag_id == BATCH_DAG else {"output_root": str(output)}
+        if dag_id == BATCH_DAG:
+            conf: dict[str, Any] = {"batch_id": sim.create_batch(jobs=250)["batch_id"]}
+        else:
+            conf = {"output_root": str(output)}
         runs[dag_id] = airflow.trigger(dag_id, conf=conf)
-    say(f"triggered {len(runs)} runs; waiting (sensors defer to the triggerer)", started)
+    say(f"triggered {len(runs)} runs; waiting (the run operators defer to the triggerer)", started)
     watches = airflow.wait_for_runs(runs, timeout=timeout, interval=1.0, on_poll=Progress(started))
     rows = summarize(airflow, runs, watches)
     (home / "demo-summary.json").write_text(

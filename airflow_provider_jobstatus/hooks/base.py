@@ -207,6 +207,14 @@ class JobStatusHook(BaseHook):
 
         return _seen(tenacity.Retrying(**self._retrying())(once))
 
+    def cancel_job(self, job_id: str) -> bool:
+        """Ask the vendor to cancel a job; False (nothing sent) where it documents no cancel call."""
+        req = self.vendor.cancel_request(job_id, self.options(self.settings(), {}))
+        if req is None:
+            return False
+        self.vendor.parse_cancel(job_id, self.request(req, job_id))
+        return True
+
     def get_batch_page(self, batch_id: str, page_token: str | None = None) -> BatchPage:
         with about_batch():
             opts = self.options(self.settings(), {})
@@ -281,6 +289,14 @@ class JobStatusHook(BaseHook):
     async def arequest(self, req: ApiRequest, job_id: str | None = None) -> ApiResponse:
         """:meth:`request` without blocking the event loop (triggers: cancel, listings)."""
         return await (await self.async_client()).exchange(req, job_id)
+
+    async def acancel_job(self, job_id: str) -> bool:
+        """:meth:`cancel_job` without blocking the event loop (a trigger's ``on_kill``)."""
+        req = self.vendor.cancel_request(job_id, self.options(await self.asettings(), {}))
+        if req is None:
+            return False
+        self.vendor.parse_cancel(job_id, await self.arequest(req, job_id))
+        return True
 
     async def aget_job_status(
         self, job_id: str, *, retries: int | None = None, max_age: float | None = None, **options: Any

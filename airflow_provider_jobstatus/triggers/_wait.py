@@ -23,9 +23,10 @@ from airflow_provider_jobstatus.triggers.outcome import (
     event_outcome,
     hold_until,
     pushed_as_the_worker_would,
+    timeout_cancels,
 )
 
-__all__ = ["hold_until", "task_end_event", "wait_for"]
+__all__ = ["cancel_job", "cancel_on_kill", "hold_until", "task_end_event", "wait_for"]
 from airflow_provider_jobstatus.vendors import describe_status
 
 #: the longest a vendor's ``retry_after`` may make a wait sleep (unless the poll interval is longer)
@@ -48,6 +49,70 @@ async def wait_for(trigger: JobStatusTrigger) -> dict[str, Any]:
         return error_event(exc, trigger.job_id, None)
 
 
+async def cancel_on_kill(trigger: JobStatusTrigger) -> None:
+    """Cancel the job of a trigger whose task is no longer deferred (see ``JobStatusTrigger.on_kill``)."""
+    log = trigger.log
+    ti = getattr(trigger, "task_instance", None)
+    state = await task_state(ti)
+    if state == "deferred" or state is _UNKNOWN:
+        why = "Airflow could not say" if state is _UNKNOWN else "the task is still deferred"
+        log.info(
+            "Job %r: trigger stopped but %s (moved to another triggerer?): not cancelling",
+            trigger.job_id,
+            why,
+        )
+        return
+    await cancel_job(trigger, f"the task is now {state}")
+
+
+async def cancel_job(trigger: JobStatusTrigger, why: str) -> None:
+    """Cancel the trigger's job at the vendor, or warn once where it has no cancel call."""
+    log = trigger.log
+    try:
+        hook = await JobStatusHook.afor_connection(trigger.conn_id, retries=1)
+        async with hook:
+            name = hook.vendor.display_name
+            if not await hook.acancel_job(trigger.job_id):
+                log.warning(
+                    "%s has no cancel call: job %r is left running at %s (%s)",
+                    name,
+                    trigger.job_id,
+                    name,
+                    why,
+                )
+                return
+    except JobStatusError as exc:
+        log.warning("Could not cancel job %r (%s): %s", trigger.job_id, why, exc)
+        return
+    log.info("%s job %r canceled: %s", name, trigger.job_id, why)
+
+
+_UNKNOWN: Any = object()
+
+
+async def task_state(ti: Any) -> Any:
+    """The task instance's state as Airflow has it now, or ``_UNKNOWN`` when it cannot say."""
+    if ti is None:
+        return _UNKNOWN
+    try:
+        from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+        map_index = getattr(ti, "map_index", -1)
+        # a sync SDK call: made from a thread, it waits on the triggerer's comms without blocking the loop
+        states = await asyncio.to_thread(
+            RuntimeTaskInstance.get_task_states,
+            dag_id=ti.dag_id,
+            map_index=map_index,
+            task_ids=[ti.task_id],
+            run_ids=[ti.run_id],
+        )
+    except Exception:  # no answer means no cancel, never a crash in on_kill
+        return _UNKNOWN
+    key = ti.task_id if map_index is None or map_index < 0 else f"{ti.task_id}_{map_index}"
+    run = states.get(ti.run_id) if isinstance(states, dict) else None
+    return run.get(key, _UNKNOWN) if isinstance(run, dict) else _UNKNOWN
+
+
 async def task_end_event(trigger: JobStatusTrigger, payload: dict[str, Any]) -> TriggerEvent | None:
     """The event that ends the task from the triggerer (``end_from_trigger``), with the outcome
     logged as the task would log it; None when only a worker can end it exactly."""
@@ -55,6 +120,8 @@ async def task_end_event(trigger: JobStatusTrigger, payload: dict[str, Any]) -> 
     outcome = event_outcome(payload, ending, trigger.job_id)
     event = outcome.task_end_event(ending)
     log = trigger.log
+    if event is not None and trigger.cancel_on_kill and timeout_cancels(payload):
+        await cancel_job(trigger, "the wait timed out")  # the worker would have, before failing
     if event is None:
         why = "would retry it" if not outcome.retryable else "cannot retry it on this Airflow"
         log.info(

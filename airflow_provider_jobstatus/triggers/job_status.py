@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Coroutine
 from datetime import datetime
 from typing import Any
 
@@ -38,6 +39,9 @@ class JobStatusTrigger(BaseTrigger):
         has just checked on its worker), so waits that start together do not poll in lock-step.
     :param seen_status: the vendor status the sensor saw (and logged) just before deferring: the
         trigger logs state changes, and that one is not news.
+    :param cancel_on_kill: on Airflow 3.3+, when the deferred task is marked failed or success or
+        cleared, cancel the job at the vendor (or warn where it has no cancel call). Off by default:
+        a sensor never cancels a job it did not start; the run operators turn it on.
     :param end_from_trigger: the task's :class:`~.outcome.Ending` options (plain dict) when the
         trigger ends the task itself (Airflow's task-success/failed/skipped events); None: the
         event resumes the task on a worker.
@@ -60,6 +64,7 @@ class JobStatusTrigger(BaseTrigger):
         batch_id: str | None = None,
         spread_start: bool = False,
         seen_status: str | None = None,
+        cancel_on_kill: bool = False,
         end_from_trigger: dict[str, Any] | None = None,
         not_before: float | None = None,
     ) -> None:
@@ -77,6 +82,7 @@ class JobStatusTrigger(BaseTrigger):
         self.batch_id = batch_id or None
         self.spread_start = bool(spread_start)
         self.seen_status = seen_status
+        self.cancel_on_kill = bool(cancel_on_kill)
         self.end_from_trigger = dict(end_from_trigger) if end_from_trigger is not None else None
         self.not_before = not_before
 
@@ -97,6 +103,7 @@ class JobStatusTrigger(BaseTrigger):
                 "batch_id": self.batch_id,
                 "spread_start": self.spread_start,
                 "seen_status": self.seen_status,
+                "cancel_on_kill": self.cancel_on_kill,
                 "end_from_trigger": self.end_from_trigger,
                 "not_before": self.not_before,
             },
@@ -130,6 +137,47 @@ class JobStatusTrigger(BaseTrigger):
                 return
         await wait.hold_until(self.not_before)
         yield TriggerEvent(payload)  # type: ignore[no-untyped-call]
+
+    async def on_kill(self) -> None:
+        """Airflow 3.3 calls this when it stops the trigger for a user's action on the task, but
+        also when it merely moves the trigger to another triggerer: the job is cancelled only if
+        Airflow says the task is no longer deferred. A triggerer restart calls only ``cleanup``."""
+        if self.cancel_on_kill:
+            await outlast_cancels(self._cancel_job_on_kill(), ON_KILL_SECONDS)
+
+    async def _cancel_job_on_kill(self) -> None:
+        await (await _wait_module()).cancel_on_kill(self)
+
+
+#: the longest on_kill waits out the triggerer's repeated cancellations (below Airflow's
+#: ``[triggerer] on_kill_timeout``, 30 s by default)
+ON_KILL_SECONDS = 20.0
+_outlasting: set[asyncio.Task[None]] = set()
+
+
+async def outlast_cancels(work: Coroutine[Any, Any, None], seconds: float) -> None:
+    """Run ``work`` to its end although the calling task is cancelled meanwhile, for up to
+    ``seconds``; then raise the last cancellation (``work`` goes on in its own task).
+
+    Airflow 3.3's triggerer sends a cancelled trigger's id again on every state sync (about once
+    a second) until the trigger has finished, and cancels its task again each time. ``on_kill``
+    runs inside that task, and Airflow swallows the CancelledError without a log line, so an
+    ``on_kill`` needing more than a second (ask for the task's state, look up the connection,
+    call the vendor) was cut off silently."""
+    task = asyncio.create_task(work)
+    _outlasting.add(task)
+    task.add_done_callback(_outlasting.discard)
+    deadline = time.monotonic() + seconds
+    cancelled: asyncio.CancelledError | None = None
+    while not task.done() and (left := deadline - time.monotonic()) > 0:
+        try:
+            await asyncio.wait({task}, timeout=left)
+        except asyncio.CancelledError as exc:
+            cancelled = exc
+    if cancelled is not None:
+        raise cancelled
+    if task.done() and not task.cancelled():
+        task.result()
 
 
 _WAIT_MODULE = "airflow_provider_jobstatus.triggers._wait"

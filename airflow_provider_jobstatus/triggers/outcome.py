@@ -175,6 +175,13 @@ def event_outcome(event: Any, ending: Ending, task_id: str = "") -> Outcome:
     return _failure(f"{task_id}: unexpected trigger event {event!r}", AirflowException, True, ending)
 
 
+def timeout_cancels(event: Any) -> bool:
+    """Whether this end of a wait cancels the job first (for a task that cancels its jobs, the run
+    operators' ``cancel_on_kill``): a timeout does, on the worker or, with ``end_from_trigger``,
+    in the triggerer before it fails the task; a job's own end and a fault do not."""
+    return isinstance(event, dict) and event.get("status") == "timeout"
+
+
 def _failure(message: str, error: type[BaseException], retryable: bool, ending: Ending) -> Outcome:
     # soft_fail skips what Airflow's sensor turns into a skip: AirflowExceptions, not the
     # execution_timeout (AirflowTaskTimeout is a BaseException: it fails, with retries)

@@ -47,9 +47,10 @@ class ApiRequest:
     authenticated: bool = True
     #: HTTP Basic credentials, for OAuth2 token endpoints that want them.
     basic_auth: tuple[str, str] | None = field(default=None, repr=False)
-    #: multipart parts, as httpx takes them: ``{"file": (name, binary file object, content type)}``;
+    #: multipart parts, as httpx takes them: ``{"file": (name, binary file object, content type)}``
+    #: or a list of ``(field, part)`` pairs when parts share a field name (Nitro's ``files``);
     #: sent with ``form`` as the other fields, streamed (sync path only: uploads run on workers)
-    files: Mapping[str, Any] | None = field(default=None, repr=False)
+    files: Any = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,42 @@ class VendorApi(ABC):
 
     def parse_batch_page(self, batch_id: str, resp: ApiResponse) -> BatchPage:
         raise NotImplementedError(f"{self.display_name} has no batch listing")
+
+    # -- starting and cancelling jobs -----------------------------------------------------------
+    def parse_start(self, resp: ApiResponse) -> str:
+        """The new job's id from a start answer. A refused start raises (never an id); so does an
+        answer that cannot be read, since the job may then exist without us knowing its id."""
+        raise NotImplementedError(f"{self.display_name} has no start call here")
+
+    def cancel_request(self, job_id: str, options: Mapping[str, Any]) -> ApiRequest | None:
+        """The request that cancels a job, or None where the vendor documents no cancel call."""
+        return None
+
+    def parse_cancel(self, job_id: str, resp: ApiResponse) -> None:
+        self.check_http(job_id, resp)
+
+    def start_refused(self, resp: ApiResponse) -> None:
+        """A non-2xx start answer as the contract's error, worded as a refused start."""
+        code = resp.status_code
+        if 200 <= code < 300 or code in (401, 408, 429) or code >= 500:
+            self.check_http(None, resp)
+            return
+        said = self._error_text(resp)
+        raise VendorRequestError(
+            self.display_name, None, f"refused to start the job (HTTP {code}){said}", status_code=code
+        )
+
+    def started_id(self, data: Mapping[str, Any], key: str) -> str:
+        """The job id field of a start answer, or a clear error that the job may exist anyway."""
+        job_id = data.get(key)
+        if not isinstance(job_id, str) or not job_id.strip():
+            raise MalformedResponseError(
+                self.display_name,
+                None,
+                f"the start answer has no {key!r} string (got {type_name(job_id)}); "
+                "a job may have been created",
+            )
+        return job_id.strip()
 
     # -- shared helpers -------------------------------------------------------------------------
     def required_extra(self, options: Mapping[str, Any], name: str) -> str:
@@ -306,7 +343,7 @@ def retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
-def path_segment(vendor: str, job_id: str, value: str) -> str:
+def path_segment(vendor: str, job_id: str | None, value: str) -> str:
     """URL-encode one path segment so an id with ``/``, ``..``, ``?`` or ``#`` cannot reach another path."""
     if not isinstance(value, str) or not value.strip():
         raise ConfigurationError(vendor, job_id, "the job id is empty")

@@ -164,6 +164,17 @@ class AlteryxApi(VendorApi):
             )
         return results
 
+    def parse_start(self, resp: ApiResponse) -> str:
+        """The ``JobView`` of the queued job."""
+        self.start_refused(resp)
+        return self.started_id(self.decode_object(None, resp), "id")
+
+    def cancel_request(self, job_id: str, options: Mapping[str, Any]) -> ApiRequest | None:
+        """``DELETE /v3/jobs/{id}``: seen only in an unofficial client; a refusal is reported, not hidden."""
+        return ApiRequest(
+            "DELETE", f"/v3/jobs/{path_segment(self.display_name, job_id, job_id)}", headers=_JSON
+        )
+
     def error_message(self, data: Any) -> str | None:
         if not isinstance(data, dict):
             return None
@@ -272,6 +283,41 @@ def _file_name(output: ResultFile, fmt: str) -> str:
     if dot and ext.lower() == fmt.lower():
         return name
     return f"{stem if dot else name}.{fmt.lower()}"
+
+
+PRIORITIES = ("Default", "Low", "Medium", "High", "Critical")
+
+
+def start_request(
+    workflow_id: str,
+    questions: Mapping[str, Any] | None = None,
+    priority: str = "Default",
+    worker_tag: str | None = None,
+    credential_id: str | None = None,
+) -> ApiRequest:
+    """``POST /v3/workflows/{id}/jobs`` with an ``EnqueueJobContract``: analytic-app questions as
+    ``[{name, value}]`` (values are text to Alteryx), a priority, optional worker tag and credential."""
+    name = AlteryxApi.display_name
+    if priority not in PRIORITIES:
+        raise ConfigurationError(name, None, f"priority {priority!r} is not one of {', '.join(PRIORITIES)}")
+    answers = []
+    for key, value in (questions or {}).items():
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        elif isinstance(value, (int, float)):
+            value = str(value)
+        if not isinstance(value, str):
+            raise ConfigurationError(
+                name, None, f"question {key!r}: the value should be text, got {type(value).__name__}"
+            )
+        answers.append({"name": str(key), "value": value})
+    body: dict[str, Any] = {"questions": answers, "priority": priority}
+    if worker_tag:
+        body["workerTag"] = worker_tag
+    if credential_id:
+        body["credentialId"] = credential_id
+    path = f"/v3/workflows/{path_segment(name, workflow_id, workflow_id)}/jobs"
+    return ApiRequest("POST", path, json=body, headers=_JSON)
 
 
 _JSON = {"Accept": "application/json"}

@@ -6,11 +6,12 @@ a connection extra, and with the default we try the other documented path once o
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from airflow_provider_jobstatus.errors import ConfigurationError
+from airflow_provider_jobstatus.errors import ConfigurationError, VendorRequestError
 from airflow_provider_jobstatus.status import JobState, JobStatus, ResultFile
 from airflow_provider_jobstatus.vendors._json import field_of, join_text, optional_field
 from airflow_provider_jobstatus.vendors._protocol import (
@@ -113,6 +114,18 @@ class ApiDataToolsApi(VendorApi):
         details = {"request_id": request_id} if request_id else {}
         return self.status_of(job_id, JobState.SUCCEEDED, "success", data, results=results, details=details)
 
+    def parse_start(self, resp: ApiResponse) -> str:
+        """The acknowledgement of an async (``x-source-type: url``) call carries the ``job_id``
+        (its exact shape is undocumented: an error status in a 2xx body is still a refusal)."""
+        self.start_refused(resp)
+        data = self.decode_object(None, resp)
+        if data.get("status") in ("error", "failed"):
+            said = self.error_message(data)
+            raise VendorRequestError(
+                self.display_name, None, f"refused to start the job: {said or data['status']}"
+            )
+        return self.started_id(data, "job_id")
+
     def error_message(self, data: Any) -> str | None:
         """Error bodies: ``{"error": "CODE", "details": {"message"}}``.
 
@@ -130,6 +143,18 @@ class ApiDataToolsApi(VendorApi):
         self, status: JobStatus, selector: Mapping[str, Any], options: Mapping[str, Any]
     ) -> list[ResultRequest]:
         return signed_url_requests(self.display_name, status, selector)
+
+
+def start_request(tool: str, source_url: str) -> ApiRequest:
+    """``POST {tool}`` with ``x-source-type: url``: the asynchronous mode, where the tool fetches
+    ``source_url`` itself (the default ``body`` mode answers synchronously)."""
+    name = ApiDataToolsApi.display_name
+    if not isinstance(tool, str) or not re.fullmatch(r"/[A-Za-z0-9_-]+(?:/[A-Za-z0-9_-]+)*", tool.strip()):
+        raise ConfigurationError(name, None, f"tool {tool!r} should be a path like /json-to-csv-api")
+    if not isinstance(source_url, str) or not source_url.startswith(("https://", "http://")):
+        raise ConfigurationError(name, None, f"source_url {source_url!r} should be an http(s) URL")
+    headers = {"Accept": "application/json", "x-source-type": "url"}
+    return ApiRequest("POST", tool.strip(), json={"url": source_url}, headers=headers)
 
 
 API = ApiDataToolsApi()

@@ -6,8 +6,9 @@ while the job runs: we poll ``/status`` only and fetch from ``/jobs/{id}`` once 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import json
+from collections.abc import Mapping, Sequence
+from typing import IO, Any
 
 from airflow_provider_jobstatus.errors import (
     ConfigurationError,
@@ -36,6 +37,12 @@ from airflow_provider_jobstatus.vendors._results import (
 
 #: ``details["result_kind"]``: how the result was delivered, which decides how to fetch it.
 FILE, FILES, DATA = "file", "files", "data"
+
+#: the polymorphic start endpoints (each takes a ``method``)
+OPERATIONS = frozenset({"conversions", "transformations", "extractions", "generations"})
+#: one input: a remote URL Nitro fetches itself, or ``(file name, binary file object, content type)``
+NitroInput = str | tuple[str, IO[bytes], str]
+_URL_PART = "application/vnd.gonitro.url+json"
 
 
 class NitroApi(VendorApi):
@@ -127,6 +134,11 @@ class NitroApi(VendorApi):
             size=optional_field(self.display_name, job_id, metadata, "fileSizeBytes", int),
         )
 
+    def parse_start(self, resp: ApiResponse) -> str:
+        """``{"jobID", "status": "running"}``; an answer without a job id came synchronously."""
+        self.start_refused(resp)
+        return self.started_id(self.decode_object(None, resp), "jobID")
+
     def error_message(self, data: Any) -> str | None:
         if not isinstance(data, dict):
             return None
@@ -165,6 +177,33 @@ class NitroApi(VendorApi):
             )
             for r in with_url
         ]
+
+
+def start_request(
+    operation: str, method: str, method_params: Mapping[str, Any] | None, inputs: Sequence[NitroInput]
+) -> ApiRequest:
+    """``POST /{operation}`` multipart with ``Prefer: respond-async`` (without it Nitro answers
+    synchronously): ``method``, ``params`` as JSON, one ``file`` part or several ``files`` parts.
+    A URL input is a part of type ``application/vnd.gonitro.url+json`` that Nitro downloads itself."""
+    name = NitroApi.display_name
+    if operation not in OPERATIONS:
+        raise ConfigurationError(name, None, f"operation {operation!r} is not one of {sorted(OPERATIONS)}")
+    if not isinstance(method, str) or not method.strip():
+        raise ConfigurationError(name, None, "method is empty (e.g. 'compress' for transformations)")
+    if not inputs:
+        raise ConfigurationError(name, None, "no input: give file= (a URL or a path) or files=[...]")
+    field_name = "file" if len(inputs) == 1 else "files"
+    parts = [(field_name, _part(i, item)) for i, item in enumerate(inputs)]
+    form = {"method": method.strip(), "params": json.dumps(dict(method_params or {}))}
+    headers = {**_JSON, "Prefer": "respond-async"}
+    return ApiRequest("POST", f"/{operation}", form=form, files=parts, headers=headers)
+
+
+def _part(index: int, item: NitroInput) -> tuple[str, Any, str]:
+    if isinstance(item, str):
+        body = json.dumps({"URL": item}).encode()
+        return (f"input-{index + 1}.url.json", body, _URL_PART)
+    return item
 
 
 _JSON = {"Accept": "application/json"}

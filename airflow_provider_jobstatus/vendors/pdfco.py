@@ -13,7 +13,12 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, ClassVar
 
-from airflow_provider_jobstatus.errors import ConfigurationError, JobNotFoundError, MalformedResponseError
+from airflow_provider_jobstatus.errors import (
+    ConfigurationError,
+    JobNotFoundError,
+    MalformedResponseError,
+    VendorRequestError,
+)
 from airflow_provider_jobstatus.status import JobState, JobStatus, ResultFile
 from airflow_provider_jobstatus.vendors._json import bool_option, field_of, join_text, optional_field
 from airflow_provider_jobstatus.vendors._protocol import (
@@ -33,6 +38,13 @@ _STATES = {
     "success": JobState.SUCCEEDED,
     "failed": JobState.FAILED,
     "aborted": JobState.CANCELED,
+}
+
+
+#: start refusals worth explaining (PDF.co's response-code table)
+_START_REFUSALS = {
+    402: "not enough credits on the PDF.co account",
+    403: "PDF.co may not read the input URL (forbidden); make it public or prefix it with 'cache:'",
 }
 
 
@@ -95,6 +107,26 @@ class PdfCoApi(VendorApi):
         names = unique_names([url_file_name(u) for u in urls])
         return [ResultFile(url=u, name=n) for u, n in zip(urls, names, strict=True)]
 
+    def parse_start(self, resp: ApiResponse) -> str:
+        """``{"error": false, "jobId", "url"}``; the ``url`` is not usable until a check says success.
+        Errors may come with HTTP 200 (the envelope's own ``status``), so that code is read too."""
+        data = self.decode_object(None, resp) if 200 <= resp.status_code < 300 else None
+        code = resp.status_code
+        if data is not None and data.get("error"):
+            inner = data.get("status")
+            code = inner if isinstance(inner, int) and not isinstance(inner, bool) and inner >= 400 else 400
+        hint = _START_REFUSALS.get(code)
+        if hint is not None:
+            said = self._error_text(resp)
+            raise VendorRequestError(
+                self.display_name,
+                None,
+                f"refused to start the job (HTTP {code}): {hint}{said}",
+                status_code=code,
+            )
+        self.start_refused(replace(resp, status_code=code))
+        return self.started_id(data or {}, "jobId")
+
     def error_message(self, data: Any) -> str | None:
         return join_text(data.get("message")) if isinstance(data, dict) else None
 
@@ -105,6 +137,22 @@ class PdfCoApi(VendorApi):
         self, status: JobStatus, selector: Mapping[str, Any], options: Mapping[str, Any]
     ) -> list[ResultRequest]:
         return signed_url_requests(self.display_name, status, selector)
+
+
+def start_request(endpoint: str, payload: Mapping[str, Any]) -> ApiRequest:
+    """``POST {endpoint}`` with the payload and ``"async": true`` (a background job, up to 15-20 min;
+    synchronous calls time out after about 25 s)."""
+    name = PdfCoApi.display_name
+    if not isinstance(endpoint, str) or not re.fullmatch(
+        r"/v1(?:/[A-Za-z0-9_-][A-Za-z0-9_.-]*)+", endpoint.strip()
+    ):
+        raise ConfigurationError(
+            name, None, f"endpoint {endpoint!r} should be a path like /v1/pdf/convert/to/text"
+        )
+    if not isinstance(payload, Mapping):
+        raise ConfigurationError(name, None, f"payload should be a JSON object, got {type(payload).__name__}")
+    body = {**payload, "async": True}
+    return ApiRequest("POST", endpoint.strip(), json=body, headers={"Accept": "application/json"})
 
 
 def link_expired(status: JobStatus, now: datetime) -> bool:

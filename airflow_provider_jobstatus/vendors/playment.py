@@ -12,6 +12,8 @@ from typing import Any, ClassVar
 
 from airflow_provider_jobstatus.errors import (
     AuthenticationError,
+    ConfigurationError,
+    DuplicateJobError,
     MalformedResponseError,
     TransientVendorError,
     VendorRequestError,
@@ -48,7 +50,7 @@ class PlaymentApi(VendorApi):
     def auth_headers(self, creds: Credentials, token: str | None) -> dict[str, str]:
         return {"x-api-key": creds.secret}
 
-    def _project(self, job_id: str, options: Mapping[str, Any]) -> str:
+    def _project(self, job_id: str | None, options: Mapping[str, Any]) -> str:
         return path_segment(self.display_name, job_id, self.required_extra(options, "project_id"))
 
     def status_request(self, job_id: str, options: Mapping[str, Any]) -> ApiRequest:
@@ -71,6 +73,47 @@ class PlaymentApi(VendorApi):
             return self.status_of(job_id, JobState.RUNNING, raw, body, message=message, details=details)
         results = [ResultFile(url=result, name=_result_name(job_id))]
         return self.status_of(job_id, JobState.SUCCEEDED, raw, body, results=results, details=details)
+
+    def start_request(
+        self,
+        options: Mapping[str, Any],
+        reference_id: str,
+        data: Mapping[str, Any],
+        work_flow_id: str,
+        batch_id: str | None = None,
+    ) -> ApiRequest:
+        """``POST /v1/projects/{project_id}/jobs``. ``reference_id`` is the idempotency key: a
+        second create with it answers ``FS_0001`` instead of making a second job."""
+        for label, value in (("reference_id", reference_id), ("work_flow_id", work_flow_id)):
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigurationError(self.display_name, None, f"{label} is empty")
+        if not isinstance(data, Mapping):
+            raise ConfigurationError(self.display_name, None, "data should be a JSON object")
+        body: dict[str, Any] = {
+            "reference_id": reference_id,
+            "data": dict(data),
+            "work_flow_id": work_flow_id,
+        }
+        if batch_id:
+            body["batch_id"] = batch_id
+        return ApiRequest(
+            "POST", f"/v1/projects/{self._project(None, options)}/jobs", json=body, headers=_JSON
+        )
+
+    def parse_start(self, resp: ApiResponse) -> str:
+        """``{"data": {"job_id", "reference_id", "work_flow_id"}, "success": true}``; ``FS_0001``
+        (duplicate reference_id) is :class:`DuplicateJobError`: the job exists, adopt it."""
+        body = self._json_or_none(resp)
+        error = body.get("error") if isinstance(body, dict) else None
+        if isinstance(error, dict) and error.get("code") == "FS_0001":
+            raise DuplicateJobError(
+                self.display_name, None, f"a job with this reference_id exists ({self.error_message(body)})"
+            )
+        if resp.status_code not in _TRANSIENT_HTTP and not 200 <= resp.status_code < 300:
+            self._raise_coded(None, resp, body)
+            self.start_refused(resp)
+        data = field_of(self.display_name, None, self._envelope(None, resp), "data", dict)
+        return self.started_id(data, "job_id")
 
     def _envelope(self, job_id: str | None, resp: ApiResponse) -> dict[str, Any]:
         """The answer's object, after turning an error envelope (any HTTP code) into the contract's error."""

@@ -46,8 +46,11 @@ def test_example_dags_import_without_errors_or_warnings(airflow_env: AirflowEnv)
 
 
 @pytest.mark.parametrize("dag_id", EXAMPLES)
-def test_example_dag_runs_green(airflow_env: AirflowEnv, dag_id: str) -> None:
-    result = airflow_env.dags_test(dag_id, EXAMPLE_DAGS)
+def test_example_dag_runs_green(airflow_env: AirflowEnv, jobstatus_simulator: Simulator, dag_id: str) -> None:
+    conf = None
+    if dag_id == "example_jobstatus_playment_batch":
+        conf = {"batch_id": jobstatus_simulator.create_batch(jobs=150)["batch_id"]}
+    result = airflow_env.dags_test(dag_id, EXAMPLE_DAGS, conf)
     assert result.proc.returncode == 0, result.log[-4000:]
     assert result.states and set(result.states.values()) == {"success"}, result.states
 

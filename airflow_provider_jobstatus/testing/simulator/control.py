@@ -97,6 +97,16 @@ def routes(state: SimState, info: Callable[[], dict[str, Any]]) -> list[BaseRout
         body = await asyncio.to_thread(lambda: dumps(state.requests_snapshot(limit, include_log)))
         return Reply(200, body)
 
+    async def starts(ctx: Ctx) -> Reply:
+        if ctx.scope["method"] == "POST":
+            body = await _object(ctx)
+            try:
+                queued = state.starts.plan(body.get("vendor"), body.get("plans"))  # type: ignore[arg-type]
+            except ValueError as exc:
+                raise SimError(400, str(exc)) from None
+            return json_reply(200, {"queued": queued, **state.starts.snapshot()})
+        return json_reply(200, state.starts.snapshot())
+
     async def config(ctx: Ctx) -> Reply:
         if ctx.scope["method"] == "POST":
             return json_reply(200, state.configure(**await _object(ctx)))
@@ -121,6 +131,7 @@ def routes(state: SimState, info: Callable[[], dict[str, Any]]) -> list[BaseRout
         Route(f"{BASE}/finish", ep(finish), methods=["POST"]),
         Route(f"{BASE}/faults", ep(faults), methods=["GET", "POST", "DELETE"]),
         Route(f"{BASE}/requests", ep(requests), methods=["GET", "DELETE"]),
+        Route(f"{BASE}/starts", ep(starts), methods=["GET", "POST"]),
         Route(f"{BASE}/config", ep(config), methods=["GET", "POST"]),
         Route(f"{BASE}/tokens/expire", ep(expire_tokens), methods=["POST"]),
         Route(f"{BASE}/reset", ep(reset), methods=["POST"]),

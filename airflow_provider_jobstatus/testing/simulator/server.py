@@ -287,6 +287,15 @@ class Simulator:
         """What the simulator knows of a job (polls seen, terminal or not, ...)."""
         return self.state.job_info(job_id)
 
+    def plan_starts(self, vendor: str, *plans: dict[str, Any]) -> None:
+        """What the next start calls of ``vendor`` do (see :mod:`.starts`): outcome, polls or
+        seconds, result_bytes, a start ``fault``; the queue is used up in order."""
+        self.state.starts.plan(vendor, list(plans))
+
+    def starts(self) -> dict[str, Any]:
+        """Start calls, created and canceled jobs per vendor and per Playment reference_id."""
+        return self.state.starts.snapshot()
+
     def set_faults(self, vendor: str, **spec: Any) -> None:
         """Inject faults for ``vendor`` (or ``"*"``); see :class:`FaultSpec` for the keys."""
         self.state.faults.set(vendor, FaultSpec.from_dict(spec))

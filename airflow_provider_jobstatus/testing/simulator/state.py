@@ -37,6 +37,7 @@ from .catalog import (
 from .content import content_key, sha256_of
 from .credentials import merge_credentials
 from .faults import FaultBoard
+from .starts import StartBook
 
 LOG_CAPACITY = 10_000
 DISPLAY_NAMES = {
@@ -210,6 +211,7 @@ class SimState:
         self.tokens: dict[str, tuple[str, float]] = {}
         self._token_counter = 0
         self.faults = FaultBoard()
+        self.starts = StartBook()
         self.log = RequestLog()
         self.pdfco_credits = 1_000_000
         self._default_batch: str | None = None
@@ -243,6 +245,7 @@ class SimState:
             self.batches.clear()
             self.files.clear()
             self.faults.clear()
+            self.starts.reset()
             self.log.clear()
             self.config = dict(self._initial_config)
             self.pdfco_credits = 1_000_000
@@ -544,6 +547,53 @@ class SimState:
             "job_ids": job_ids,
         }
 
+    def start_job(
+        self, vendor: str, batch_id: str | None = None, **opts: Any
+    ) -> tuple[dict[str, Any], Job | None]:
+        """A start call: the next plan for ``vendor`` and the job it made (None when the plan
+        refuses the start). ``opts`` are what the start call itself carried (Playment's ids)."""
+        plan = self.starts.next_plan(vendor)
+        if plan.get("fault") not in (None, "lost_answer"):
+            return plan, None
+        polls = plan.get("polls", 2 if plan.get("seconds") is None else None)
+        info = self.create_job(
+            vendor,
+            plan.get("outcome", "succeeded"),
+            polls,
+            plan.get("seconds"),
+            plan.get("result_bytes", 1024),
+            batch_id,
+            **{**plan.get("opts", {}), **opts},
+        )
+        job = self.get_job(info["job_id"])
+        assert job is not None
+        self.starts.count_created(vendor, job.opts.get("reference_id") if vendor == "playment" else None)
+        return plan, job
+
+    def find_reference(self, reference_id: str) -> Job | None:
+        """The Playment job created with ``reference_id`` (Playment keeps them unique)."""
+        with self.lock:
+            for job in self.jobs.values():
+                if (
+                    isinstance(job, Job)
+                    and job.vendor == "playment"
+                    and job.opts.get("reference_id") == reference_id
+                ):
+                    return job
+        return None
+
+    def cancel(self, job: Job) -> bool:
+        """Cancel a job that has not ended; False when it already had."""
+        if self.observe(job, advance=False).terminal:
+            return False
+        with self.lock:
+            job.outcome = "canceled"
+            self._finish(job, time.time())
+        self.starts.count_canceled(
+            job.vendor, job.opts.get("reference_id") if job.vendor == "playment" else None
+        )
+        return True
+
     def describe(self, job: Job) -> dict[str, Any]:
         first = job.results[0]
         out: dict[str, Any] = {
@@ -567,6 +617,7 @@ class SimState:
         obs = self.observe(job, advance=False)
         return {
             **self.describe(job),
+            "canceled": job.outcome == "canceled" and job.terminal_at is not None,
             "polls": job.polls,
             "seconds": job.seconds,
             "polls_seen": job.polls_seen,

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import hmac
 import math
+from collections.abc import Callable
 from datetime import datetime, timezone
+from typing import Any
 
 from ..content import iter_bytes
+from ..faults import Fault
+from ..http import Reply, html_502
 from ..state import ResultFile
 
 
@@ -36,3 +40,16 @@ def preview(rf: ResultFile, length: int = 200) -> str:
 
 def attachment(name: str) -> tuple[bytes, bytes]:
     return (b"content-disposition", f'attachment; filename="{name}"'.encode())
+
+
+def start_fault(plan: dict[str, Any], fault_reply: Callable[[Fault], Reply]) -> Reply | None:
+    """The answer a start plan's fault gives instead of the vendor's own (None: answer normally).
+    ``lost_answer`` is checked after the job was made: the client never learns its id."""
+    kind = plan.get("fault")
+    if kind == "rate_429":
+        return fault_reply(Fault("rate_429", 429, 1))
+    if kind == "error_5xx":
+        return fault_reply(Fault("error_5xx", 500))
+    if kind == "lost_answer":
+        return html_502()
+    return None

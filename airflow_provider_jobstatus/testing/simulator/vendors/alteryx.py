@@ -14,7 +14,7 @@ from ..catalog import PHASES, PREFIXES, UNDOCUMENTED_STATUS
 from ..faults import Fault
 from ..http import STATUS_FAULTS, Ctx, Reply, VendorEndpoint, file_reply, html_502, json_reply
 from ..state import Job, Observation, SimState
-from ._util import attachment, iso_utc, retry_after_header, same, whole_seconds
+from ._util import attachment, iso_utc, retry_after_header, same, start_fault, whole_seconds
 
 VENDOR = "alteryx"
 PREFIX = PREFIXES[VENDOR]
@@ -212,8 +212,59 @@ async def job_output(ctx: Ctx) -> Reply:
     return reply
 
 
+PRIORITIES = ("Default", "Low", "Medium", "High", "Critical")
+
+
+async def start(ctx: Ctx) -> Reply:
+    """``POST /v3/workflows/{id}/jobs`` with an ``EnqueueJobContract``; answers the ``JobView``."""
+    if not ctx.state.token_ok(VENDOR, ctx.bearer()):
+        return _unauthorized()
+    try:
+        body = await ctx.json()
+    except ValueError:
+        return message(400, "The request is invalid: the body must be JSON.")
+    if not isinstance(body, dict):
+        return message(400, "The request is invalid: the body must be an EnqueueJobContract object.")
+    questions = body.get("questions", [])
+    if not isinstance(questions, list) or any(
+        not isinstance(q, dict) or not isinstance(q.get("name"), str) or not isinstance(q.get("value"), str)
+        for q in questions
+    ):
+        return message(400, "The request is invalid: questions must be [{name, value}] with text values.")
+    if body.get("priority", "Default") not in PRIORITIES:
+        return message(400, f"The request is invalid: priority must be one of {', '.join(PRIORITIES)}.")
+    if ctx.params["workflow_id"] == "missing":
+        return message(404, f"Workflow {ctx.params['workflow_id']} was not found.")
+    # the job joins its workflow's job listing (what the asset watcher reads)
+    plan, job = ctx.state.start_job(VENDOR, workflow_id=ctx.params["workflow_id"])
+    refused = start_fault(plan, fault_reply)
+    if refused is not None or job is None:
+        return refused or message(500, "An error has occurred.")
+    return json_reply(200, job_body(job, ctx.state.observe(job, advance=False), False))
+
+
+async def cancel(ctx: Ctx) -> Reply:
+    """``DELETE /v3/jobs/{id}``: a job that has not ended is cancelled."""
+    job = _lookup(ctx)
+    if isinstance(job, Reply):
+        return job
+    if not ctx.state.cancel(job):
+        return message(400, f"Job {job.id} has already finished and cannot be cancelled.")
+    return json_reply(200, job_body(job, ctx.state.observe(job, advance=False), False))
+
+
 def routes(state: SimState) -> list[BaseRoute]:
     return [
+        Route(
+            f"{PREFIX}/v3/workflows/{{workflow_id}}/jobs",
+            VendorEndpoint(state, VENDOR, "start", start, fault_reply),
+            methods=["POST"],
+        ),
+        Route(
+            f"{PREFIX}/v3/jobs/{{job_id}}",
+            VendorEndpoint(state, VENDOR, "cancel", cancel, fault_reply),
+            methods=["DELETE"],
+        ),
         Route(
             f"{PREFIX}/oauth2/token",
             VendorEndpoint(state, VENDOR, "token", token, fault_reply),

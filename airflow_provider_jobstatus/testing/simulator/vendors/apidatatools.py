@@ -11,7 +11,7 @@ from ..catalog import PHASES, PREFIXES, UNDOCUMENTED_STATUS
 from ..faults import Fault
 from ..http import STATUS_FAULTS, Ctx, Reply, VendorEndpoint, html_502, json_reply
 from ..state import Job, Observation, SimState
-from ._util import preview, retry_after_header, same
+from ._util import preview, retry_after_header, same, start_fault
 
 VENDOR = "apidatatools"
 PREFIX = PREFIXES[VENDOR]
@@ -67,12 +67,43 @@ def status_body(state: SimState, job: Job, obs: Observation, status: str | None 
     return {"job_id": job.id, "status": "failed", "created_at": created, "updated_at": updated, "error": err}
 
 
-async def job_status(ctx: Ctx) -> Reply:
+def check_key(ctx: Ctx) -> Reply | None:
     key = ctx.header(b"x-api-key")
     if not key:
         return error(401, "UNAUTHORIZED", "Missing authorizer context")
     if not same(key, ctx.state.credentials[VENDOR]["api_key"]):
         return error(401, "UNAUTHORIZED", "Invalid API key")
+    return None
+
+
+async def start(ctx: Ctx) -> Reply:
+    """``POST /{tool}`` with ``x-source-type: url`` and ``{"url"}``: an asynchronous job."""
+    denied = check_key(ctx)
+    if denied is not None:
+        return denied
+    if not ctx.params["tool"].endswith("-api"):
+        return error(404, "NOT_FOUND", f"No tool {ctx.params['tool']!r}")
+    if ctx.header(b"x-source-type") != "url":
+        return error(400, "INVALID_REQUEST", "The simulator runs url jobs only: send x-source-type: url")
+    try:
+        body = await ctx.json()
+    except ValueError:
+        body = None
+    url = body.get("url") if isinstance(body, dict) else None
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        return error(400, "INVALID_URL", "url is required: the source file's http(s) URL")
+    plan, job = ctx.state.start_job(VENDOR)
+    refused = start_fault(plan, fault_reply)
+    if refused is not None or job is None:
+        return refused or error(500, "INTERNAL_ERROR", "Failed to queue job")
+    answer = {"job_id": job.id, "status": "queued", "message": "Your job has been queued.", "retry_after": 1}
+    return json_reply(202, answer)
+
+
+async def job_status(ctx: Ctx) -> Reply:
+    denied = check_key(ctx)
+    if denied is not None:
+        return denied
     job = ctx.state.get_job(ctx.params["job_id"])
     if job is None or job.vendor != VENDOR:
         return error(404, "JOB_NOT_FOUND", "Job not found")
@@ -83,6 +114,9 @@ async def job_status(ctx: Ctx) -> Reply:
 
 def routes(state: SimState) -> list[BaseRoute]:
     return [
+        Route(
+            f"{PREFIX}/{{tool}}", VendorEndpoint(state, VENDOR, "start", start, fault_reply), methods=["POST"]
+        ),
         Route(
             f"{PREFIX}/jobs/{{job_id}}",
             VendorEndpoint(state, VENDOR, "status", job_status, fault_reply, STATUS_FAULTS),

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from starlette.requests import Request
 from starlette.routing import BaseRoute, Route
 
 from ..catalog import NITRO_ERROR_TYPES, PREFIXES, UNDOCUMENTED_STATUS
 from ..faults import Fault
 from ..http import STATUS_FAULTS, Ctx, Reply, VendorEndpoint, file_reply, html_502, json_reply
 from ..state import Job, Observation, SimState
-from ._util import attachment, retry_after_header, same, whole_seconds
+from ._util import attachment, retry_after_header, same, start_fault, whole_seconds
 
 VENDOR = "nitro"
 PREFIX = PREFIXES[VENDOR]
@@ -176,6 +178,73 @@ async def job_result(ctx: Ctx) -> Reply:
     return json_reply(200, status_body(ctx.state, job, obs))
 
 
+#: the tools each start endpoint takes (REFERENCE.md, "Starting jobs")
+TOOLS = {
+    "conversions": {"imgtopdf", "misctopdf", "mstopdf", "pdfa", "pdftoimg", "pdftoms"},
+    "transformations": {
+        "compress", "delete", "flatten", "merge", "ocr", "optimize", "protect", "redact", "rotate",
+        "set-properties", "split", "unprotect", "watermark",
+    },
+    "extractions": {
+        "extract-fillable-form-data", "extract-invoices", "forms", "get-properties", "pii",
+        "smart-detect-form-fields", "tables", "text", "text-box",
+    },
+    "generations": {"create-fillable-forms", "fill-forms"},
+}  # fmt: skip
+
+
+async def start(ctx: Ctx) -> Reply:
+    """``POST /{operation}`` multipart: ``method``, ``params`` (JSON), ``file`` or ``files`` parts."""
+    if not ctx.state.token_ok(VENDOR, ctx.bearer()):
+        return _unauthorized(ctx)
+    operation = ctx.path[len(PREFIX) + 1 :]
+    if "respond-async" not in (ctx.header(b"prefer") or ""):
+        return problem(
+            ctx,
+            400,
+            "Bad Request",
+            "The simulator runs jobs asynchronously only: send Prefer: respond-async.",
+        )
+    try:
+        form = await Request(ctx.scope, ctx.receive).form()
+    except Exception as exc:  # an unparsable body is the client's fault
+        return problem(ctx, 400, "Bad Request", f"The body must be multipart/form-data: {exc}")
+    method = form.get("method")
+    if not isinstance(method, str) or method not in TOOLS[operation]:
+        return problem(
+            ctx, 400, "Bad Request", f"method must be one of {sorted(TOOLS[operation])}, got {method!r}"
+        )
+    try:
+        params = json.loads(str(form.get("params") or "{}"))
+    except ValueError:
+        params = None
+    if not isinstance(params, dict):
+        return problem(ctx, 400, "Bad Request", "params must be a JSON object")
+    inputs = form.getlist("file") + form.getlist("files")
+    if not inputs:
+        return problem(ctx, 400, "Bad Request", "A file or files part is required.")
+    for item in inputs:
+        if isinstance(item, str):
+            return problem(ctx, 400, "Bad Request", "file parts must be files or URL parts")
+        body = await item.read()
+        if item.content_type == "application/vnd.gonitro.url+json":
+            try:
+                url = json.loads(body).get("URL")
+            except (ValueError, AttributeError):
+                url = None
+            if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+                return problem(
+                    ctx, 400, "Broken download URL", 'The URL part must be {"URL": "https://..."}.'
+                )
+        elif not body:
+            return problem(ctx, 400, "Bad Request", f"The file part {item.filename!r} is empty.")
+    plan, job = ctx.state.start_job(VENDOR)
+    refused = start_fault(plan, fault_reply)
+    if refused is not None or job is None:
+        return refused or problem(ctx, 500, "Internal Server Error", "start refused")
+    return json_reply(200, {"jobID": job.id, "status": "running", "progress": 0})
+
+
 def routes(state: SimState) -> list[BaseRoute]:
     def ep(route: str, handler: Any, faults: frozenset[str] | None = None) -> VendorEndpoint:
         if faults is None:
@@ -184,6 +253,7 @@ def routes(state: SimState) -> list[BaseRoute]:
 
     return [
         Route(f"{PREFIX}/oauth/token", ep("token", token), methods=["POST"]),
+        *(Route(f"{PREFIX}/{operation}", ep("start", start), methods=["POST"]) for operation in TOOLS),
         Route(f"{PREFIX}/jobs/{{job_id}}/status", ep("status", job_status, STATUS_FAULTS), methods=["GET"]),
         Route(f"{PREFIX}/jobs/{{job_id}}", ep("result", job_result), methods=["GET"]),
     ]

@@ -10,7 +10,7 @@ from ..catalog import PREFIXES, UNDOCUMENTED_STATUS
 from ..faults import Fault
 from ..http import STATUS_FAULTS, Ctx, Reply, VendorEndpoint, html_502, json_reply
 from ..state import Job, Observation, SimState
-from ._util import iso_utc, retry_after_header, same
+from ._util import iso_utc, retry_after_header, same, start_fault
 
 VENDOR = "pdfco"
 PREFIX = PREFIXES[VENDOR]
@@ -101,6 +101,49 @@ async def job_check(ctx: Ctx) -> Reply:
     return json_reply(200, status_body(state, job, obs))
 
 
+async def start(ctx: Ctx) -> Reply:
+    """Any ``POST /v1/...`` endpoint with ``"async": true``: a background job on its ``url``."""
+    denied = check_key(ctx)
+    if denied is not None:
+        return denied
+    try:
+        body = await ctx.json()
+    except ValueError:
+        return error(400, "Bad request: the body must be JSON")
+    if not isinstance(body, dict):
+        return error(400, "Bad request: the body must be a JSON object")
+    if body.get("async") is not True:
+        return error(400, 'Bad request: the simulator runs background jobs only (send "async": true)')
+    url = body.get("url")
+    if not isinstance(url, str) or not url.startswith(("http://", "https://", "cache:", "filetoken://")):
+        return error(400, "Bad request: url is required (the input file's URL)")
+    plan, job = ctx.state.start_job(VENDOR)
+    if plan.get("fault") == "refuse_402":
+        return error(402, "Not enough credits. Please top up your account.")
+    if plan.get("fault") == "refuse_403":
+        return error(403, "Access Denied: the input URL could not be accessed (forbidden)")
+    refused = start_fault(plan, fault_reply)
+    if refused is not None or job is None:
+        return refused or error(500, "start refused")
+    answer = {
+        "error": False,
+        "status": 200,
+        "jobId": job.id,
+        "url": f"{ctx.state.files_url}/pending/{job.id}",  # not usable until a check says success
+        "credits": 0,
+        "remainingCredits": ctx.state.pdfco_credits,
+        "duration": 12,
+    }
+    return json_reply(200, answer)
+
+
 def routes(state: SimState) -> list[BaseRoute]:
     endpoint = VendorEndpoint(state, VENDOR, "status", job_check, fault_reply, STATUS_FAULTS)
-    return [Route(f"{PREFIX}/v1/job/check", endpoint, methods=["POST", "GET"])]
+    return [
+        Route(f"{PREFIX}/v1/job/check", endpoint, methods=["POST", "GET"]),
+        Route(
+            f"{PREFIX}/v1/{{endpoint:path}}",
+            VendorEndpoint(state, VENDOR, "start", start, fault_reply),
+            methods=["POST"],
+        ),
+    ]

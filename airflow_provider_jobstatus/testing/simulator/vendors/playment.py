@@ -11,7 +11,7 @@ from ..catalog import PREFIXES, UNDOCUMENTED_STATUS
 from ..faults import Fault
 from ..http import STATUS_FAULTS, Ctx, Reply, VendorEndpoint, html_502, json_reply
 from ..state import Job, Observation, SimState
-from ._util import retry_after_header, same
+from ._util import retry_after_header, same, start_fault
 
 VENDOR = "playment"
 PREFIX = PREFIXES[VENDOR]
@@ -128,8 +128,44 @@ async def attachments(ctx: Ctx) -> Reply:
     return Reply(302, b"", "text/plain", [(b"location", location.encode())], is_json=False)
 
 
+async def create_job(ctx: Ctx) -> Reply:
+    """``POST /v1/projects/{p}/jobs``: ``reference_id`` is unique (``FS_0001`` on a duplicate)."""
+    denied = _check(ctx, ctx.params["project_id"])
+    if denied is not None:
+        return denied
+    try:
+        body = await ctx.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        return error(400, "GE_0001", "Invalid parameter: the body must be a JSON object")
+    reference_id, work_flow_id = body.get("reference_id"), body.get("work_flow_id")
+    if not isinstance(reference_id, str) or not reference_id:
+        return error(400, "GE_0001", "Invalid parameter: reference_id is required")
+    if not isinstance(work_flow_id, str) or not work_flow_id:
+        return error(400, "FS_0005", "work_flow_id is missing")
+    if not isinstance(body.get("data"), dict):
+        return error(400, "GE_0001", "Invalid parameter: data must be an object")
+    batch_id = body.get("batch_id")
+    if batch_id is not None and (not isinstance(batch_id, str) or batch_id not in ctx.state.batches):
+        return error(400, "GE_0001", f"Invalid parameter: batch_id {batch_id} not found")
+    if ctx.state.find_reference(reference_id) is not None:
+        return error(400, "FS_0001", f"Job with reference_id {reference_id} already exists")
+    plan, job = ctx.state.start_job(VENDOR, batch_id, reference_id=reference_id, work_flow_id=work_flow_id)
+    refused = start_fault(plan, fault_reply)
+    if refused is not None or job is None:
+        return refused or error(500, "api_error", "Something went wrong. Please try again.")
+    data = {"job_id": job.id, "reference_id": reference_id, "work_flow_id": work_flow_id}
+    return json_reply(200, {"data": data, "success": True})
+
+
 def routes(state: SimState) -> list[BaseRoute]:
     return [
+        Route(
+            f"{PREFIX}/v1/projects/{{project_id}}/jobs",
+            VendorEndpoint(state, VENDOR, "start", create_job, fault_reply),
+            methods=["POST"],
+        ),
         Route(
             f"{PREFIX}/v1/projects/{{project_id}}/jobs/{{job_id}}",
             VendorEndpoint(state, VENDOR, "status", job_result, fault_reply, STATUS_FAULTS),

@@ -1,0 +1,580 @@
+"""Start a vendor job and wait for it: one base class does the work, one thin class per vendor.
+
+A retry never starts a second job for one that is still running or has succeeded: the job id (and
+when it was first started) goes to Airflow's task state store (3.3+) the moment the vendor returns
+it, and a new try reattaches to it. A start that may have reached the vendor is never sent twice
+unless the vendor makes that safe (Playment's ``reference_id``). The wait is the sensor's
+:class:`~airflow_provider_jobstatus.triggers.job_status.JobStatusTrigger`, so it ends exactly as
+:class:`~airflow_provider_jobstatus.sensors.job_status.JobStatusSensor` does; a wait that is killed
+or times out cancels the job where the vendor has a cancel call.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
+from datetime import timedelta
+from typing import IO, Any, ClassVar
+
+from airflow.providers.common.compat.sdk import (
+    AirflowException,
+    AirflowFailException,
+    AirflowSensorTimeout,
+    AirflowTaskTimeout,
+    BaseOperator,
+)
+
+from airflow_provider_jobstatus.errors import (
+    ConfigurationError,
+    DuplicateJobError,
+    JobNotFoundError,
+    JobStatusError,
+    TransientVendorError,
+)
+from airflow_provider_jobstatus.hooks import JobStatusHook
+from airflow_provider_jobstatus.retry import Backoff
+from airflow_provider_jobstatus.status import JobState, JobStatus
+from airflow_provider_jobstatus.task_errors import airflow_error, hook_for
+from airflow_provider_jobstatus.triggers.job_status import (
+    DEFAULT_FAULT_TOLERANCE,
+    DEFAULT_NOT_FOUND_GRACE,
+    JobStatusTrigger,
+)
+from airflow_provider_jobstatus.triggers.outcome import (
+    DEFER_TIMEOUT_MARGIN,
+    Ending,
+    event_outcome,
+    resume_not_before,
+    status_outcome,
+    timeout_cancels,
+)
+from airflow_provider_jobstatus.vendors import (
+    ApiRequest,
+    alteryx,
+    apidatatools,
+    describe_status,
+    nitro,
+    pdfco,
+    playment,
+)
+
+#: the task state store key holding ``{"job_id", "submitted_at", "conn_id"}`` across tries
+STATE_KEY = "jobstatus_run"
+DEFAULT_TIMEOUT = 24 * 3600.0
+#: how many times a start that provably made no job (not sent, or 429) is sent
+START_ATTEMPTS = 5
+
+
+class RunJobOperator(BaseOperator):
+    """Start one vendor job, push its id to XCom (key ``job_id``) and wait for it to end.
+
+    :param conn_id: a connection of the operator's vendor type.
+    :param wait: wait for the job (default); False returns ``{"vendor", "job_id"}`` at once.
+    :param deferrable: wait in the triggerer (default) rather than on the worker.
+    :param poll_interval: seconds between status checks.
+    :param timeout: seconds from the job's first start (kept across retries) before the wait
+        fails and the job is cancelled; default 24 h.
+    :param cancel_on_kill: cancel the job when the wait is killed or times out.
+    :param fail_on_warning: Alteryx: a job that completed with disposition Warning fails.
+    :param canceled_as_skipped: a canceled job skips the task instead of failing it.
+    :param transient_fault_tolerance: seconds of uninterrupted faults before the wait fails.
+    :param not_found_grace: seconds a 404 counts as "not visible yet".
+    :param hook_params: keyword arguments for the hook (``timeout``, ``transport``, ...).
+    :param end_from_trigger: the triggerer ends the task itself where it can end it exactly as a
+        worker would (as the sensor's ``end_from_trigger``); a timeout then cancels the job there.
+    """
+
+    #: the connection type this operator starts jobs for
+    vendor_name: ClassVar[str] = ""
+    #: a second start with the same arguments cannot make a second job (Playment's reference_id)
+    idempotent_start: ClassVar[bool] = False
+    template_fields: Sequence[str] = ("conn_id",)
+    ui_color = "#d7ecfb"
+
+    def __init__(
+        self,
+        *,
+        conn_id: str,
+        wait: bool = True,
+        deferrable: bool = True,
+        poll_interval: float = 30.0,
+        timeout: float | timedelta = DEFAULT_TIMEOUT,
+        cancel_on_kill: bool = True,
+        fail_on_warning: bool = False,
+        canceled_as_skipped: bool = False,
+        transient_fault_tolerance: float = DEFAULT_FAULT_TOLERANCE,
+        not_found_grace: float = DEFAULT_NOT_FOUND_GRACE,
+        hook_params: Mapping[str, Any] | None = None,
+        end_from_trigger: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.conn_id = conn_id
+        self.end_from_trigger = end_from_trigger
+        self.hook_params = dict(hook_params or {})
+        self.wait = wait
+        self.deferrable = deferrable
+        self.poll_interval = float(poll_interval)
+        self.timeout = timeout.total_seconds() if isinstance(timeout, timedelta) else float(timeout)
+        self.cancel_on_kill = cancel_on_kill
+        self.fail_on_warning = fail_on_warning
+        self.canceled_as_skipped = canceled_as_skipped
+        self.transient_fault_tolerance = float(transient_fault_tolerance)
+        self.not_found_grace = float(not_found_grace)
+        self.start_backoff = Backoff()
+        self._job_id: str | None = None
+
+    # -- what a vendor class provides ----------------------------------------------------------
+    @contextmanager
+    def start_request(self, hook: JobStatusHook) -> Iterator[ApiRequest]:
+        """The start request (files it uploads stay open while it is sent)."""
+        raise NotImplementedError
+        yield  # pragma: no cover
+
+    def adopt(self, hook: JobStatusHook, exc: DuplicateJobError) -> str:
+        """The id of the job a duplicate start points to."""
+        raise AirflowFailException(f"{exc} (connection {self.conn_id!r})")
+
+    # -- execution ------------------------------------------------------------------------------
+    def hook(self) -> JobStatusHook:
+        hook = hook_for(self.conn_id, self.hook_params)
+        if hook.vendor.name != self.vendor_name:
+            raise AirflowFailException(
+                f"{type(self).__name__} {self.task_id}: connection {self.conn_id!r} is of type "
+                f"{hook.vendor.name!r}; it needs a {self.vendor_name!r} connection"
+            )
+        return hook
+
+    def _options(self) -> dict[str, Any]:
+        return {"fail_on_warning": True} if self.fail_on_warning else {}
+
+    def execute(self, context: Any) -> Any:
+        hook = self.hook()
+        store = context.get("task_state_store")
+        if store is None:
+            self.log.info("No task state store (Airflow < 3.3): a retry of this task starts a new job")
+        job_id, started_at, status = self._resume(hook, store)
+        if job_id is None:
+            job_id, started_at = self._start(hook, store), time.time()
+        self._job_id = job_id
+        ti = context.get("ti")
+        if ti is not None:
+            ti.xcom_push(key="job_id", value=job_id)
+        if not self.wait:
+            _forget(store)
+            return {"vendor": hook.vendor.name, "job_id": job_id}
+        if status is not None and status.state.is_terminal:
+            return self._finish(status, store, context)
+        deadline = started_at + self.timeout
+        if not self.deferrable:
+            return self._wait_here(hook, job_id, deadline, store, context)
+        now = time.time()
+        execution_deadline = now + self.execution_timeout.total_seconds() if self.execution_timeout else None
+        end = min(deadline, execution_deadline or deadline)
+        self.defer(
+            trigger=JobStatusTrigger(
+                conn_id=self.conn_id,
+                job_id=job_id,
+                poll_interval=self.poll_interval,
+                timeout_at=deadline,
+                execution_deadline=execution_deadline,
+                vendor_options=self._options(),
+                transient_fault_tolerance=self.transient_fault_tolerance,
+                not_found_grace=self.not_found_grace,
+                seen_status=status.raw_status if status is not None else None,
+                cancel_on_kill=self.cancel_on_kill,
+                end_from_trigger=Ending.of(self, context).to_kwargs() if self.end_from_trigger else None,
+                not_before=resume_not_before(now),
+            ),
+            method_name="execute_complete",
+            # the trigger's deadline ends the wait (and cancels the job), not Airflow's check
+            timeout=timedelta(seconds=max(0.0, end - now) + DEFER_TIMEOUT_MARGIN),
+        )
+
+    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> Any:
+        """The wait's end as the task's outcome (as the sensor's); a timeout cancels the job first."""
+        if timeout_cancels(event) and isinstance(event, dict):
+            self._cancel(self.hook(), str(event.get("job_id")), "the wait timed out")
+        outcome = event_outcome(event, Ending.of(self, context), f"{type(self).__name__} {self.task_id}")
+        if isinstance(event, dict) and event.get("status") == "done":
+            self.log.info("%s; the wait is over", outcome.message)  # the trigger leaves this line to us
+        value = outcome.apply()
+        _forget(context.get("task_state_store"))
+        return value
+
+    def on_kill(self) -> None:
+        """The task was killed on its worker (while starting or waiting there)."""
+        if self._job_id is not None:
+            self._cancel(self.hook(), self._job_id, "the task was killed")
+
+    # -- steps ----------------------------------------------------------------------------------
+    def _resume(self, hook: JobStatusHook, store: Any) -> tuple[str | None, float, JobStatus | None]:
+        """The job an earlier try started, if it is still worth waiting on (queued, running,
+        succeeded, or unknown for now); after a failed or canceled job a new one is started."""
+        saved = store.get(STATE_KEY) if store is not None else None
+        if not isinstance(saved, dict) or not isinstance(saved.get("job_id"), str):
+            return None, 0.0, None
+        job_id = saved["job_id"]
+        started_at = float(saved.get("submitted_at") or time.time())
+        name = hook.vendor.display_name
+        if saved.get("conn_id") != self.conn_id:
+            self.log.warning("Job %r was started through another connection: starting a new job", job_id)
+            return None, 0.0, None
+        try:
+            status = hook.get_job_status(job_id, **self._options())
+        except JobNotFoundError as exc:
+            self.log.warning("%s; starting a new job", exc)
+            return None, 0.0, None
+        except JobStatusError as exc:
+            if not exc.transient:
+                raise airflow_error(exc) from exc
+            self.log.warning("%s; reattaching to it anyway (the wait tolerates faults)", exc)
+            return job_id, started_at, None
+        if status.state in (JobState.FAILED, JobState.CANCELED):
+            self.log.warning("An earlier try's %s; starting a new job", describe_status(status))
+            return None, 0.0, None
+        self.log.info(
+            "Reattaching to %s job %r started by an earlier try %.0f s ago (%s)",
+            name,
+            job_id,
+            time.time() - started_at,
+            status.raw_status,
+        )
+        return job_id, started_at, status
+
+    def _start(self, hook: JobStatusHook, store: Any) -> str:
+        """Send the start; again only while the vendor provably made no job (or it is idempotent)."""
+        name = hook.vendor.display_name
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                with self.start_request(hook) as req:
+                    resp = hook.request(req)
+                job_id = hook.vendor.parse_start(resp)
+            except DuplicateJobError as exc:
+                job_id = self.adopt(hook, exc)
+                self.log.info("%s; adopted job %r", exc, job_id)
+            except JobStatusError as exc:
+                if attempt == START_ATTEMPTS or not self._may_resend(exc):
+                    raise self._start_failed(exc, attempt) from exc
+                delay = self.start_backoff.delay(attempt, getattr(exc, "retry_after", None))
+                self.log.warning("%s; no job was made, starting again in %.1f s", exc, delay)
+                time.sleep(delay)
+                continue
+            if store is not None:  # before anything else: a retry must find it
+                store.set(STATE_KEY, {"job_id": job_id, "submitted_at": time.time(), "conn_id": self.conn_id})
+            self.log.info("%s job %r started", name, job_id)
+            return job_id
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _may_resend(self, exc: JobStatusError) -> bool:
+        if not exc.transient:
+            return False
+        if isinstance(exc, TransientVendorError) and (not exc.sent or exc.status_code == 429):
+            return True
+        return self.idempotent_start
+
+    def _start_failed(self, exc: JobStatusError, attempts: int) -> AirflowException:
+        where = f"connection {self.conn_id!r}"
+        if not exc.transient:
+            return AirflowFailException(f"{exc}; no job was started ({where})")
+        if self._may_resend(exc):
+            return AirflowException(f"{exc}; no job was started after {attempts} attempts ({where})")
+        return AirflowException(
+            f"{exc}; the start may have reached the vendor, so a job may have been created "
+            f"({where}). It is not sent again here; a retry of this task starts a new one."
+        )
+
+    def _wait_here(self, hook: JobStatusHook, job_id: str, deadline: float, store: Any, context: Any) -> Any:
+        """The wait on the worker (``deferrable=False``): the same outcomes as the trigger's."""
+        backoff = Backoff()
+        faults_since: float | None = None
+        failures = 0
+        try:
+            while True:
+                now = time.time()
+                try:
+                    status = hook.get_job_status(job_id, **self._options())
+                except JobStatusError as exc:
+                    found_late = isinstance(exc, JobNotFoundError)
+                    if not (exc.transient or found_late):
+                        raise airflow_error(exc) from exc
+                    failures += 1
+                    faults_since = faults_since or now
+                    limit = self.not_found_grace if found_late else self.transient_fault_tolerance
+                    if now - faults_since >= limit:
+                        raise AirflowException(f"{exc} (for {now - faults_since:.0f} s)") from exc
+                    delay = backoff.delay(failures, getattr(exc, "retry_after", None))
+                else:
+                    faults_since, failures = None, 0
+                    if status.state.is_terminal:
+                        return self._finish(status, store, context)
+                    delay = status.retry_after or self.poll_interval
+                if time.time() >= deadline:
+                    self._cancel(hook, job_id, "the wait timed out")
+                    raise AirflowSensorTimeout(
+                        f"{hook.vendor.display_name} job {job_id!r}: the timeout of {self.timeout:.0f} s "
+                        "from its start was reached"
+                    )
+                time.sleep(max(0.0, min(delay, deadline - time.time())))
+        except AirflowTaskTimeout:
+            self._cancel(hook, job_id, "the task's execution_timeout was reached")
+            raise
+
+    def _finish(self, status: JobStatus, store: Any, context: Any) -> dict[str, Any] | None:
+        outcome = status_outcome(status, Ending.of(self, context))
+        self.log.info("%s; the wait is over", outcome.message)
+        value = outcome.apply()
+        _forget(store)
+        return value
+
+    def _cancel(self, hook: JobStatusHook, job_id: str, why: str) -> None:
+        if not self.cancel_on_kill:
+            return
+        name = hook.vendor.display_name
+        try:
+            if hook.cancel_job(job_id):
+                self.log.info("%s job %r canceled: %s", name, job_id, why)
+            else:
+                self.log.warning(
+                    "%s has no cancel call: job %r is left running at %s (%s)", name, job_id, name, why
+                )
+        except JobStatusError as exc:
+            self.log.warning("Could not cancel job %r (%s): %s", job_id, why, exc)
+
+
+def _forget(store: Any) -> None:
+    """The job ended well (or is not waited on): a Clear of the succeeded task runs a new one."""
+    if store is not None:
+        store.delete(STATE_KEY)
+
+
+class NitroRunJobOperator(RunJobOperator):
+    """Run a Nitro PDF Services operation (``POST /{operation}``, asynchronously) and wait for it.
+
+    :param operation: ``conversions``, ``transformations``, ``extractions`` or ``generations``.
+    :param method: the tool, e.g. ``compress``; ``method_params`` goes as Nitro's ``params``.
+    :param file: one input: an ``https://`` URL Nitro fetches, or a local or object-storage path
+        (``s3://...``) uploaded from the worker, streamed.
+    :param files: several inputs, for multi-input methods such as ``merge``.
+    :param storage_conn_id: the connection object-storage paths are read with.
+    """
+
+    vendor_name = "nitro"
+    template_fields: Sequence[str] = ("conn_id", "operation", "method", "method_params", "file", "files")
+
+    def __init__(
+        self,
+        *,
+        operation: str,
+        method: str,
+        method_params: Mapping[str, Any] | None = None,
+        file: str | None = None,
+        files: Sequence[str] | None = None,
+        storage_conn_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.operation = operation
+        self.method = method
+        self.method_params = dict(method_params or {})
+        self.file = file
+        self.files = list(files or [])
+        self.storage_conn_id = storage_conn_id
+
+    @contextmanager
+    def start_request(self, hook: JobStatusHook) -> Iterator[ApiRequest]:
+        if bool(self.file) == bool(self.files):
+            raise AirflowFailException(f"NitroRunJobOperator {self.task_id}: give either file= or files=")
+        sources = [self.file] if self.file else self.files
+        with ExitStack() as stack:
+            inputs = [_nitro_input(stack, str(s), self.storage_conn_id) for s in sources]
+            yield nitro.start_request(self.operation, self.method, self.method_params, inputs)
+
+
+def _nitro_input(stack: ExitStack, source: str, conn_id: str | None) -> nitro.NitroInput:
+    """A URL stays a URL (Nitro fetches it); a path is opened for a streamed upload."""
+    if source.startswith(("https://", "http://")):
+        return source
+    from airflow_provider_jobstatus.operators._storage import is_local
+
+    handle: IO[bytes]
+    try:
+        if is_local(source):
+            handle = stack.enter_context(open(source.removeprefix("file://"), "rb"))  # noqa: SIM115
+        else:
+            from airflow.sdk import ObjectStoragePath
+
+            path: Any = ObjectStoragePath(source, conn_id=conn_id)
+            handle = stack.enter_context(path.open("rb"))
+    except OSError as exc:
+        raise ConfigurationError(
+            nitro.API.display_name, None, f"cannot read the input {source!r}: {exc.strerror or exc}"
+        ) from exc
+    name = source.rstrip("/").rsplit("/", 1)[-1] or "input"
+    return (name, handle, mimetypes.guess_type(name)[0] or "application/octet-stream")
+
+
+class PdfCoRunJobOperator(RunJobOperator):
+    """Run a PDF.co endpoint as a background job (``"async": true`` added) and wait for it.
+
+    :param endpoint: e.g. ``/v1/pdf/convert/to/text``.
+    :param payload: the endpoint's JSON body (``url``, ``pages``, ...).
+    """
+
+    vendor_name = "pdfco"
+    template_fields: Sequence[str] = ("conn_id", "endpoint", "payload")
+
+    def __init__(self, *, endpoint: str, payload: Mapping[str, Any], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.endpoint = endpoint
+        self.payload = dict(payload)
+
+    @contextmanager
+    def start_request(self, hook: JobStatusHook) -> Iterator[ApiRequest]:
+        yield pdfco.start_request(self.endpoint, self.payload)
+
+
+class AlteryxRunWorkflowOperator(RunJobOperator):
+    """Queue an Alteryx Server workflow (``POST /v3/workflows/{id}/jobs``) and wait for the job.
+
+    :param workflow_id: the workflow (an app workflow).
+    :param questions: analytic-app answers, ``{"name": "value"}``.
+    :param priority: Default, Low, Medium, High or Critical.
+    :param worker_tag: run on workers with this tag.
+    :param credential_id: run with this stored credential.
+    """
+
+    vendor_name = "alteryx"
+    template_fields: Sequence[str] = (
+        "conn_id",
+        "workflow_id",
+        "questions",
+        "priority",
+        "worker_tag",
+        "credential_id",
+    )
+
+    def __init__(
+        self,
+        *,
+        workflow_id: str,
+        questions: Mapping[str, Any] | None = None,
+        priority: str = "Default",
+        worker_tag: str | None = None,
+        credential_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.workflow_id = workflow_id
+        self.questions = dict(questions or {})
+        self.priority = priority
+        self.worker_tag = worker_tag
+        self.credential_id = credential_id
+
+    @contextmanager
+    def start_request(self, hook: JobStatusHook) -> Iterator[ApiRequest]:
+        yield alteryx.start_request(
+            self.workflow_id, self.questions, self.priority, self.worker_tag, self.credential_id
+        )
+
+
+class ApiDataToolsRunJobOperator(RunJobOperator):
+    """Run an APIDataTools tool on a URL (``x-source-type: url``, asynchronous) and wait for it.
+
+    :param tool: the tool's path, e.g. ``/json-to-csv-api``.
+    :param source_url: the input the tool fetches.
+    """
+
+    vendor_name = "apidatatools"
+    template_fields: Sequence[str] = ("conn_id", "tool", "source_url")
+
+    def __init__(self, *, tool: str, source_url: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.tool = tool
+        self.source_url = source_url
+
+    @contextmanager
+    def start_request(self, hook: JobStatusHook) -> Iterator[ApiRequest]:
+        yield apidatatools.start_request(self.tool, self.source_url)
+
+
+class PlaymentCreateJobOperator(RunJobOperator):
+    """Create a Playment job (``POST /v1/projects/{project_id}/jobs``) and wait for its result.
+
+    ``reference_id`` makes the start idempotent: a start whose answer was lost is sent again, and
+    Playment's ``FS_0001`` (duplicate) is answered by adopting the job found under that
+    ``reference_id`` in ``batch_id``'s listing (Playment documents no lookup by reference id, so
+    without ``batch_id`` the task fails naming it).
+
+    :param reference_id: your unique id for this job.
+    :param data: the task payload (``image_url``, ``video_data``, ...).
+    :param work_flow_id: the workflow the job goes through.
+    :param batch_id: the batch to add it to (Playment's default batch when None).
+    """
+
+    vendor_name = "playment"
+    idempotent_start = True
+    template_fields: Sequence[str] = ("conn_id", "reference_id", "data", "work_flow_id", "batch_id")
+
+    def __init__(
+        self,
+        *,
+        reference_id: str,
+        data: Mapping[str, Any],
+        work_flow_id: str,
+        batch_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.reference_id = reference_id
+        self.data = dict(data)
+        self.work_flow_id = work_flow_id
+        self.batch_id = batch_id
+
+    @contextmanager
+    def start_request(self, hook: JobStatusHook) -> Iterator[ApiRequest]:
+        yield playment.API.start_request(
+            hook.options(hook.settings(), {}), self.reference_id, self.data, self.work_flow_id, self.batch_id
+        )
+
+    def adopt(self, hook: JobStatusHook, exc: DuplicateJobError) -> str:
+        where = f"connection {self.conn_id!r}"
+        if not self.batch_id:
+            raise AirflowFailException(
+                f"{exc}: reference_id {self.reference_id!r} is taken and without batch_id its job cannot "
+                f"be found (Playment has no lookup by reference id); give batch_id or a new reference_id "
+                f"({where})"
+            )
+        try:
+            match = next(
+                (j.id for j in hook.iter_batch_jobs(self.batch_id) if j.reference_id == self.reference_id),
+                None,
+            )
+            status = hook.get_job_status(match) if match else None
+        except JobStatusError as exc2:
+            raise airflow_error(exc2, f"looking for reference_id {self.reference_id!r}") from exc2
+        if match is None or status is None:
+            raise AirflowFailException(
+                f"{exc}: no job with reference_id {self.reference_id!r} in batch {self.batch_id!r}; "
+                f"it is in another batch: give that batch_id or a new reference_id ({where})"
+            )
+        data = status.raw.get("data") if isinstance(status.raw, dict) else None
+        flow = data.get("work_flow_id") if isinstance(data, dict) else None
+        if flow is not None and flow != self.work_flow_id:
+            raise AirflowFailException(
+                f"{exc}: reference_id {self.reference_id!r} belongs to job {match!r} of work flow {flow!r}, "
+                f"not {self.work_flow_id!r}; use a new reference_id ({where})"
+            )
+        return match
+
+
+__all__ = [
+    "AlteryxRunWorkflowOperator",
+    "ApiDataToolsRunJobOperator",
+    "NitroRunJobOperator",
+    "PdfCoRunJobOperator",
+    "PlaymentCreateJobOperator",
+    "RunJobOperator",
+]
