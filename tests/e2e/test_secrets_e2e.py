@@ -96,7 +96,7 @@ def test_a_dag_run_on_all_vendors_leaves_no_secret_behind(
     run_id = newest_run_id(airflow_env)
     rows = run_rows(airflow_env, run_id)
     assert int(rows["_xcom_rows"]) >= 10 and int(rows["_trigger_rows"]) == 5, rows
-    assert "wait_pdfco" in rows["xcom"] and "http://" in rows["xcom"]  # the status XComs, with their URLs
+    assert "run_pdfco" in rows["xcom"] and "http://" in rows["xcom"]  # the status XComs, with their URLs
     sources = {"dags test output": result.log, **rows, **home_files(airflow_env)}
     sources["downloaded file names"] = "\n".join(str(p) for p in out.rglob("*"))
     assert_clean(captured, sources)
@@ -124,7 +124,7 @@ def test_a_failing_dag_run_leaves_no_secret_behind(
     )
     log = proc.stdout + proc.stderr
     states = airflow_env.task_states(DAG_ID)
-    assert states["wait_pdfco"] == "failed" and states["download_apidatatools"] == "failed", states
+    assert states["run_pdfco"] == "failed" and states["download_apidatatools"] == "failed", states
     assert states["download_nitro"] == "success" and states["download_playment"] == "success", states
     assert "credentials refused" in log and "connection failed" in log, log[-4000:]
     assert captured.tokens and captured.signatures
