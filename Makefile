@@ -41,7 +41,8 @@ slow: install db
 	$(BIN)/pytest -q -m slow
 
 # The unit, simulator and integration suites and one `airflow dags test` on the newest 3.1.x and
-# 3.2.x, each in its own venv under .venv-compat/ (kept; rebuilt when pyproject.toml changes).
+# 3.2.x, each in its own venv under .venv-compat/ with the dependency releases of its release day
+# (kept; rebuilt when pyproject.toml changes).
 compat: install
 	$(BIN)/python -m dev.compat $(COMPAT_ARGS)
 

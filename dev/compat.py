@@ -19,16 +19,22 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 #: the Airflow lines below the one `make test` runs on (the README's claim starts at the first)
 LINES = ("3.1", "3.2")
 SUITES = ("tests/unit", "tests/simulator", "tests/integration")
+#: the suites mostly wait (poll intervals, retries, servers): 4 workers a line take a third of the
+#: time of one, also on 2 cores with both lines at once
+SUITE_WORKERS = 4
 EXAMPLE_DAG = "example_jobstatus_all_vendors"
 #: pytest's closing line, e.g. "812 passed, 3 skipped in 95.1s"
 _PYTEST_SUMMARY = re.compile(r"^=*\s*(\d+ (passed|failed|error).*?) in [\d.]+s", re.M)
@@ -56,11 +62,42 @@ def newest_patches(lines: Sequence[str]) -> list[str]:
     return chosen
 
 
-#: what an older line needs that its own constraints file would have given (pip without Airflow's
-#: constraints takes the newest release of everything): Airflow 3.2.2's execution API breaks on
-#: fastapi 0.165 ("Model 'TITerminalStatePayload' needs a discriminator field"); these are the
-#: releases Airflow 3.3.2 installs with
-LINE_PINS: dict[str, list[str]] = {"3.2": ["fastapi<0.137", "cadwyn<8", "pydantic<2.14"]}
+#: how long after an Airflow release its dependencies' releases still count as "of its day"
+#: (its own packages, core and task SDK, are uploaded minutes after it)
+RELEASE_MARGIN = timedelta(days=1)
+
+
+def uv(*args: str) -> list[str]:
+    """A uv command (uv is in the test extra: resolving and installing a line takes seconds)."""
+    return [sys.executable, "-m", "uv", *args]
+
+
+def released(airflow: str) -> datetime:
+    """When ``apache-airflow==airflow`` was uploaded, as the package index says (through uv's
+    PEP 751 lock, which records each file's upload time)."""
+    import tomllib  # Python 3.11+, as the Makefile's .venv
+
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "in.txt").write_text(f"apache-airflow=={airflow}\n")
+        proc = subprocess.run(
+            uv("pip", "compile", "-q", "--no-deps", "--no-header", "in.txt", "-o", "pylock.toml"),
+            cwd=tmp,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
+        if proc.returncode != 0:
+            raise StepFailed(
+                f"cannot find apache-airflow {airflow} on the package index: {proc.stderr.strip()}"
+            )
+        lock = tomllib.loads((Path(tmp) / "pylock.toml").read_text())
+    (package,) = lock["packages"]
+    files = [package.get("sdist", {}), *package.get("wheels", [])]
+    times: list[datetime] = [f["upload-time"] for f in files if isinstance(f.get("upload-time"), datetime)]
+    if not times:
+        raise StepFailed(f"the package index gives no upload time for apache-airflow {airflow}")
+    return max(times)
 
 
 @dataclass
@@ -82,6 +119,7 @@ class Line:
         self.home = self.venv / "airflow-home"
         self.log_path = root / f"{self.line}.log"
         self.bin = self.venv / "bin"
+        self._log_lock = threading.Lock()
 
     def env(self, **extra: str) -> dict[str, str]:
         base = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "VIRTUAL_ENV"))}
@@ -95,47 +133,79 @@ class Line:
         }
 
     def run(self, args: Sequence[str], timeout: float, **env: str) -> subprocess.CompletedProcess[str]:
-        with self.log_path.open("a") as log:
-            log.write(f"\n$ {' '.join(args)}\n")
-            log.flush()
-            proc = subprocess.run(
-                ["timeout", "-s", "KILL", str(int(timeout)), *args],
-                cwd=REPO,
-                env=self.env(**env),
-                capture_output=True,
-                text=True,
-                check=False,
+        """One command under a hard timeout; its output goes to the line's log in one piece (the
+        suites and the DAG run side by side)."""
+        started = time.monotonic()
+        proc = subprocess.run(
+            ["timeout", "-s", "KILL", str(int(timeout)), *args],
+            cwd=REPO,
+            env=self.env(**env),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        took = time.monotonic() - started
+        with self._log_lock, self.log_path.open("a") as log:
+            log.write(
+                f"\n$ {' '.join(args)}\n{proc.stdout}{proc.stderr}[exit {proc.returncode}, {took:.0f} s]\n"
             )
-            log.write(proc.stdout + proc.stderr + f"[exit {proc.returncode}]\n")
         return proc
 
     def stamp(self) -> str:
-        pins = " ".join(LINE_PINS.get(self.line, []))
-        text = (REPO / "pyproject.toml").read_bytes() + (self.airflow + pins).encode()
+        text = (REPO / "pyproject.toml").read_bytes() + self.airflow.encode()
         return hashlib.sha256(text).hexdigest()
 
     def install(self) -> None:
-        """A virtualenv with this Airflow and the project (editable, with its test extra)."""
+        """A virtualenv with this Airflow, its dependencies as of its release (what Airflow's
+        constraints file for the release pins: pip alone takes today's releases, and Airflow 3.2.2's
+        own execution API breaks on today's fastapi and svcs) and the project, editable, with its
+        test extra on top."""
         stamp_file = self.venv / ".compat-stamp"
         if stamp_file.exists() and stamp_file.read_text() == self.stamp():
             return
         shutil.rmtree(self.venv, ignore_errors=True)
-        self.venv.mkdir(parents=True)
-        subprocess.run([sys.executable, "-m", "venv", str(self.venv)], check=True)
-        pip = [
-            str(self.bin / "python"),
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--no-compile",
-            "--disable-pip-version-check",
-        ]
-        pins = [f"apache-airflow=={self.airflow}", *LINE_PINS.get(self.line, [])]
-        proc = self.run([*pip, *pins, "-e", ".[test]"], timeout=1500)
+        self.venv.parent.mkdir(parents=True, exist_ok=True)
+        python = str(self.bin / "python")
+        cutoff = (released(self.airflow) + RELEASE_MARGIN).strftime("%Y-%m-%dT%H:%M:%SZ")
+        wanted, constraints = self.venv / "airflow.in", self.venv / "airflow-constraints.txt"
+        self.step(uv("venv", "-q", "--python", sys.executable, str(self.venv)))
+        wanted.write_text(f"apache-airflow=={self.airflow}\n")
+        # Airflow and what it needs, resolved as of its release: the line's constraints file
+        self.step(
+            uv(
+                "pip",
+                "compile",
+                "-q",
+                "--python",
+                python,
+                "--exclude-newer",
+                cutoff,
+                "--no-header",
+                str(wanted),
+                "-o",
+                str(constraints),
+            )
+        )
+        self.step(
+            uv(
+                "pip",
+                "install",
+                "-q",
+                "--python",
+                python,
+                "-c",
+                str(constraints),
+                f"apache-airflow=={self.airflow}",
+                "-e",
+                ".[test]",
+            )
+        )
+        stamp_file.write_text(self.stamp())
+
+    def step(self, args: Sequence[str]) -> None:
+        proc = self.run(args, timeout=900)
         if proc.returncode != 0:
             raise StepFailed(f"install failed: {(proc.stdout + proc.stderr).strip()[-300:]}")
-        stamp_file.write_text(self.stamp())
 
     def check(self) -> str:
         self.install()
@@ -150,14 +220,32 @@ class Line:
         listed = {p["package_name"]: p["version"] for p in _json_tail(providers.stdout)}
         if "airflow-provider-jobstatus" not in listed:
             raise StepFailed("airflow providers list does not show airflow-provider-jobstatus")
-        tests = self.run([str(self.bin / "python"), "-m", "pytest", "-q", *SUITES], timeout=1500)
-        found = _PYTEST_SUMMARY.findall(tests.stdout)
-        suites = found[-1][0] if found else "no pytest summary"
-        if tests.returncode != 0:
-            raise StepFailed(f"suites: {suites}")
-        dag = self.dags_test()
+        # the suites use no Airflow DB; the DAG run gets the migrated home to itself
+        tests_home = self.venv / "airflow-home-tests"
+        shutil.rmtree(tests_home, ignore_errors=True)
+        shutil.copytree(self.home, tests_home)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            suites = pool.submit(self.suites, tests_home)
+            dag = pool.submit(self.dags_test)
+            outcomes = [_outcome(suites), _outcome(dag)]
+        failed = [text for ok, text in outcomes if not ok]
+        if failed:
+            raise StepFailed("; ".join(failed))
         ours = listed["airflow-provider-jobstatus"]
-        return f"suites {suites}; dags test {EXAMPLE_DAG}: {dag}; providers list: {ours}"
+        return f"{outcomes[0][1]}; {outcomes[1][1]}; providers list: {ours}"
+
+    def suites(self, home: Path) -> str:
+        """The suites, spread over SUITE_WORKERS pytest-xdist workers."""
+        tests = self.run(
+            [str(self.bin / "python"), "-m", "pytest", "-q", "-n", str(SUITE_WORKERS), *SUITES],
+            timeout=1500,
+            AIRFLOW_HOME=str(home),
+        )
+        found = _PYTEST_SUMMARY.findall(tests.stdout)
+        summary = f"suites {found[-1][0] if found else 'no pytest summary'}"
+        if tests.returncode != 0:
+            raise StepFailed(summary)
+        return summary
 
     def dags_test(self) -> str:
         """The example DAG against a simulator of this venv, under a hard timeout."""
@@ -192,7 +280,7 @@ class Line:
         states = self.task_states(EXAMPLE_DAG)
         if proc.returncode != 0 or not states or set(states.values()) != {"success"}:
             raise StepFailed(f"dags test {EXAMPLE_DAG}: exit {proc.returncode}, task states {states}")
-        return f"{len(states)} tasks success"
+        return f"dags test {EXAMPLE_DAG}: {len(states)} tasks success"
 
     def task_states(self, dag_id: str) -> dict[str, str]:
         """Task states of the newest run of ``dag_id`` (``dags test`` exits 0 on failed tasks too)."""
@@ -208,6 +296,13 @@ class Line:
 
 class StepFailed(Exception):
     pass
+
+
+def _outcome(future: Future[str]) -> tuple[bool, str]:
+    try:
+        return True, future.result()
+    except StepFailed as exc:
+        return False, str(exc)
 
 
 def _json_tail(text: str) -> list[dict[str, str]]:

@@ -4,7 +4,8 @@ newest 3.1.x and 3.2.x), in one place."""
 from __future__ import annotations
 
 import pytest
-from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_2_PLUS, AIRFLOW_V_3_3_PLUS
+
+from airflow_provider_jobstatus.version_compat import AIRFLOW_V_3_2_PLUS, AIRFLOW_V_3_3_PLUS
 
 #: ``start_from_trigger`` works from Airflow 3.3; older lines refuse it with a clear error
 needs_start_from_trigger = pytest.mark.skipif(

@@ -38,9 +38,9 @@ _TRIGGER_PATH = f"{JobStatusTrigger.__module__}.{JobStatusTrigger.__qualname__}"
 
 
 def _airflow_supports_start_from_trigger() -> bool:
-    from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_3_PLUS
+    from airflow_provider_jobstatus.version_compat import AIRFLOW_V_3_3_PLUS
 
-    return bool(AIRFLOW_V_3_3_PLUS)
+    return AIRFLOW_V_3_3_PLUS
 
 
 class JobStatusSensor(BaseSensorOperator):

@@ -193,9 +193,9 @@ def _failure(message: str, error: type[BaseException], retryable: bool, ending: 
 def _airflow_retries_trigger_failures() -> bool:
     """Airflow routes a trigger's task-failed event through the task's retries from 3.3.1
     (apache/airflow#69821); before, it failed the task for good."""
-    from airflow.providers.common.compat.version_compat import get_base_airflow_version_tuple
+    from airflow_provider_jobstatus.version_compat import AIRFLOW_V_3_3_1_PLUS
 
-    return bool(get_base_airflow_version_tuple() >= (3, 3, 1))
+    return AIRFLOW_V_3_3_1_PLUS
 
 
 # -- the late-exit race ----------------------------------------------------------------------------
