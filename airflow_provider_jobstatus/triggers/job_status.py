@@ -118,11 +118,13 @@ class JobStatusTrigger(BaseTrigger):
         DAG, and the triggerer keeps a copy of that DAG for every such trigger it runs. The trigger
         built from the result is the same; stored kwargs that name every entry still load."""
         defaults = _init_defaults(cls)
-        return {
-            name: value
-            for name, value in kwargs.items()
-            if not (name in defaults and (value == defaults[name] or (name == "vendor_options" and not value)))
-        }
+
+        def default(name: str, value: Any) -> bool:
+            if name == "vendor_options":
+                return not value
+            return name in defaults and value == defaults[name]
+
+        return {name: value for name, value in kwargs.items() if not default(name, value)}
 
     def deadline(self) -> tuple[float, str]:
         """The nearer of the two deadlines and which one it is.
