@@ -271,7 +271,9 @@ class Line:
             conns: dict[str, str] = json.loads(sim.stdout.readline())
             proc = self.run(
                 [str(self.bin / "airflow"), "dags", "test", EXAMPLE_DAG],
-                timeout=600,
+                # each task starts a fresh interpreter: ~2 s on an idle machine, over a minute at
+                # a load of 11 on 2 cores
+                timeout=1500,
                 AIRFLOW__CORE__DAGS_FOLDER=str(REPO / "example_dags"),
                 **conns,
             )
