@@ -158,6 +158,9 @@ def test_job_id_is_in_xcom_and_the_store_before_the_wait(sim: Simulator) -> None
     assert store.values[STATE_KEY]["job_id"] == job_id
     _, kwargs = deferred.value.trigger.serialize()
     assert kwargs["job_id"] == job_id and kwargs["cancel_on_kill"] is True
+    # the job was just started: its first poll comes at a random point of the first interval, so
+    # a triggerer that takes over many such waits at once does not poll them all in one instant
+    assert kwargs["spread_start"] is True
     # Airflow's defer timeout comes after the wait's own deadline, so the trigger ends it first
     assert deferred.value.timeout.total_seconds() > 24 * 3600
 
