@@ -478,11 +478,14 @@ class Drill:
         freeze = self.profile.triggerer_health + 15
         self.say(f"SIGSTOP {name} holding {len(held)} running waits for {freeze} s")
         delay, adopted = self.adoption(held, frozen_at + 0.5, timeout=freeze)
+        # the adopter's copies of half of them end now: those tasks leave "deferred" while the
+        # resumed triggerer is still to stop its own copies (the run operators' must not cancel)
+        self.release([self.waits[i] for i in held[::2]])
         self.af.signal(name, signal.SIGCONT)
         self.freeze_window = (frozen_at, time.time())
         if delay is None:
             delay, adopted = self.adoption(held, frozen_at + 0.5, timeout=120)
-        time.sleep(self.profile.triggerer_heartbeat * 3 + 5)  # the resumed one sees its triggers gone
+        time.sleep(2 * self.profile.triggerer_health + 30)  # the resumed one stops its copies
         alive = self.af.components[name].alive
         if not alive:
             self.af.restart(name)
@@ -498,7 +501,7 @@ class Drill:
                 f"operators', cancel_on_kill on), last next poll "
                 f"{delay:.1f} s after the freeze; after SIGCONT it was "
                 f"{'running' if alive else 'gone (restarted)'} and held {now_held} of them; "
-                f"remote cancel requests {cancels}"
+                f"{len(held[::2])} ended by the adopter as it woke; remote cancel requests {cancels}"
                 if delay is not None
                 else f"{adopted}/{len(held)} moved (timed out); remote cancel requests {cancels}",
                 ok,

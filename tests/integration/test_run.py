@@ -361,6 +361,40 @@ def test_trigger_on_kill_cancels_only_a_task_no_longer_deferred(
     assert sim.job(job["job_id"])["canceled"] is canceled
 
 
+def test_trigger_on_kill_after_a_freeze_is_a_reassignment(
+    sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A triggerer that stood still past half its health check (SIGSTOP, starved) has had its
+    triggers handed to another triggerer, whose copy may already have ended the wait: the task is
+    then queued although nobody killed it, and the job must not be cancelled (the drill's
+    SIGSTOP drill cancelled three jobs so)."""
+    import time as _time
+
+    from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+    from airflow_provider_jobstatus.triggers import job_status as job_status_module
+
+    monkeypatch.setenv("AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD", "4")
+    monkeypatch.setattr(
+        RuntimeTaskInstance, "get_task_states", staticmethod(lambda **q: {"r": {"run_alteryx": "queued"}})
+    )
+    job = sim.create_job("alteryx", seconds=600)
+    trigger = JobStatusTrigger(conn_id="alteryx_default", job_id=job["job_id"], cancel_on_kill=True)
+    trigger.task_instance = TaskInstanceKey()  # type: ignore[assignment]
+
+    async def main(freeze: float) -> None:
+        job_status_module.watch_stalls()
+        await asyncio.sleep(0.1)
+        _time.sleep(freeze)  # the loop stands still, as in a frozen triggerer
+        await asyncio.sleep(1.5)  # the watch wakes and notes it
+        await trigger.on_kill()
+
+    asyncio.run(main(3.5))
+    assert sim.job(job["job_id"])["canceled"] is False
+    asyncio.run(main(0.0))  # a new loop, no stall: the task is no longer deferred, a user's kill
+    assert sim.job(job["job_id"])["canceled"] is True
+
+
 def test_trigger_on_kill_outlasts_the_triggerers_repeated_cancels(
     sim: Simulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
