@@ -40,6 +40,7 @@ import re
 import signal
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -69,6 +70,47 @@ FAULTS = {
 BLOCKED = re.compile(r"async thread was blocked", re.IGNORECASE)
 STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z?")
 FINAL = {"success", "failed", "skipped", "upstream_failed", "removed"}
+
+
+class SchedSampler(threading.Thread):
+    """Ten times a second, each triggerer process's CPU time and time spent waiting for a CPU
+    (``/proc/<pid>/schedstat``), so that a blocked-loop warning can be told apart: the trigger
+    runner's loop held by code (it ran) or a process starved on a loaded machine (it waited)."""
+
+    def __init__(self, af: LocalAirflow) -> None:
+        super().__init__(name="drill schedstat", daemon=True)
+        self.af = af
+        self.stopped = threading.Event()
+        #: pid -> [(epoch seconds, cpu ns, run-queue wait ns)]
+        self.samples: dict[int, list[tuple[float, int, int]]] = {}
+        self.pids: dict[str, list[int]] = {}
+
+    def run(self) -> None:
+        tick = 0
+        while not self.stopped.wait(0.1):
+            if tick % 10 == 0:
+                with contextlib.suppress(Exception):
+                    for name in self.af.triggerer_names:
+                        known = self.pids.setdefault(name, [])
+                        known += [p for p in self.af.component_pids(name) if p not in known]
+            tick += 1
+            now = time.time()
+            for pids in list(self.pids.values()):
+                for pid in pids:
+                    with contextlib.suppress(OSError, ValueError):
+                        cpu, wait, _ = Path(f"/proc/{pid}/schedstat").read_text().split()
+                        self.samples.setdefault(pid, []).append((now, int(cpu), int(wait)))
+
+    def split(self, name: str, start: float, end: float) -> tuple[float, float]:
+        """Seconds (ran, waited for a CPU) of the busiest process of ``name`` in [start, end]."""
+        best = (0.0, 0.0)
+        for pid in self.pids.get(name, []):
+            inside = [x for x in self.samples.get(pid, []) if start - 0.1 <= x[0] <= end + 0.1]
+            if len(inside) >= 2:
+                ran, waited = (inside[-1][1] - inside[0][1]) / 1e9, (inside[-1][2] - inside[0][2]) / 1e9
+                if ran + waited > sum(best):
+                    best = (ran, waited)
+        return best
 
 
 @dataclass(frozen=True)
@@ -177,6 +219,7 @@ class Drill:
     #: when a triggerer was frozen and resumed: its watchdog then reports the gap as "blocked"
     freeze_window: tuple[float, float] = (0.0, 0.0)
     sizes: dict[str, list[int]] = field(default_factory=dict)
+    sched: SchedSampler | None = None
     #: vendor -> the run tasks' arguments (``conf["runs"]``)
     runs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
@@ -576,34 +619,38 @@ class Drill:
 
     def blocked_warnings(self) -> None:
         """The triggerers' blocked-loop warnings, less the one a frozen triggerer logs on waking
-        (its watchdog measures the freeze)."""
+        (its watchdog measures the freeze), and how the blocked time was spent by the triggerer's
+        busiest process: running (code held the loop) or waiting for a CPU (starved)."""
         lines = [
-            line
+            (p.stem, line)
             for p in self.af.all_logs()
             if "triggerer" in p.name or ".log.trigger." in p.name
             for line in p.read_text(errors="replace").splitlines()
             if BLOCKED.search(line)
         ]
         frozen, resumed = self.freeze_window
-        waking = [
-            line
-            for line in lines
-            if (stamp := STAMP.search(line)) is not None
-            and frozen <= (parse_time(stamp.group(0)) or 0.0) <= resumed + 30
-        ]
-        longest = max(
-            (
-                float(m.group(1))
-                for line in lines
-                if line not in waking
-                if (m := re.search(r"blocked for ([0-9.]+) seconds", line))
-            ),
-            default=0.0,
-        )
+        counted: list[tuple[str, float, float]] = []  # component, logged at, seconds
+        waking = 0
+        for component, line in lines:
+            stamp = STAMP.search(line)
+            at = (parse_time(stamp.group(0)) if stamp else None) or 0.0
+            if frozen <= at <= resumed + 30:
+                waking += 1
+                continue
+            held = re.search(r"blocked for ([0-9.]+) seconds", line)
+            counted.append((component, at, float(held.group(1)) if held else 0.0))
+        ran = waited = 0.0
+        if self.sched is not None:
+            for component, at, length in counted:
+                r, w = self.sched.split(component, at - length, at)
+                ran, waited = ran + r, waited + w
+        blocked = sum(c[2] for c in counted)
+        longest = max((c[2] for c in counted), default=0.0)
         figure = (
-            f"'async thread was blocked' warnings: {len(lines) - len(waking)}, longest {longest:.2f} s "
-            f"(plus {len(waking)} logged by the frozen triggerer on waking); informational, not a "
-            f"drill criterion: load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+            f"'async thread was blocked' warnings: {len(counted)}, longest {longest:.2f} s, {blocked:.1f} s "
+            f"in all, of which the busiest triggerer process ran {ran:.1f} s and waited for a CPU "
+            f"{waited:.1f} s (plus {waking} logged by the frozen triggerer on waking); informational, not "
+            f"a drill criterion: load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
         )
         self.rows.append(Row("- triggerer", figure, True))
 
@@ -752,6 +799,8 @@ def run(profile: Profile, root: Path, say: Callable[[str], None]) -> int:
         with topology(drill, patch) as (pg, redis):
             with drill.af:
                 say(f"Airflow up (API {drill.af.url}), triggerer jobs {drill.af.job_ids}")
+                drill.sched = SchedSampler(drill.af)
+                drill.sched.start()
                 drill.af.wait_for_dags(["drill_waits", "drill_download", "drill_deadline"], timeout=300)
                 drill.create_waits()
                 drill.ramp()
