@@ -540,7 +540,8 @@ class Drill:
         self.rows.append(
             Row(
                 "6 SIGSTOP triggerer",
-                f"frozen {freeze} s; {adopted}/{len(held)} waits moved ({runs} of them run "
+                f"frozen {self.freeze_window[1] - frozen_at:.0f} s (until every wait had moved, at most "
+                f"{freeze} s); {adopted}/{len(held)} waits moved ({runs} of them run "
                 f"operators', cancel_on_kill on), last next poll "
                 f"{delay:.1f} s after the freeze; after SIGCONT it was "
                 f"{'running' if alive else 'gone (restarted)'} and held {now_held} of them; "

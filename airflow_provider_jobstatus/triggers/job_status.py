@@ -167,7 +167,31 @@ class JobStatusTrigger(BaseTrigger):
         await outlast_cancels(self._cancel_job_on_kill(), ON_KILL_SECONDS)
 
     async def _cancel_job_on_kill(self) -> None:
-        await (await _wait_module()).cancel_on_kill(self)
+        wait = await _wait_module()
+        if not await self._job_has_ended():
+            await wait.cancel_on_kill(self)
+
+    async def _job_has_ended(self) -> bool:
+        """Whether the vendor says the job has ended: there is nothing to cancel, and another copy
+        of this trigger (Airflow may run one briefly in two triggerers) has ended the wait, which
+        is why the task is no longer deferred although nobody killed it. Unknown: False."""
+        from airflow_provider_jobstatus.errors import JobStatusError
+        from airflow_provider_jobstatus.hooks import JobStatusHook
+
+        try:
+            hook = await JobStatusHook.afor_connection(self.conn_id, retries=1)
+            async with hook:
+                status = await hook.aget_job_status(self.job_id, retries=1, **self.vendor_options)
+        except JobStatusError:
+            return False
+        if not status.state.is_terminal:
+            return False
+        self.log.info(
+            "Job %r: trigger stopped, but the job has already ended (%s): nothing to cancel",
+            self.job_id,
+            status.raw_status,
+        )
+        return True
 
 
 #: seconds between the stall watch's wake-ups, and the least overshoot it records

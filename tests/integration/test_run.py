@@ -395,6 +395,26 @@ def test_trigger_on_kill_after_a_freeze_is_a_reassignment(
     assert sim.job(job["job_id"])["canceled"] is True
 
 
+def test_trigger_on_kill_of_an_ended_job_sends_no_cancel(
+    sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two copies of one trigger (a frozen triggerer's and its adopter's): the one that saw the job
+    end resumed the task, so the other finds the task no longer deferred when Airflow stops it;
+    the job has ended, so no cancel is sent (the drill's SIGSTOP drill sent one so)."""
+    from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+    monkeypatch.setattr(
+        RuntimeTaskInstance, "get_task_states", staticmethod(lambda **q: {"r": {"run_alteryx": "failed"}})
+    )
+    job = sim.create_job("alteryx", outcome="canceled", seconds=0)
+    trigger = JobStatusTrigger(conn_id="alteryx_default", job_id=job["job_id"], cancel_on_kill=True)
+    trigger.task_instance = TaskInstanceKey()  # type: ignore[assignment]
+    sim.clear_requests()
+    asyncio.run(trigger.on_kill())
+    counts = sim.requests(include_log=False)["counts"]
+    assert not {route for route in counts if "cancel" in route}, counts
+
+
 def test_trigger_on_kill_outlasts_the_triggerers_repeated_cancels(
     sim: Simulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
