@@ -18,3 +18,15 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
         patched_environ(server.connection_env()),
     ):
         yield server
+
+
+@pytest.fixture(autouse=True)
+def no_resume_hold_off(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A deferring task's resumption is held ``min_heartbeat_interval`` + 5 s (the late-exit race):
+    10 s of sleep in every test that runs a wait to its end in this process, where no worker can
+    exit late. Tests of the hold-off itself are marked ``resume_hold_off`` and keep it."""
+    if request.node.get_closest_marker("resume_hold_off") is None:
+        from airflow_provider_jobstatus.triggers import outcome
+
+        monkeypatch.setenv("AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL", "0")
+        monkeypatch.setattr(outcome, "RESUME_MARGIN", 0.0)

@@ -159,6 +159,7 @@ def test_start_from_trigger_is_refused_before_airflow_3_3() -> None:
         sensor("playment", "job-9", start_from_trigger=True, timeout=300)
 
 
+@pytest.mark.resume_hold_off
 def test_deferral_holds_the_resumption_and_carries_the_ending(sim: Simulator) -> None:
     from types import SimpleNamespace
 

@@ -104,7 +104,7 @@ def test_the_wheel_holds_the_package_and_nothing_else(dists: Dists) -> None:
         "py.typed",
         "testing/pytest_plugin.py",
         "testing/simulator/__main__.py",
-        "testing/jobs.py",
+        "testing/connections.py",
     ):
         assert f"{PACKAGE}/{needed}" in names
     assert not set(NOT_IN_THE_WHEEL) & names

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
+from starlette.routing import BaseRoute, Route
+
 from .content import iter_bytes
 from .faults import Fault
 from .state import ResultFile, SimError, SimState
@@ -353,6 +355,25 @@ class VendorEndpoint:
                     logged = fault.kind if fault is not None else None
         finally:
             record(status, logged)
+
+
+def vendor_routes(
+    state: SimState, vendor: str, fault_reply: FaultReplier, table: list[tuple[str, str, str, Handler]]
+) -> list[BaseRoute]:
+    """A vendor's API as rows of (methods, path, route name, handler); ``status`` routes may also
+    answer a status the provider does not know (the ``unknown_status`` fault)."""
+
+    def faults(name: str) -> frozenset[str]:
+        return STATUS_FAULTS if name.startswith("status") else ROUTE_FAULTS
+
+    return [
+        Route(
+            path,
+            VendorEndpoint(state, vendor, name, handler, fault_reply, faults(name)),
+            methods=methods.split(","),
+        )
+        for methods, path, name, handler in table
+    ]
 
 
 class ControlEndpoint:

@@ -8,11 +8,11 @@ import binascii
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from ..catalog import PHASES, PREFIXES, UNDOCUMENTED_STATUS
 from ..faults import Fault
-from ..http import STATUS_FAULTS, Ctx, Reply, VendorEndpoint, file_reply, html_502, json_reply
+from ..http import Ctx, Reply, file_reply, html_502, json_reply, vendor_routes
 from ..state import Job, Observation, SimState
 from ._util import attachment, iso_utc, retry_after_header, same, start_fault, whole_seconds
 
@@ -254,35 +254,16 @@ async def cancel(ctx: Ctx) -> Reply:
 
 
 def routes(state: SimState) -> list[BaseRoute]:
-    return [
-        Route(
-            f"{PREFIX}/v3/workflows/{{workflow_id}}/jobs",
-            VendorEndpoint(state, VENDOR, "start", start, fault_reply),
-            methods=["POST"],
-        ),
-        Route(
-            f"{PREFIX}/v3/jobs/{{job_id}}",
-            VendorEndpoint(state, VENDOR, "cancel", cancel, fault_reply),
-            methods=["DELETE"],
-        ),
-        Route(
-            f"{PREFIX}/oauth2/token",
-            VendorEndpoint(state, VENDOR, "token", token, fault_reply),
-            methods=["POST"],
-        ),
-        Route(
-            f"{PREFIX}/v3/jobs/{{job_id}}",
-            VendorEndpoint(state, VENDOR, "status", job_status, fault_reply, STATUS_FAULTS),
-            methods=["GET"],
-        ),
-        Route(
-            f"{PREFIX}/v3/workflows/{{workflow_id}}/jobs",
-            VendorEndpoint(state, VENDOR, "workflow_jobs", workflow_jobs, fault_reply),
-            methods=["GET"],
-        ),
-        Route(
-            f"{PREFIX}/v1/jobs/{{job_id}}/output/{{output_id}}",
-            VendorEndpoint(state, VENDOR, "output", job_output, fault_reply),
-            methods=["GET"],
-        ),
-    ]
+    return vendor_routes(
+        state,
+        VENDOR,
+        fault_reply,
+        [
+            ("POST", f"{PREFIX}/v3/workflows/{{workflow_id}}/jobs", "start", start),
+            ("DELETE", f"{PREFIX}/v3/jobs/{{job_id}}", "cancel", cancel),
+            ("POST", f"{PREFIX}/oauth2/token", "token", token),
+            ("GET", f"{PREFIX}/v3/jobs/{{job_id}}", "status", job_status),
+            ("GET", f"{PREFIX}/v3/workflows/{{workflow_id}}/jobs", "workflow_jobs", workflow_jobs),
+            ("GET", f"{PREFIX}/v1/jobs/{{job_id}}/output/{{output_id}}", "output", job_output),
+        ],
+    )

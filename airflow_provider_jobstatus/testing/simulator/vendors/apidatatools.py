@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from ..catalog import PHASES, PREFIXES, UNDOCUMENTED_STATUS
 from ..faults import Fault
-from ..http import STATUS_FAULTS, Ctx, Reply, VendorEndpoint, html_502, json_reply
+from ..http import Ctx, Reply, html_502, json_reply, vendor_routes
 from ..state import Job, Observation, SimState
 from ._util import preview, retry_after_header, same, start_fault
 
@@ -113,18 +113,13 @@ async def job_status(ctx: Ctx) -> Reply:
 
 
 def routes(state: SimState) -> list[BaseRoute]:
-    return [
-        Route(
-            f"{PREFIX}/{{tool}}", VendorEndpoint(state, VENDOR, "start", start, fault_reply), methods=["POST"]
-        ),
-        Route(
-            f"{PREFIX}/jobs/{{job_id}}",
-            VendorEndpoint(state, VENDOR, "status", job_status, fault_reply, STATUS_FAULTS),
-            methods=["GET"],
-        ),
-        Route(
-            f"{PREFIX}/status-api/{{job_id}}",
-            VendorEndpoint(state, VENDOR, "status_api", job_status, fault_reply, STATUS_FAULTS),
-            methods=["GET"],
-        ),
-    ]
+    return vendor_routes(
+        state,
+        VENDOR,
+        fault_reply,
+        [
+            ("POST", f"{PREFIX}/{{tool}}", "start", start),
+            ("GET", f"{PREFIX}/jobs/{{job_id}}", "status", job_status),
+            ("GET", f"{PREFIX}/status-api/{{job_id}}", "status_api", job_status),
+        ],
+    )

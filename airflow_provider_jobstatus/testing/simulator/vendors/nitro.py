@@ -6,11 +6,11 @@ import json
 from typing import Any
 
 from starlette.requests import Request
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from ..catalog import NITRO_ERROR_TYPES, PREFIXES, UNDOCUMENTED_STATUS
 from ..faults import Fault
-from ..http import STATUS_FAULTS, Ctx, Reply, VendorEndpoint, file_reply, html_502, json_reply
+from ..http import Ctx, Reply, file_reply, html_502, json_reply, vendor_routes
 from ..state import Job, Observation, SimState
 from ._util import attachment, retry_after_header, same, start_fault, whole_seconds
 
@@ -246,14 +246,14 @@ async def start(ctx: Ctx) -> Reply:
 
 
 def routes(state: SimState) -> list[BaseRoute]:
-    def ep(route: str, handler: Any, faults: frozenset[str] | None = None) -> VendorEndpoint:
-        if faults is None:
-            return VendorEndpoint(state, VENDOR, route, handler, fault_reply)
-        return VendorEndpoint(state, VENDOR, route, handler, fault_reply, faults)
-
-    return [
-        Route(f"{PREFIX}/oauth/token", ep("token", token), methods=["POST"]),
-        *(Route(f"{PREFIX}/{operation}", ep("start", start), methods=["POST"]) for operation in TOOLS),
-        Route(f"{PREFIX}/jobs/{{job_id}}/status", ep("status", job_status, STATUS_FAULTS), methods=["GET"]),
-        Route(f"{PREFIX}/jobs/{{job_id}}", ep("result", job_result), methods=["GET"]),
-    ]
+    return vendor_routes(
+        state,
+        VENDOR,
+        fault_reply,
+        [
+            ("POST", f"{PREFIX}/oauth/token", "token", token),
+            *(("POST", f"{PREFIX}/{operation}", "start", start) for operation in TOOLS),
+            ("GET", f"{PREFIX}/jobs/{{job_id}}/status", "status", job_status),
+            ("GET", f"{PREFIX}/jobs/{{job_id}}", "result", job_result),
+        ],
+    )

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from ..catalog import PREFIXES, UNDOCUMENTED_STATUS
 from ..faults import Fault
-from ..http import STATUS_FAULTS, Ctx, Reply, VendorEndpoint, html_502, json_reply
+from ..http import Ctx, Reply, html_502, json_reply, vendor_routes
 from ..state import Job, Observation, SimState
 from ._util import iso_utc, retry_after_header, same, start_fault
 
@@ -138,12 +138,12 @@ async def start(ctx: Ctx) -> Reply:
 
 
 def routes(state: SimState) -> list[BaseRoute]:
-    endpoint = VendorEndpoint(state, VENDOR, "status", job_check, fault_reply, STATUS_FAULTS)
-    return [
-        Route(f"{PREFIX}/v1/job/check", endpoint, methods=["POST", "GET"]),
-        Route(
-            f"{PREFIX}/v1/{{endpoint:path}}",
-            VendorEndpoint(state, VENDOR, "start", start, fault_reply),
-            methods=["POST"],
-        ),
-    ]
+    return vendor_routes(
+        state,
+        VENDOR,
+        fault_reply,
+        [
+            ("POST,GET", f"{PREFIX}/v1/job/check", "status", job_check),
+            ("POST", f"{PREFIX}/v1/{{endpoint:path}}", "start", start),
+        ],
+    )

@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from ..catalog import PREFIXES, UNDOCUMENTED_STATUS
 from ..faults import Fault
-from ..http import STATUS_FAULTS, Ctx, Reply, VendorEndpoint, html_502, json_reply
+from ..http import Ctx, Reply, html_502, json_reply, vendor_routes
 from ..state import Job, Observation, SimState
 from ._util import retry_after_header, same, start_fault
 
@@ -160,25 +160,14 @@ async def create_job(ctx: Ctx) -> Reply:
 
 
 def routes(state: SimState) -> list[BaseRoute]:
-    return [
-        Route(
-            f"{PREFIX}/v1/projects/{{project_id}}/jobs",
-            VendorEndpoint(state, VENDOR, "start", create_job, fault_reply),
-            methods=["POST"],
-        ),
-        Route(
-            f"{PREFIX}/v1/projects/{{project_id}}/jobs/{{job_id}}",
-            VendorEndpoint(state, VENDOR, "status", job_result, fault_reply, STATUS_FAULTS),
-            methods=["GET"],
-        ),
-        Route(
-            f"{PREFIX}/v1/projects/{{project_id}}/batch/{{batch_id}}",
-            VendorEndpoint(state, VENDOR, "batch", batch_page, fault_reply),
-            methods=["GET"],
-        ),
-        Route(
-            f"{PREFIX}/v1/attachments",
-            VendorEndpoint(state, VENDOR, "attachments", attachments, fault_reply),
-            methods=["GET"],
-        ),
-    ]
+    return vendor_routes(
+        state,
+        VENDOR,
+        fault_reply,
+        [
+            ("POST", f"{PREFIX}/v1/projects/{{project_id}}/jobs", "start", create_job),
+            ("GET", f"{PREFIX}/v1/projects/{{project_id}}/jobs/{{job_id}}", "status", job_result),
+            ("GET", f"{PREFIX}/v1/projects/{{project_id}}/batch/{{batch_id}}", "batch", batch_page),
+            ("GET", f"{PREFIX}/v1/attachments", "attachments", attachments),
+        ],
+    )
