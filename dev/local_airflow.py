@@ -721,10 +721,17 @@ class LocalAirflow:
 
     def api(self, method: str, path: str, *, ok: Sequence[int] = (), **kwargs: Any) -> Any:
         """Call the REST API (``/api/v2/...``) as admin; the JSON answer, or LocalAirflowError."""
-        for attempt in (1, 2):
-            headers = {"Authorization": f"Bearer {self.token(refresh=attempt == 2)}"}
+        refresh = False
+        for _ in range(5):
+            headers = {"Authorization": f"Bearer {self.token(refresh=refresh)}"}
             response = self.client().request(method, path, headers=headers, **kwargs)
-            if response.status_code != 401:
+            if response.status_code == 401 and not refresh:
+                refresh = True
+            elif response.status_code == 500 and "Database error" in response.text:
+                # SQLite's one writer: under load a busy database answers 500 before the call
+                # changed anything (the audit-log insert comes first), so it is safe to repeat
+                time.sleep(2.0)
+            else:
                 break
         if response.is_success or response.status_code in ok:
             return response.json() if response.content else None

@@ -109,8 +109,16 @@ class JobStatusHook(BaseHook):
         """The same, fetching the connection without blocking the event loop (triggers)."""
         conn = await shared_connection(conn_id)
         hook = hook_class_for(conn.conn_type, conn_id)(conn_id, **kwargs)
+        key = (conn_id, hook.vendor_name, hook._timeout, hook._connect_timeout)
+        shared = _shared_settings.get(key)
+        if shared is not None and shared[0] is conn:  # the same lookup: the same settings
+            hook._settings = shared[1]
+            return hook
         hook._settings = hook._settings_from(conn)
         await _amask_proxy(hook._settings)
+        if len(_shared_settings) >= 1024:
+            _shared_settings.clear()
+        _shared_settings[key] = (conn, hook._settings)
         return hook
 
     def settings(self) -> ConnSettings:
@@ -407,6 +415,11 @@ CONNECTION_MAX_AGE = 30.0
 _connections: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SharedAnswers] = (
     weakref.WeakKeyDictionary()
 )
+
+
+#: the settings built from the connection :func:`shared_connection` last handed out, per hook
+#: options: the waits that start together share one (frozen) copy instead of one each
+_shared_settings: dict[tuple[str, str, float | None, float | None], tuple[Any, ConnSettings]] = {}
 
 
 def _aretrying(kwargs: dict[str, Any], once: Callable[[], Awaitable[T]]) -> Callable[[], Awaitable[T]]:

@@ -108,7 +108,9 @@ class JobStatusSensor(BaseSensorOperator):
                 trigger_cls=_TRIGGER_PATH,
                 next_method="execute_complete",
                 # no worker ran, so none can exit late; whether this try may retry is not known yet
-                trigger_kwargs=self._trigger_kwargs(None, None, Ending.of(self), not_before=None),
+                trigger_kwargs=JobStatusTrigger.compact_kwargs(
+                    self._trigger_kwargs(None, None, Ending.of(self), not_before=None)
+                ),
                 next_kwargs=None,
                 timeout=timedelta(seconds=self.timeout),
             )

@@ -140,6 +140,19 @@ async def task_end_event(trigger: JobStatusTrigger, payload: dict[str, Any]) -> 
 class _Wait:
     """The state of one wait: what was last seen, how long faults have lasted."""
 
+    __slots__ = (
+        "backoff",
+        "delay",
+        "failures",
+        "faults_since",
+        "final_check_done",
+        "hook",
+        "last",
+        "not_found_since",
+        "t",
+        "vendor",
+    )
+
     def __init__(self, trigger: JobStatusTrigger, hook: JobStatusHook) -> None:
         self.t = trigger
         self.hook = hook

@@ -9,7 +9,9 @@ do until they have lasted ``transient_fault_tolerance`` seconds.
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
+import inspect
 import time
 import weakref
 from collections.abc import AsyncIterator, Coroutine
@@ -109,6 +111,21 @@ class JobStatusTrigger(BaseTrigger):
                 "not_before": self.not_before,
             },
         )
+
+    @classmethod
+    def compact_kwargs(cls, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """``kwargs`` without the entries the trigger would take by default (nulls, empty vendor
+        options, default tolerances): a ``start_from_trigger`` task carries them in its serialized
+        DAG, and the triggerer keeps a copy of that DAG for every such trigger it runs. The trigger
+        built from the result is the same; stored kwargs that name every entry still load."""
+        defaults = _init_defaults(cls)
+
+        def default(name: str, value: Any) -> bool:
+            if name == "vendor_options":
+                return not value
+            return name in defaults and value == defaults[name]
+
+        return {name: value for name, value in kwargs.items() if not default(name, value)}
 
     def deadline(self) -> tuple[float, str]:
         """The nearer of the two deadlines and which one it is.
@@ -269,6 +286,15 @@ async def outlast_cancels(work: Coroutine[Any, Any, None], seconds: float) -> No
         raise cancelled
     if task.done() and not task.cancelled():
         task.result()
+
+
+@functools.cache
+def _init_defaults(cls: type[JobStatusTrigger]) -> dict[str, Any]:
+    return {
+        name: param.default
+        for name, param in inspect.signature(cls.__init__).parameters.items()
+        if param.default is not inspect.Parameter.empty
+    }
 
 
 _WAIT_MODULE = "airflow_provider_jobstatus.triggers._wait"

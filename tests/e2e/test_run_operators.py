@@ -24,7 +24,7 @@ from tests.e2e.conftest import E2E_DAGS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600, method="thread")]
 
-DAGS = ["e2e_run_reattach", "e2e_run_cancel", "e2e_run_timeout"]
+DAGS = ["e2e_run_reattach", "e2e_run_cancel", "e2e_run_timeout", "e2e_run_end_from_trigger"]
 
 
 def until(what: str, check: Any, timeout: float = 180.0, interval: float = 0.5) -> Any:
@@ -42,9 +42,7 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
     with Simulator() as sim:
         # the jobs the DAGs will start, chosen here without touching the DAGs' payloads
         sim.plan_starts("nitro", {"outcome": "succeeded", "seconds": 45})
-        sim.plan_starts(
-            "alteryx", {"outcome": "succeeded", "seconds": 900}, {"outcome": "succeeded", "seconds": 900}
-        )
+        sim.plan_starts("alteryx", *[{"outcome": "succeeded", "seconds": 900}] * 3)
         sim.plan_starts("pdfco", {"outcome": "succeeded", "seconds": 900})
         airflow = LocalAirflow(
             tmp_path_factory.mktemp("airflow_run"), E2E_DAGS, env=connection_env(sim), parallelism=4
@@ -88,6 +86,12 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
             timeout_job = airflow.xcom(
                 "e2e_run_timeout", runs["e2e_run_timeout"], "run_alteryx", key="job_id"
             )
+            eft = runs["e2e_run_end_from_trigger"]
+            eft_xcoms = {
+                (task, key): airflow.xcom("e2e_run_end_from_trigger", eft, task, key=key)
+                for task in ("run_apidatatools", "run_alteryx")
+                for key in ("job_id", "return_value")
+            }
             yield {
                 "sim": sim,
                 "airflow": airflow,
@@ -96,6 +100,7 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
                 "starts": sim.starts(),
                 "jobs": {"cancel_alteryx": alteryx_job, "cancel_pdfco": pdfco_job, "timeout": timeout_job},
                 "killed_pid": pid,
+                "eft_xcoms": eft_xcoms,
             }
 
 
@@ -137,6 +142,25 @@ def test_a_run_that_times_out_cancels_its_job(outcome: dict[str, Any]) -> None:
     watch = outcome["watches"]["e2e_run_timeout"]
     assert watch.state == "failed" and watch.final["run_alteryx"].try_number == 1
     assert sim.job(outcome["jobs"]["timeout"])["canceled"] is True
-    # one cancel per canceled run: the marked-failed one and the timed-out one
-    assert outcome["starts"]["canceled"]["alteryx"] == 2
-    assert outcome["starts"]["created"]["alteryx"] == 2
+    # one cancel per canceled run: the marked-failed one and the two timed-out ones
+    assert outcome["starts"]["canceled"]["alteryx"] == 3
+    assert outcome["starts"]["created"]["alteryx"] == 3
+
+
+def test_the_triggerer_ends_a_run_operator_with_end_from_trigger(outcome: dict[str, Any]) -> None:
+    airflow: LocalAirflow = outcome["airflow"]
+    sim: Simulator = outcome["sim"]
+    dag, run = "e2e_run_end_from_trigger", outcome["runs"]["e2e_run_end_from_trigger"]
+    final = {task: (row.state, row.try_number) for task, row in outcome["watches"][dag].final.items()}
+    assert final == {"run_apidatatools": ("success", 1), "run_alteryx": ("failed", 1)}, final
+    for task in final:
+        events = [row["event"] for row in airflow.event_log(dag, run) if row["task_id"] == task]
+        # one worker run (submit, first check), the deferral, and nothing on a worker after it
+        assert events[:2] == ["running", "deferred"] and "running" not in events[2:], (task, events)
+    xcoms = outcome["eft_xcoms"]
+    job_id = xcoms[("run_apidatatools", "job_id")]
+    status = xcoms[("run_apidatatools", "return_value")]
+    assert isinstance(status, dict) and status["state"] == "succeeded" and status["job_id"] == job_id, status
+    timed_out = xcoms[("run_alteryx", "job_id")]
+    assert xcoms[("run_alteryx", "return_value")] is None
+    assert sim.job(timed_out)["canceled"] is True

@@ -23,7 +23,7 @@ from airflow_provider_jobstatus.status import JobState, JobStatus
 from airflow_provider_jobstatus.testing.simulator import Simulator
 from airflow_provider_jobstatus.triggers.events import done_event, timeout_event
 from airflow_provider_jobstatus.triggers.job_status import JobStatusTrigger
-from airflow_provider_jobstatus.triggers.outcome import DEFER_TIMEOUT_MARGIN
+from airflow_provider_jobstatus.triggers.outcome import DEFER_TIMEOUT_MARGIN, Ending
 from tests.airflow_versions import needs_start_from_trigger, refuses_start_from_trigger
 
 
@@ -150,7 +150,11 @@ def test_start_from_trigger_builds_start_trigger_args() -> None:
     assert args.next_method == "execute_complete" and args.timeout == timedelta(seconds=300)
     assert args.trigger_kwargs is not None and args.trigger_kwargs["job_id"] == "job-9"
     assert JobStatusSensor.start_trigger_args.trigger_kwargs == {}  # the class default is untouched
-    JobStatusTrigger(**args.trigger_kwargs)  # the kwargs build the trigger
+    # only what differs from the trigger's defaults is carried (the triggerer keeps the serialized
+    # DAG for each trigger), and the trigger built from it is the one the full kwargs build
+    assert set(args.trigger_kwargs) == {"conn_id", "job_id", "poll_interval"}
+    full = task._trigger_kwargs(None, None, Ending.of(task), not_before=None)
+    assert JobStatusTrigger(**args.trigger_kwargs).serialize() == JobStatusTrigger(**full).serialize()
 
 
 @refuses_start_from_trigger
@@ -197,6 +201,7 @@ def test_start_from_trigger_with_end_from_trigger_knows_only_a_task_without_retr
     args = sensor("playment", "job-9", start_from_trigger=True, end_from_trigger=True).start_trigger_args
     assert args is not None and args.trigger_kwargs is not None
     assert args.trigger_kwargs["end_from_trigger"]["retry_possible"] is False
-    assert args.trigger_kwargs["not_before"] is None  # no worker ran: none can exit late
+    # no worker ran: none can exit late
+    assert JobStatusTrigger(**args.trigger_kwargs).not_before is None
     retried = sensor("playment", "job-9", start_from_trigger=True, end_from_trigger=True, retries=1)
     assert retried.start_trigger_args.trigger_kwargs["end_from_trigger"]["retry_possible"] is None  # type: ignore[index]

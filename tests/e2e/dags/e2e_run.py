@@ -8,6 +8,7 @@ from airflow.sdk import DAG
 
 from airflow_provider_jobstatus.operators.run import (
     AlteryxRunWorkflowOperator,
+    ApiDataToolsRunJobOperator,
     NitroRunJobOperator,
     PdfCoRunJobOperator,
 )
@@ -46,4 +47,24 @@ with DAG(dag_id="e2e_run_timeout", schedule=None, catchup=False, tags=["jobstatu
         workflow_id="wf-timeout",
         poll_interval=2,
         timeout=20,
+    )
+
+# ended by the triggerer itself: a success (status dict and job id in XCom) and a timeout (the
+# job is canceled there); nothing runs on a worker after the deferral
+with DAG(dag_id="e2e_run_end_from_trigger", schedule=None, catchup=False, tags=["jobstatus", "e2e"]):
+    ApiDataToolsRunJobOperator(
+        task_id="run_apidatatools",
+        conn_id="apidatatools_default",
+        tool="/json-to-csv-api",
+        source_url="https://example.com/in.json",
+        poll_interval=1,
+        end_from_trigger=True,
+    )
+    AlteryxRunWorkflowOperator(
+        task_id="run_alteryx",
+        conn_id="alteryx_default",
+        workflow_id="wf-eft-timeout",
+        poll_interval=2,
+        timeout=20,
+        end_from_trigger=True,
     )

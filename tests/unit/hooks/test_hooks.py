@@ -388,3 +388,21 @@ def test_tokens_are_registered_with_the_secrets_masker(monkeypatch: pytest.Monke
     fast(NitroHook, "nit_mask", Recorder(server.route(NITRO_RUNNING))).get_job_status("n1")
     assert server.valid is not None
     assert server.valid not in str(redact(f"Authorization: Bearer {server.valid}"))
+
+
+async def test_waits_share_the_settings_of_one_lookup_and_see_a_rotated_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from airflow_provider_jobstatus.hooks import base
+
+    set_conn(monkeypatch, "shared_nitro", "nitro", host=API, login="id", password="old-secret")
+    first, second = [await JobStatusHook.afor_connection("shared_nitro", retries=1) for _ in range(2)]
+    assert first.settings() is second.settings()  # a thousand waits: one copy, one secret hash
+    timed = await JobStatusHook.afor_connection("shared_nitro", timeout=5.0)
+    assert timed.settings().client.timeout == 5.0 and first.settings().client.timeout != 5.0
+    # the shared lookup expires (CONNECTION_MAX_AGE): the next wait reads the rotated key
+    set_conn(monkeypatch, "shared_nitro", "nitro", host=API, login="id", password="new-secret")
+    base._connections.clear()
+    rotated = await JobStatusHook.afor_connection("shared_nitro", retries=1)
+    assert rotated.settings().creds.secret == "new-secret"
+    assert first.settings().creds.secret == "old-secret"
