@@ -1,17 +1,25 @@
 """``make bench-triggerer``: N concurrent waits in one real triggerer, ours and providers-http's
 side by side, net of Airflow's own cost of the same number of deferred triggers.
 
-For each kind (``jobstatus``: JobStatusSensor; ``http``: HttpSensorTrigger on the same Nitro jobs'
-result endpoint, which answers 404 while a job runs; ``datetime``: DateTimeTriggers firing after
-the window) a fresh local Airflow (SQLite, LocalExecutor, one triggerer) runs N unmapped
-``start_from_trigger`` tasks, so no worker runs before the wait. Once all N are deferred, a
-measuring window opens in which ``--ending`` jobs end at spread-out moments (lag is measured on
-those: the trigger's "fired" log time minus the job's end); the rest keep running. Reported per
-kind: the triggerer's processes' (supervisor and trigger runner) CPU seconds per poll and RSS per
-wait from ``/proc``, gross and net of the DateTimeTrigger floor; lag p50/p99; and the triggerer's
-"async thread was blocked" warnings.
+For each kind (``ours``: JobStatusSensor; ``theirs``: HttpSensorTrigger on the same Nitro jobs'
+result endpoint, which answers 404 while a job runs; ``floor``: DateTimeTriggers firing a day later)
+a fresh local Airflow (SQLite, LocalExecutor, one triggerer) runs N unmapped ``start_from_trigger``
+tasks (the DAGs of ``benchmarks/dags/bench_memory_waits.py``, ``--per-dag`` tasks each), so no worker
+runs before the wait. Once the trigger runner reports all N triggers running, a measuring window
+opens in which ``--ending`` jobs end at spread-out moments (lag is measured on those: the trigger's
+"fired" log time minus the job's end; each then resumes on a worker for ``execute_complete``); the
+rest keep running. Reported per kind: the triggerer's processes' (supervisor and trigger runner) CPU
+seconds per poll and RSS per wait from ``/proc`` (RSS: median over the window less the same
+triggerer's median before any trigger), gross and net of the DateTimeTrigger floor; lag p50/p99;
+and the triggerer's "async thread was blocked" warnings in the window (and, apart, while the
+triggers were being created: Airflow's own work).
 
-    python benchmarks/triggerer_real.py --waits 1000 --poll 10 --window 300 --ending 50
+The waits are spread over DAGs of ``--per-dag`` tasks (10): Airflow 3.3 hands a trigger started from
+the trigger its whole serialized DAG and the trigger runner deserializes and keeps a copy of it per
+trigger; with all 1,000 in one DAG that is quadratic (each trigger takes ~0.1-0.5 s of the loop to
+create, the runner goes silent past the triggerer's health check, and it holds ~2.5 GiB).
+
+    python -m benchmarks.triggerer_real --waits 1000 --poll 10 --window 300 --ending 50
 """
 
 from __future__ import annotations
@@ -23,18 +31,25 @@ import re
 import statistics
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from airflow_provider_jobstatus.testing.connections import connection_env
 from airflow_provider_jobstatus.testing.simulator import Simulator
+from benchmarks.triggerer_memory import DAG_PREFIX, DAGS, SPEC_VARIABLE, _bearer, _jobs, process_tree_rss
 from dev.local_airflow import LocalAirflow, parse_time, read_log_events
 
-DAGS = Path(__file__).resolve().parent / "dags"
-DAG_ID = "bench_start_from_trigger"
-BLOCKED = re.compile(r"async thread was blocked", re.IGNORECASE)
+BLOCKED = re.compile(r"^(\S+) .*async thread was blocked for ([0-9.]+) seconds", re.IGNORECASE | re.M)
+RUNNING = re.compile(r"(\d+) triggers currently running")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+KINDS = ("floor", "ours", "theirs")
+#: on request: ours with the sensor's ``seen_status`` set, so its trigger never logs (the
+#: triggerer's supervisor keeps a log handler per trigger that has logged; the floor never logs)
+COLUMNS = {
+    "ours": "ours (JobStatusTrigger)",
+    "quiet": "ours, never logging",
+    "theirs": "theirs (HttpSensorTrigger)",
+}
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -48,26 +63,10 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / CLOCK_TICKS
 
 
-def rss_kib(pids: list[int]) -> int:
-    total = 0
-    for pid in pids:
-        try:
-            status = Path(f"/proc/{pid}/status").read_text()
-        except OSError:
-            continue
-        match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.M)
-        total += int(match.group(1)) if match else 0
-    return total
-
-
-def requests_served(sim: Simulator) -> int:
-    return int(sim.requests(include_log=False)["total"])
-
-
-def end_job(sim: Simulator, job_id: str) -> float:
-    """Finish a held job now; when it ended."""
-    sim.finish(job_ids=[job_id])
-    return time.time()
+def polls_served(sim: Simulator) -> int:
+    """Nitro status and result requests answered so far (ours polls one, theirs the other)."""
+    counts = sim.requests(include_log=False)["counts"]
+    return sum(int(n) for route, n in counts.items() if route in ("nitro.status", "nitro.result"))
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -77,101 +76,132 @@ def percentile(values: list[float], q: float) -> float | None:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def sample_rss(pid: int, seconds: float, every: float) -> float:
+    samples: list[int] = []
+    end = time.monotonic() + seconds
+    while True:
+        samples.append(sum(process_tree_rss(pid).values()))
+        if time.monotonic() + every > end:
+            return float(statistics.median(samples))
+        time.sleep(every)
+
+
+def triggerer_log(af: LocalAirflow) -> str:
+    return (af.process_logs / "triggerer.log").read_text(errors="replace")
+
+
+def wait_running(af: LocalAirflow, waits: int, timeout: float) -> None:
+    """Until the trigger runner says it runs ``waits`` triggers (it says so once a minute): then
+    every trigger is created, not only assigned."""
+    deadline = time.monotonic() + timeout
+    while True:
+        af.check_alive()
+        counts = [int(n) for n in RUNNING.findall(triggerer_log(af))]
+        if counts and counts[-1] >= waits:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"after {timeout:.0f} s the triggerer runs {counts[-1:] or 0} of {waits}")
+        time.sleep(2.0)
+
+
+def blocked_between(text: str, since: float, until: float) -> list[float]:
+    return [
+        float(seconds)
+        for stamp, seconds in BLOCKED.findall(text)
+        if since <= (parse_time(stamp) or 0.0) <= until
+    ]
+
+
 def measure(kind: str, args: argparse.Namespace, root: Path) -> dict[str, Any]:
     home = root / kind
     home.mkdir()
     with Simulator() as sim:
-        job_ids = [sim.create_job("nitro", hold=True)["job_id"] for _ in range(args.waits)]
-        token, _ = sim.state.issue_token("nitro")
-        fire_at = datetime.now(timezone.utc) + timedelta(hours=2)
-        plan = {
+        if kind == "floor":
+            job_ids = _jobs(kind, sim, args.waits)  # a moment a day away
+        else:
+            job_ids = [str(sim.create_job("nitro", hold=True)["job_id"]) for _ in range(args.waits)]
+        spec: dict[str, Any] = {
             "kind": kind,
             "job_ids": job_ids,
-            "poll": args.poll,
-            "headers": {"Authorization": f"Bearer {token}"},  # benchmark only: a real DAG never does this
-            "fire_at": fire_at.isoformat(),
+            "interval": args.poll,
+            "per_dag": args.per_dag,
         }
-        plan_file = home / "plan.json"
-        plan_file.write_text(json.dumps(plan))
-        http = json.dumps({"conn_type": "http", "host": sim.url})  # endpoint: nitro/jobs/<id>
+        if kind == "theirs":
+            spec["headers"] = _bearer(sim)  # benchmark only: a real DAG never does this
+        spec_file = home / "spec.json"
+        spec_file.write_text(json.dumps(spec))
+        dag_ids = [f"{DAG_PREFIX}_{n:03d}" for n in range(-(-args.waits // args.per_dag))]
         env = {
             **connection_env(sim),
-            "AIRFLOW_CONN_BENCH_HTTP": http,
-            "JOBSTATUS_BENCH_PLAN": str(plan_file),
+            "AIRFLOW_CONN_NITRO_HTTP": json.dumps({"conn_type": "http", "host": sim.base_url("nitro")}),
+            SPEC_VARIABLE: str(spec_file),
             "AIRFLOW__TRIGGERER__CAPACITY": str(args.waits + 100),
-            "AIRFLOW__CORE__PARALLELISM": "8",
-            "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": str(args.waits + 100),
         }
-        with LocalAirflow(home, DAGS, env=env, parallelism=4, startup_timeout=600) as af:
-            af.wait_for_dags([DAG_ID], timeout=600)
-            run_id = af.trigger(DAG_ID)
-            deadline = time.monotonic() + 600 + args.waits
-            while True:
-                af.check_alive()
-                rows = af.query(
-                    "SELECT count(*) FROM task_instance "
-                    "WHERE dag_id = ? AND run_id = ? AND state = 'deferred'",
-                    DAG_ID,
-                    run_id,
-                )
-                if rows[0][0] >= args.waits:
-                    break
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{kind}: only {rows[0][0]} of {args.waits} deferred")
-                time.sleep(2)
+        with LocalAirflow(home, DAGS, env=env, parallelism=4, serve_logs=False, startup_timeout=900) as af:
+            af.wait_for_dags(dag_ids, timeout=900)
+            triggerer = af.components["triggerer"].popen
+            assert triggerer is not None
+            time.sleep(args.poll)
+            idle_rss = sample_rss(triggerer.pid, 5 * args.poll / 2, args.poll / 2)
+            ramp_from = time.time()
+            runs = {dag_id: af.trigger(dag_id) for dag_id in dag_ids}
+            wait_running(af, args.waits, timeout=900 + args.waits)
+            ramp = time.time() - ramp_from
             time.sleep(args.poll * 2)  # every wait past its first poll
-            pids = af.component_pids("triggerer")
-            cpu0, served0, t0 = cpu_seconds(pids), requests_served(sim), time.time()
+            pids = list(process_tree_rss(triggerer.pid))
+            cpu0, served0, t0 = cpu_seconds(pids), polls_served(sim), time.time()
             step = (args.window - 3 * args.poll) / max(1, args.ending)
-            ended: dict[str, float] = {}
+            ended: dict[int, float] = {}
             rss: list[int] = []
             for n in range(args.ending):
                 while time.time() < t0 + args.poll + n * step:
                     time.sleep(0.2)
-                ended[f"w{n:05d}"] = end_job(sim, job_ids[n]) if kind != "datetime" else time.time()
-                rss.append(rss_kib(pids))
+                if kind != "floor":
+                    sim.finish(job_ids=[job_ids[n]])
+                ended[n] = time.time()
+                rss.append(sum(process_tree_rss(triggerer.pid).values()))
             while time.time() < t0 + args.window:
                 time.sleep(0.5)
-            cpu1, served1 = cpu_seconds(af.component_pids("triggerer")), requests_served(sim)
-            rss.append(rss_kib(af.component_pids("triggerer")))
+            t1 = time.time()
+            cpu1, served1 = cpu_seconds(pids), polls_served(sim)
+            rss.append(sum(process_tree_rss(triggerer.pid).values()))
             lags = []
-            if kind != "datetime":
-                for task_id, at in ended.items():
+            if kind != "floor":
+                for n, at in ended.items():
+                    dag_id = f"{DAG_PREFIX}_{n // args.per_dag:03d}"
                     fired = [
                         parse_time(e.get("timestamp"))
-                        for path in af.trigger_logs(DAG_ID, run_id, task_id)
+                        for path in af.trigger_logs(dag_id, runs[dag_id], f"wait_{n:04d}")
                         for e in read_log_events(path)
                         if e.get("event") == "Trigger fired event"
                     ]
                     fired_at = min((f for f in fired if f is not None), default=None)
                     if fired_at is not None:
                         lags.append(fired_at - at)
-            blocked = sum(
-                len(BLOCKED.findall(p.read_text(errors="replace")))
-                for p in af.all_logs()
-                if "triggerer" in p.name or ".log.trigger." in p.name
-            )
-    polls = served1 - served0
+            text = triggerer_log(af)
     return {
         "kind": kind,
         "cpu": cpu1 - cpu0,
-        "polls": polls,
-        "rss_kib": statistics.median(rss),
+        "polls": served1 - served0,
+        "rss_kib": statistics.median(rss) - idle_rss,
+        "idle_kib": idle_rss,
         "lags": lags,
         "detected": len(lags),
-        "blocked": blocked,
+        "blocked": blocked_between(text, t0, t1),
+        "blocked_ramp": blocked_between(text, ramp_from, t0),
+        "ramp_s": ramp,
     }
 
 
 def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
-    floor = results.get("datetime")
+    floor = results.get("floor")
     lines = [
-        f"N={args.waits} start_from_trigger waits in one triggerer, poll {args.poll:.0f} s, "
-        f"window {args.window:.0f} s, {args.ending} jobs end in it",
-        "| | JobStatusTrigger | HttpSensorTrigger | DateTimeTrigger (floor) |",
-        "|---|---|---|---|",
+        f"N={args.waits} start_from_trigger waits in one triggerer ({args.per_dag} per DAG), poll "
+        f"{args.poll:.0f} s, window {args.window:.0f} s, {args.ending} jobs end in it",
     ]
-    kinds = ("jobstatus", "http", "datetime")
+    kinds = [k for k in ("ours", "quiet", "theirs") if k in results] + ["floor"]
+    lines.append("| | " + " | ".join(COLUMNS.get(k, "floor (DateTimeTrigger)") for k in kinds) + " |")
+    lines.append("|---" * (len(kinds) + 1) + "|")
 
     def cell(kind: str, fn: Any) -> str:
         r = results.get(kind)
@@ -179,30 +209,38 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
 
     def per_poll(r: dict[str, Any], net: bool) -> str:
         if not r["polls"]:
-            return f"{r['cpu']:.1f} s CPU in the window"
+            return f"({r['cpu']:.1f} s CPU in the window)"
+        if net and not floor:
+            return "-"
         cpu = r["cpu"] - (floor["cpu"] if net and floor else 0.0)
         return f"{1000 * cpu / r['polls']:.3f}"
 
     def per_wait(r: dict[str, Any], net: bool) -> str:
-        kib = r["rss_kib"] - (floor["rss_kib"] if net and floor and r is not floor else 0)
+        if net and (not floor or r is floor):
+            return "-"
+        kib = r["rss_kib"] - (floor["rss_kib"] if net and floor else 0)
         return f"{kib / args.waits:.1f}"
 
+    def lag(r: dict[str, Any]) -> str:
+        if not r["lags"]:
+            return "-"
+        p50, p99 = percentile(r["lags"], 0.5), percentile(r["lags"], 0.99)
+        return f"{p50:.2f} / {p99:.2f} ({r['detected']}/{args.ending})"
+
+    def blocked(values: list[float]) -> str:
+        return f"{len(values)}" + (f" (longest {max(values):.2f} s)" if values else "")
+
     rows = [
+        ("triggers created in (s)", lambda r: f"{r['ramp_s']:.0f}"),
         ("polls served in the window", lambda r: str(r["polls"])),
         ("CPU ms per poll, gross", lambda r: per_poll(r, False)),
-        ("CPU ms per poll, net of the floor", lambda r: per_poll(r, True) if r["polls"] else "-"),
+        ("CPU ms per poll, net of the floor", lambda r: per_poll(r, True)),
+        ("triggerer RSS before the waits (MiB)", lambda r: f"{r['idle_kib'] / 1024:.0f}"),
         ("RSS KiB per wait, gross", lambda r: per_wait(r, False)),
-        ("RSS KiB per wait, net of the floor", lambda r: per_wait(r, True) if r is not floor else "-"),
-        (
-            "detection lag p50 / p99 (s)",
-            lambda r: (
-                f"{percentile(r['lags'], 0.5):.2f} / {percentile(r['lags'], 0.99):.2f} "
-                f"({r['detected']}/{args.ending})"
-                if r["lags"]
-                else "-"
-            ),
-        ),
-        ("'async thread was blocked' warnings", lambda r: str(r["blocked"])),
+        ("RSS KiB per wait, net of the floor", lambda r: per_wait(r, True)),
+        ("detection lag p50 / p99 (s)", lag),
+        ("'async thread was blocked' in the window", lambda r: blocked(r["blocked"])),
+        ("... while the triggers were created", lambda r: blocked(r["blocked_ramp"])),
     ]
     for label, fn in rows:
         lines.append(f"| {label} | " + " | ".join(cell(k, fn) for k in kinds) + " |")
@@ -217,7 +255,8 @@ def main() -> None:
     parser.add_argument("--poll", type=float, default=10.0)
     parser.add_argument("--window", type=float, default=300.0)
     parser.add_argument("--ending", type=int, default=50)
-    parser.add_argument("--kinds", default="datetime,jobstatus,http")
+    parser.add_argument("--per-dag", type=int, default=10, help="waits (tasks) per DAG")
+    parser.add_argument("--kinds", default=",".join(KINDS))
     args = parser.parse_args()
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="jobstatus-bench-") as tmp:

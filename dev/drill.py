@@ -4,15 +4,18 @@ PostgreSQL (metadata DB) and Redis (Celery broker and result backend) in a tempo
 ports (:mod:`dev.services` installs them if missing), scheduler, DAG processor, API server, two
 Celery workers, two triggerers, and the vendor simulator with fault injection on. Then:
 
-1. N waits across the five vendors (mapped JobStatusSensors), every succeeded job's result
-   downloaded (mapped DownloadJobResultOperators) and checked against the simulator's SHA-256.
+1. N waits across the five vendors: two thirds mapped JobStatusSensors on jobs the drill made, one
+   third started by the run operators (start -> wait); every succeeded job's result downloaded
+   (mapped DownloadJobResultOperators) and checked against the simulator's SHA-256, and the
+   simulator's counts show one job per run task (no duplicate made by a retry or a moved trigger).
 2. ``kill -9`` one triggerer holding waits: the other adopts them (time to the last one's next poll).
 3. ``kill -9`` the Celery worker streaming a large download: the retry writes a correct file.
 4. The simulator stops for 60 s and comes back on the same port: no wait fails.
 5. A triggerer stopped gracefully and started again: a wait whose deadline passes afterwards ends
    as a timeout on time.
-6. A triggerer frozen (SIGSTOP) past the health-check threshold, then resumed: its waits move and
-   no remote job is canceled.
+6. A triggerer frozen (SIGSTOP) past the health-check threshold, then resumed: its waits (run
+   operators' among them, which cancel their job when a user kills the task) move and no remote job
+   is canceled.
 7. The PostgreSQL tables, Redis and every log file hold none of the keys, client secrets, tokens
    and URL signatures in play.
 
@@ -37,6 +40,7 @@ import re
 import signal
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -66,6 +70,47 @@ FAULTS = {
 BLOCKED = re.compile(r"async thread was blocked", re.IGNORECASE)
 STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z?")
 FINAL = {"success", "failed", "skipped", "upstream_failed", "removed"}
+
+
+class SchedSampler(threading.Thread):
+    """Ten times a second, each triggerer process's CPU time and time spent waiting for a CPU
+    (``/proc/<pid>/schedstat``), so that a blocked-loop warning can be told apart: the trigger
+    runner's loop held by code (it ran) or a process starved on a loaded machine (it waited)."""
+
+    def __init__(self, af: LocalAirflow) -> None:
+        super().__init__(name="drill schedstat", daemon=True)
+        self.af = af
+        self.stopped = threading.Event()
+        #: pid -> [(epoch seconds, cpu ns, run-queue wait ns)]
+        self.samples: dict[int, list[tuple[float, int, int]]] = {}
+        self.pids: dict[str, list[int]] = {}
+
+    def run(self) -> None:
+        tick = 0
+        while not self.stopped.wait(0.1):
+            if tick % 10 == 0:
+                with contextlib.suppress(Exception):
+                    for name in self.af.triggerer_names:
+                        known = self.pids.setdefault(name, [])
+                        known += [p for p in self.af.component_pids(name) if p not in known]
+            tick += 1
+            now = time.time()
+            for pids in list(self.pids.values()):
+                for pid in pids:
+                    with contextlib.suppress(OSError, ValueError):
+                        cpu, wait, _ = Path(f"/proc/{pid}/schedstat").read_text().split()
+                        self.samples.setdefault(pid, []).append((now, int(cpu), int(wait)))
+
+    def split(self, name: str, start: float, end: float) -> tuple[float, float]:
+        """Seconds (ran, waited for a CPU) of the busiest process of ``name`` in [start, end]."""
+        best = (0.0, 0.0)
+        for pid in self.pids.get(name, []):
+            inside = [x for x in self.samples.get(pid, []) if start - 0.1 <= x[0] <= end + 0.1]
+            if len(inside) >= 2:
+                ran, waited = (inside[-1][1] - inside[0][1]) / 1e9, (inside[-1][2] - inside[0][2]) / 1e9
+                if ran + waited > sum(best):
+                    best = (ran, waited)
+        return best
 
 
 @dataclass(frozen=True)
@@ -130,13 +175,26 @@ class Row:
 
 @dataclass
 class Wait:
-    index: int
+    """One waiting task: a mapped sensor (``wait``) on a job the drill made, or a mapped run
+    operator (``run_<vendor>``) whose job id and outcome are known once it has started the job."""
+
+    index: int  # position in Drill.waits
     vendor: str
     conn_id: str
     job_id: str
     outcome: str
     sha256: dict[str, str]  # result file name -> sha256
     released_at: float | None = None
+    task_id: str = "wait"
+    map_index: int = 0
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return self.task_id, self.map_index
+
+    @property
+    def is_run(self) -> bool:
+        return self.task_id != "wait"
 
     @property
     def expected_state(self) -> str:
@@ -161,6 +219,9 @@ class Drill:
     #: when a triggerer was frozen and resumed: its watchdog then reports the gap as "blocked"
     freeze_window: tuple[float, float] = (0.0, 0.0)
     sizes: dict[str, list[int]] = field(default_factory=dict)
+    sched: SchedSampler | None = None
+    #: vendor -> the run tasks' arguments (``conf["runs"]``)
+    runs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     # -- simulator helpers ------------------------------------------------------------------------
     def watch_polls(self, patch: pytest.MonkeyPatch) -> None:
@@ -188,26 +249,29 @@ class Drill:
         return next((t for t in self.polls.get(job_id, []) if t > since), None)
 
     # -- Airflow helpers -------------------------------------------------------------------------
-    def states(self, dag_id: str, run_id: str, task_id: str) -> dict[int, str | None]:
+    def wait_states(self) -> dict[tuple[str, int], str | None]:
+        """(task_id, map_index) -> state of every sensor and run task of the drill_waits run."""
         rows = self.af.query(
-            "SELECT map_index, state FROM task_instance WHERE dag_id = ? AND run_id = ? AND task_id = ?",
-            dag_id,
-            run_id,
-            task_id,
+            "SELECT task_id, map_index, state FROM task_instance WHERE dag_id = 'drill_waits' AND run_id = ?",
+            self.run_id,
         )
-        return {int(r[0]): r[1] for r in rows}
+        return {(str(r[0]), int(r[1])): r[2] for r in rows if r[0] == "wait" or str(r[0]).startswith("run_")}
 
-    def held_by(self, triggerer: str, dag_id: str = "drill_waits", run_id: str | None = None) -> list[int]:
-        """Map indexes of the deferred waits whose trigger this triggerer holds right now."""
+    def held_by(self, triggerer: str) -> list[int]:
+        """Drill.waits indexes of the deferred waits (sensors and run tasks) whose trigger this
+        triggerer holds right now."""
         rows = self.af.query(
-            "SELECT ti.map_index FROM task_instance ti JOIN trigger t ON ti.trigger_id = t.id "
-            "WHERE ti.dag_id = ? AND ti.run_id = ? AND ti.task_id = 'wait' AND ti.state = 'deferred' "
+            "SELECT ti.task_id, ti.map_index FROM task_instance ti JOIN trigger t ON ti.trigger_id = t.id "
+            "WHERE ti.dag_id = 'drill_waits' AND ti.run_id = ? AND ti.state = 'deferred' "
             "AND t.triggerer_id = ?",
-            dag_id,
-            run_id or self.run_id,
+            self.run_id,
             self.af.job_ids[triggerer],
         )
-        return [int(r[0]) for r in rows]
+        by_key = {w.key: w.index for w in self.waits}
+        return [i for r in rows if (i := by_key.get((str(r[0]), int(r[1])))) is not None]
+
+    def runs_among(self, held: Sequence[int]) -> int:
+        return sum(self.waits[i].is_run for i in held)
 
     def holder_of(self, dag_id: str, run_id: str) -> str | None:
         rows = self.af.query(
@@ -244,21 +308,54 @@ class Drill:
 
     # -- the drills --------------------------------------------------------------------------------
     def create_waits(self) -> None:
+        """The sensors' jobs (made now, held), and the run tasks' plans: the simulator gives the
+        next start call of a vendor the next plan (outcome, size, held), so which run task gets
+        which outcome is learnt from its job once it has started it (``learn_runs``)."""
         rng = random.Random(16)
+        sensors = 0
         for i in range(self.profile.waits):
             vendor = list(OUTCOMES)[i % len(OUTCOMES)]
             choices = OUTCOMES[vendor]
             outcome = "succeeded" if rng.random() < 0.8 or len(choices) == 1 else rng.choice(choices[1:])
             size = rng.randint(1, 64) * 1024
+            conn_id = DEFAULT_CONN_IDS[vendor]
+            if i % 3 == 0:  # a third, spread so that every share released holds some
+                plan = {"outcome": outcome, "result_bytes": size, "opts": {"hold": True}}
+                self.sim.plan_starts(vendor, plan)
+                specs = self.runs.setdefault(vendor, [])
+                wait = Wait(i, vendor, conn_id, "", "", {}, task_id=f"run_{vendor}", map_index=len(specs))
+                specs.append({"reference_id": f"drill-{i}"} if vendor == "playment" else {})
+                self.waits.append(wait)
+                continue
             job = self.sim.create_job(vendor, outcome=outcome, result_bytes=size, hold=True)
             sums = {r["name"]: r["sha256"] for r in job["results"]}
             self.sizes[job["job_id"]] = [r["size"] for r in job["results"]]
-            self.waits.append(Wait(i, vendor, DEFAULT_CONN_IDS[vendor], job["job_id"], outcome, sums))
+            self.waits.append(Wait(i, vendor, conn_id, job["job_id"], outcome, sums, map_index=sensors))
+            sensors += 1
+
+    def learn_runs(self) -> None:
+        """Each run task's job (its XCom ``job_id``) and what the simulator made it to be."""
+        rows = self.af.query(
+            "SELECT task_id, map_index, value FROM xcom WHERE dag_id = 'drill_waits' AND run_id = ? "
+            "AND key = 'job_id'",
+            self.run_id,
+        )
+        pushed = {(str(r[0]), int(r[1])): _json_value(r[2]) for r in rows}
+        for w in self.waits:
+            if w.is_run:
+                w.job_id = str(pushed.get(w.key) or "")
+                if not w.job_id:
+                    raise LocalAirflowError(f"{w.task_id}[{w.map_index}] deferred without an XCom job_id")
+                job = self.sim.job(w.job_id)
+                w.outcome = str(job["outcome"])
+                w.sha256 = {r["name"]: r["sha256"] for r in job["results"]}
+                self.sizes[w.job_id] = [r["size"] for r in job["results"]]
 
     def ramp(self) -> None:
         """Drill 1, first half: every wait deferred in a triggerer."""
         conf = {
-            "waits": [{"conn_id": w.conn_id, "job_id": w.job_id} for w in self.waits],
+            "waits": [{"conn_id": w.conn_id, "job_id": w.job_id} for w in self.waits if not w.is_run],
+            "runs": self.runs,
             "results": str(self.root / "results"),
         }
         started = time.monotonic()
@@ -266,12 +363,17 @@ class Drill:
         n = len(self.waits)
 
         def all_deferred() -> bool:
-            states = self.states("drill_waits", self.run_id, "wait")
+            states = self.wait_states()
             return len(states) == n and all(s in ("deferred", *FINAL) for s in states.values())
 
         self.until("every wait deferred", all_deferred, timeout=120 + 3.0 * n, interval=2.0)
+        self.learn_runs()
         split = {name: len(self.held_by(name)) for name in self.af.triggerer_names}
-        figure = f"{n} waits deferred in {time.monotonic() - started:.0f} s, per triggerer {split}"
+        runs = sum(w.is_run for w in self.waits)
+        figure = (
+            f"{n} waits ({runs} started by run operators) deferred in {time.monotonic() - started:.0f} s, "
+            f"per triggerer {split}"
+        )
         self.say(figure)
         self.rows.append(Row("1 ramp", figure, True))
 
@@ -293,7 +395,8 @@ class Drill:
         p = self.profile
         ok = delay is not None and adopted == len(held) and len(held) > 0
         figure = (
-            f"{adopted}/{len(held)} waits adopted; kill -> last adopted wait's next poll {delay:.1f} s"
+            f"{adopted}/{len(held)} waits adopted ({self.runs_among(held)} of them run operators'); "
+            f"kill -> last adopted wait's next poll {delay:.1f} s"
             if delay is not None
             else f"{adopted}/{len(held)} adopted (timed out)"
         )
@@ -418,24 +521,31 @@ class Drill:
         freeze = self.profile.triggerer_health + 15
         self.say(f"SIGSTOP {name} holding {len(held)} running waits for {freeze} s")
         delay, adopted = self.adoption(held, frozen_at + 0.5, timeout=freeze)
+        # the adopter's copies of half of them end now: those tasks leave "deferred" while the
+        # resumed triggerer is still to stop its own copies (the run operators' must not cancel)
+        self.release([self.waits[i] for i in held[::2]])
         self.af.signal(name, signal.SIGCONT)
         self.freeze_window = (frozen_at, time.time())
         if delay is None:
             delay, adopted = self.adoption(held, frozen_at + 0.5, timeout=120)
-        time.sleep(self.profile.triggerer_heartbeat * 3 + 5)  # the resumed one sees its triggers gone
+        time.sleep(2 * self.profile.triggerer_health + 30)  # the resumed one stops its copies
         alive = self.af.components[name].alive
         if not alive:
             self.af.restart(name)
         now_held = len([i for i in self.held_by(name) if i in held])
         cancels = _cancel_requests(self.sim) - cancels_before
+        runs = self.runs_among(held)
         ok = delay is not None and adopted == len(held) and len(held) > 0 and cancels == 0
+        ok = ok and (runs > 0 or not any(w.is_run for w in self.waits))
         self.rows.append(
             Row(
                 "6 SIGSTOP triggerer",
-                f"frozen {freeze} s; {adopted}/{len(held)} waits moved, last next poll "
+                f"frozen {self.freeze_window[1] - frozen_at:.0f} s (until every wait had moved, at most "
+                f"{freeze} s); {adopted}/{len(held)} waits moved ({runs} of them run "
+                f"operators', cancel_on_kill on), last next poll "
                 f"{delay:.1f} s after the freeze; after SIGCONT it was "
                 f"{'running' if alive else 'gone (restarted)'} and held {now_held} of them; "
-                f"remote cancel requests {cancels}"
+                f"{len(held[::2])} ended by the adopter as it woke; remote cancel requests {cancels}"
                 if delay is not None
                 else f"{adopted}/{len(held)} moved (timed out); remote cancel requests {cancels}",
                 ok,
@@ -447,15 +557,15 @@ class Drill:
         self.release(self.waits)
         limit = 600 + 2.0 * len(self.waits)
         watch = self.af.wait_for_run("drill_waits", self.run_id, timeout=limit, interval=3.0)
-        waits = self.states("drill_waits", self.run_id, "wait")
+        waits = self.wait_states()
         gets = self.af.query(
             "SELECT map_index, state FROM task_instance "
             "WHERE dag_id = 'drill_waits' AND run_id = ? AND task_id = 'get'",
             self.run_id,
         )
         got = {int(r[0]): r[1] for r in gets}
-        wrong = [w for w in self.waits if waits.get(w.index) != w.expected_state]
-        hung = [i for i, s in waits.items() if s not in FINAL] + [i for i, s in got.items() if s not in FINAL]
+        wrong = [w for w in self.waits if waits.get(w.key) != w.expected_state]
+        hung = [k for k, s in waits.items() if s not in FINAL] + [i for i, s in got.items() if s not in FINAL]
         succeeded = [w for w in self.waits if w.outcome == "succeeded"]
         verified = corrupt = 0
         partial_final = 0
@@ -473,6 +583,8 @@ class Drill:
         by_outcome: dict[str, int] = {}
         for w in self.waits:
             by_outcome[w.outcome] = by_outcome.get(w.outcome, 0) + 1
+        runs_ok = sum(w.is_run and w not in wrong for w in self.waits)
+        runs = sum(w.is_run for w in self.waits)
         outage_failures = [
             w for w in wrong if w.released_at is not None and w.released_at <= self.outage_window[1]
         ]
@@ -480,7 +592,8 @@ class Drill:
             Row(
                 "1 waits",
                 f"{len(self.waits)} waits {by_outcome}: {len(self.waits) - len(wrong)} reached the outcome "
-                f"the simulator was told to give, {len(wrong)} did not, {len(hung)} hung; run {watch.state}",
+                f"the simulator was told to give ({runs_ok}/{runs} run operators' start -> wait), "
+                f"{len(wrong)} did not, {len(hung)} hung; run {watch.state}",
                 not wrong and not hung,
             )
         )
@@ -502,39 +615,43 @@ class Drill:
             )
         )
         if wrong:
-            listed = [(w.index, w.vendor, w.outcome, waits.get(w.index)) for w in wrong[:20]]
+            listed = [(w.task_id, w.map_index, w.vendor, w.outcome, waits.get(w.key)) for w in wrong[:20]]
             self.say(f"wrong outcomes: {json.dumps(listed)}")
 
     def blocked_warnings(self) -> None:
         """The triggerers' blocked-loop warnings, less the one a frozen triggerer logs on waking
-        (its watchdog measures the freeze)."""
+        (its watchdog measures the freeze), and how the blocked time was spent by the triggerer's
+        busiest process: running (code held the loop) or waiting for a CPU (starved)."""
         lines = [
-            line
+            (p.stem, line)
             for p in self.af.all_logs()
             if "triggerer" in p.name or ".log.trigger." in p.name
             for line in p.read_text(errors="replace").splitlines()
             if BLOCKED.search(line)
         ]
         frozen, resumed = self.freeze_window
-        waking = [
-            line
-            for line in lines
-            if (stamp := STAMP.search(line)) is not None
-            and frozen <= (parse_time(stamp.group(0)) or 0.0) <= resumed + 30
-        ]
-        longest = max(
-            (
-                float(m.group(1))
-                for line in lines
-                if line not in waking
-                if (m := re.search(r"blocked for ([0-9.]+) seconds", line))
-            ),
-            default=0.0,
-        )
+        counted: list[tuple[str, float, float]] = []  # component, logged at, seconds
+        waking = 0
+        for component, line in lines:
+            stamp = STAMP.search(line)
+            at = (parse_time(stamp.group(0)) if stamp else None) or 0.0
+            if frozen <= at <= resumed + 30:
+                waking += 1
+                continue
+            held = re.search(r"blocked for ([0-9.]+) seconds", line)
+            counted.append((component, at, float(held.group(1)) if held else 0.0))
+        ran = waited = 0.0
+        if self.sched is not None:
+            for component, at, length in counted:
+                r, w = self.sched.split(component, at - length, at)
+                ran, waited = ran + r, waited + w
+        blocked = sum(c[2] for c in counted)
+        longest = max((c[2] for c in counted), default=0.0)
         figure = (
-            f"'async thread was blocked' warnings: {len(lines) - len(waking)}, longest {longest:.2f} s "
-            f"(plus {len(waking)} logged by the frozen triggerer on waking); informational, not a "
-            f"drill criterion: load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+            f"'async thread was blocked' warnings: {len(counted)}, longest {longest:.2f} s, {blocked:.1f} s "
+            f"in all, of which the busiest triggerer process ran {ran:.1f} s and waited for a CPU "
+            f"{waited:.1f} s (plus {waking} logged by the frozen triggerer on waking); informational, not "
+            f"a drill criterion: load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
         )
         self.rows.append(Row("- triggerer", figure, True))
 
@@ -575,9 +692,31 @@ class Drill:
         )
 
     def no_duplicates(self) -> None:
-        """Hook for the run operators (issue 13): 0 duplicate jobs created and 0 remote jobs
-        canceled on reassignment, from the simulator's counts, once operators/run.py exists."""
+        """With run operators, 0 duplicate jobs: the simulator made exactly one job per run task
+        (per vendor, and per Playment reference_id), every job a run task reported is one of them,
+        and no remote job was canceled over the whole drill (nothing in it asks for a cancel)."""
+        book = self.sim.starts()
+        planned: dict[str, int] = {v: len(specs) for v, specs in self.runs.items()}
+        created = {v: int(book["created"].get(v, 0)) for v in planned}
+        by_reference = book["created_by_reference"]
+        references = [s["reference_id"] for s in self.runs.get("playment", [])]
+        twice = [r for r in references if by_reference.get(r, 0) != 1]
+        reported = [w.job_id for w in self.waits if w.is_run]
+        duplicates = sum(created.values()) - sum(planned.values())
+        start_calls = sum(int(book["starts"].get(v, 0)) for v in planned)
         cancels = _cancel_requests(self.sim)
+        ok = duplicates == 0 and not twice and len(set(reported)) == len(reported) == sum(planned.values())
+        self.rows.append(
+            Row(
+                "1 run operators",
+                f"{sum(planned.values())} run tasks {planned}: the simulator created "
+                f"{sum(created.values())} jobs from {start_calls} start calls that reached it; "
+                f"duplicate jobs {duplicates}, Playment "
+                f"reference_ids with other than 1 job {len(twice)}, distinct job ids reported "
+                f"{len(set(reported))}",
+                ok,
+            )
+        )
         figure = f"remote cancel requests over the whole drill: {cancels}"
         self.rows.append(Row("- simulator", figure, cancels == 0))
 
@@ -585,6 +724,16 @@ class Drill:
 def _cancel_requests(sim: Simulator) -> int:
     counts = sim.requests(include_log=False)["counts"]
     return sum(n for key, n in counts.items() if "cancel" in key or "abort" in key)
+
+
+def _json_value(value: Any) -> Any:
+    """An XCom value as PostgreSQL's JSON column gives it (decoded) or as text (SQLite)."""
+    if isinstance(value, (bytes, memoryview)):
+        value = bytes(value).decode()
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            return json.loads(value)
+    return value
 
 
 def _sha256(path: Path) -> str:
@@ -651,6 +800,8 @@ def run(profile: Profile, root: Path, say: Callable[[str], None]) -> int:
         with topology(drill, patch) as (pg, redis):
             with drill.af:
                 say(f"Airflow up (API {drill.af.url}), triggerer jobs {drill.af.job_ids}")
+                drill.sched = SchedSampler(drill.af)
+                drill.sched.start()
                 drill.af.wait_for_dags(["drill_waits", "drill_download", "drill_deadline"], timeout=300)
                 drill.create_waits()
                 drill.ramp()

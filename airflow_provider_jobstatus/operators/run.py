@@ -185,6 +185,10 @@ class RunJobOperator(BaseOperator):
                 not_found_grace=self.not_found_grace,
                 seen_status=status.raw_status if status is not None else None,
                 cancel_on_kill=self.cancel_on_kill,
+                # the job was just started or checked: as the sensor's, the first poll comes at a
+                # random point of the first interval, so that waits re-created together (a triggerer
+                # taking over another's, or restarted) do not all poll in one loop iteration
+                spread_start=True,
                 end_from_trigger=Ending.of(self, context).to_kwargs() if self.end_from_trigger else None,
                 not_before=resume_not_before(now),
             ),

@@ -13,6 +13,7 @@ import functools
 import importlib
 import inspect
 import time
+import weakref
 from collections.abc import AsyncIterator, Coroutine
 from datetime import datetime
 from typing import Any
@@ -145,6 +146,8 @@ class JobStatusTrigger(BaseTrigger):
         return min(candidates)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        if self.cancel_on_kill:
+            watch_stalls()
         wait = await _wait_module()
         payload = await wait.wait_for(self)
         if self.end_from_trigger is not None:
@@ -158,12 +161,100 @@ class JobStatusTrigger(BaseTrigger):
     async def on_kill(self) -> None:
         """Airflow 3.3 calls this when it stops the trigger for a user's action on the task, but
         also when it merely moves the trigger to another triggerer: the job is cancelled only if
-        Airflow says the task is no longer deferred. A triggerer restart calls only ``cleanup``."""
-        if self.cancel_on_kill:
-            await outlast_cancels(self._cancel_job_on_kill(), ON_KILL_SECONDS)
+        Airflow says the task is no longer deferred. A triggerer restart calls only ``cleanup``.
+
+        Not either when this triggerer's loop stood still past half the health-check threshold a
+        short while ago (it was frozen or starved): Airflow has then handed its triggers to
+        another triggerer, whose copy may already have ended the wait, so the task is no longer
+        deferred although nobody killed it."""
+        if not self.cancel_on_kill:
+            return
+        stall = recent_stall()
+        if stall is not None:
+            self.log.warning(
+                "Job %r: trigger stopped %.0f s after this triggerer stood still for %.0f s (past half "
+                "its health check threshold): its triggers were handed to another triggerer, so this "
+                "is taken for a reassignment and the job is not cancelled; if the task was killed "
+                "meanwhile, cancel the job at the vendor by hand",
+                self.job_id,
+                stall[0],
+                stall[1],
+            )
+            return
+        await outlast_cancels(self._cancel_job_on_kill(), ON_KILL_SECONDS)
 
     async def _cancel_job_on_kill(self) -> None:
-        await (await _wait_module()).cancel_on_kill(self)
+        wait = await _wait_module()
+        if not await self._job_has_ended():
+            await wait.cancel_on_kill(self)
+
+    async def _job_has_ended(self) -> bool:
+        """Whether the vendor says the job has ended: there is nothing to cancel, and another copy
+        of this trigger (Airflow may run one briefly in two triggerers) has ended the wait, which
+        is why the task is no longer deferred although nobody killed it. Unknown: False."""
+        from airflow_provider_jobstatus.errors import JobStatusError
+        from airflow_provider_jobstatus.hooks import JobStatusHook
+
+        try:
+            hook = await JobStatusHook.afor_connection(self.conn_id, retries=1)
+            async with hook:
+                status = await hook.aget_job_status(self.job_id, retries=1, **self.vendor_options)
+        except JobStatusError:
+            return False
+        if not status.state.is_terminal:
+            return False
+        self.log.info(
+            "Job %r: trigger stopped, but the job has already ended (%s): nothing to cancel",
+            self.job_id,
+            status.raw_status,
+        )
+        return True
+
+
+#: seconds between the stall watch's wake-ups, and the least overshoot it records
+STALL_TICK = 1.0
+STALL_FLOOR = 2.0
+#: loop -> (monotonic end, seconds) of the last time that loop stood still
+_stalls: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[float, float]] = (
+    weakref.WeakKeyDictionary()
+)
+_watches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task[None]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def watch_stalls() -> None:
+    """Start (once per event loop) the watch that notes when this loop last stood still: one
+    wake-up a second for the whole triggerer, only where a trigger may cancel its job."""
+    loop = asyncio.get_running_loop()
+    if loop not in _watches or _watches[loop].done():
+        _watches[loop] = loop.create_task(_watch(), name="jobstatus stall watch")
+
+
+async def _watch() -> None:
+    loop = asyncio.get_running_loop()
+    while True:
+        before = time.monotonic()
+        await asyncio.sleep(STALL_TICK)
+        now = time.monotonic()
+        if (stood := now - before - STALL_TICK) >= STALL_FLOOR:
+            _stalls[loop] = (now, stood)
+
+
+def recent_stall() -> tuple[float, float] | None:
+    """(seconds since it ended, seconds it lasted) of a stall of this loop long enough, and
+    recent enough, that Airflow will have reassigned this triggerer's triggers; else None."""
+    from airflow.providers.common.compat.sdk import conf
+
+    try:
+        threshold = float(conf.getfloat("triggerer", "triggerer_health_check_threshold", fallback=30.0))
+    except (TypeError, ValueError):
+        threshold = 30.0
+    last = _stalls.get(asyncio.get_running_loop())
+    if last is None:
+        return None
+    ago, stood = time.monotonic() - last[0], last[1]
+    return (ago, stood) if stood >= threshold / 2 and ago <= max(120.0, 4 * threshold) else None
 
 
 #: the longest on_kill waits out the triggerer's repeated cancellations (below Airflow's

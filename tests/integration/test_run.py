@@ -158,6 +158,9 @@ def test_job_id_is_in_xcom_and_the_store_before_the_wait(sim: Simulator) -> None
     assert store.values[STATE_KEY]["job_id"] == job_id
     _, kwargs = deferred.value.trigger.serialize()
     assert kwargs["job_id"] == job_id and kwargs["cancel_on_kill"] is True
+    # the job was just started: its first poll comes at a random point of the first interval, so
+    # a triggerer that takes over many such waits at once does not poll them all in one instant
+    assert kwargs["spread_start"] is True
     # Airflow's defer timeout comes after the wait's own deadline, so the trigger ends it first
     assert deferred.value.timeout.total_seconds() > 24 * 3600
 
@@ -356,6 +359,60 @@ def test_trigger_on_kill_cancels_only_a_task_no_longer_deferred(
     asyncio.run(trigger.on_kill())
     assert asked == [{"dag_id": "d", "map_index": -1, "task_ids": ["run_alteryx"], "run_ids": ["r"]}]
     assert sim.job(job["job_id"])["canceled"] is canceled
+
+
+def test_trigger_on_kill_after_a_freeze_is_a_reassignment(
+    sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A triggerer that stood still past half its health check (SIGSTOP, starved) has had its
+    triggers handed to another triggerer, whose copy may already have ended the wait: the task is
+    then queued although nobody killed it, and the job must not be cancelled (the drill's
+    SIGSTOP drill cancelled three jobs so)."""
+    import time as _time
+
+    from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+    from airflow_provider_jobstatus.triggers import job_status as job_status_module
+
+    monkeypatch.setenv("AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD", "4")
+    monkeypatch.setattr(
+        RuntimeTaskInstance, "get_task_states", staticmethod(lambda **q: {"r": {"run_alteryx": "queued"}})
+    )
+    job = sim.create_job("alteryx", seconds=600)
+    trigger = JobStatusTrigger(conn_id="alteryx_default", job_id=job["job_id"], cancel_on_kill=True)
+    trigger.task_instance = TaskInstanceKey()  # type: ignore[assignment]
+
+    async def main(freeze: float) -> None:
+        job_status_module.watch_stalls()
+        await asyncio.sleep(0.1)
+        _time.sleep(freeze)  # the loop stands still, as in a frozen triggerer
+        await asyncio.sleep(1.5)  # the watch wakes and notes it
+        await trigger.on_kill()
+
+    asyncio.run(main(3.5))
+    assert sim.job(job["job_id"])["canceled"] is False
+    asyncio.run(main(0.0))  # a new loop, no stall: the task is no longer deferred, a user's kill
+    assert sim.job(job["job_id"])["canceled"] is True
+
+
+def test_trigger_on_kill_of_an_ended_job_sends_no_cancel(
+    sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two copies of one trigger (a frozen triggerer's and its adopter's): the one that saw the job
+    end resumed the task, so the other finds the task no longer deferred when Airflow stops it;
+    the job has ended, so no cancel is sent (the drill's SIGSTOP drill sent one so)."""
+    from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+    monkeypatch.setattr(
+        RuntimeTaskInstance, "get_task_states", staticmethod(lambda **q: {"r": {"run_alteryx": "failed"}})
+    )
+    job = sim.create_job("alteryx", outcome="canceled", seconds=0)
+    trigger = JobStatusTrigger(conn_id="alteryx_default", job_id=job["job_id"], cancel_on_kill=True)
+    trigger.task_instance = TaskInstanceKey()  # type: ignore[assignment]
+    sim.clear_requests()
+    asyncio.run(trigger.on_kill())
+    counts = sim.requests(include_log=False)["counts"]
+    assert not {route for route in counts if "cancel" in route}, counts
 
 
 def test_trigger_on_kill_outlasts_the_triggerers_repeated_cancels(
