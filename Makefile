@@ -30,8 +30,10 @@ lint: install
 	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy --strict airflow_provider_jobstatus dev
 
+# Three pytest-xdist workers, each test file on one worker (its module's Airflow is started once):
+# the end-to-end tests mostly wait on real Airflow processes and poll intervals, not on the CPU.
 test: install db lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 3 --dist loadfile
 
 unit: install
 	$(BIN)/pytest -q tests/unit

@@ -89,3 +89,11 @@ def airflow_env(
     migrated = env.run("db", "migrate", dags_folder=E2E_DAGS, timeout=180)
     assert migrated.returncode == 0, migrated.stdout[-3000:] + migrated.stderr[-3000:]
     yield env
+
+
+@pytest.fixture(autouse=True)
+def clean_simulator(jobstatus_simulator: Simulator) -> None:
+    """The session's simulator as a DAG run expects it: no faults, no queued start plans, whatever
+    an earlier test in this process (``pytest -n``: an integration test, say) left behind."""
+    jobstatus_simulator.clear_faults()
+    jobstatus_simulator.state.starts.reset()
