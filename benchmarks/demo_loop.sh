@@ -6,6 +6,7 @@ set -u
 runs=${1:-10}
 cd "$(dirname "$0")/.." || exit 2
 LOG_DIR=${LOG_DIR:-$(mktemp -d -t demo-loop-XXXXXX)}
+mkdir -p "$LOG_DIR"
 green=0
 for i in $(seq 1 "$runs"); do
   started=$(date +%s)
