@@ -16,7 +16,6 @@ import json
 import os
 import re
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+
+from dev.local_airflow import newest_run_task_states
 
 REPO = Path(__file__).resolve().parents[1]
 #: the Airflow lines below the one `make test` runs on (the README's claim starts at the first)
@@ -279,21 +280,10 @@ class Line:
             )
         finally:
             sim.communicate("", timeout=60)
-        states = self.task_states(EXAMPLE_DAG)
+        states = newest_run_task_states(self.home / "airflow.db", EXAMPLE_DAG)
         if proc.returncode != 0 or not states or set(states.values()) != {"success"}:
             raise StepFailed(f"dags test {EXAMPLE_DAG}: exit {proc.returncode}, task states {states}")
         return f"dags test {EXAMPLE_DAG}: {len(states)} tasks success"
-
-    def task_states(self, dag_id: str) -> dict[str, str]:
-        """Task states of the newest run of ``dag_id`` (``dags test`` exits 0 on failed tasks too)."""
-        with sqlite3.connect(self.home / "airflow.db") as db:
-            row = db.execute(
-                "SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1", (dag_id,)
-            ).fetchone()
-            if row is None:
-                return {}
-            query = "SELECT task_id, state FROM task_instance WHERE dag_id = ? AND run_id = ?"
-            return {task: str(state) for task, state in db.execute(query, (dag_id, row[0]))}
 
 
 class StepFailed(Exception):

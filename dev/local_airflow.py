@@ -55,6 +55,19 @@ class LocalAirflowError(RuntimeError):
     """Airflow did not start, a component died, or a wait ran out; the message says which."""
 
 
+def newest_run_task_states(db_path: Path, dag_id: str) -> dict[str, str]:
+    """Task states of the newest run of ``dag_id`` in a SQLite metadata database (what ``airflow
+    dags test`` leaves: it exits 0 on failed tasks too)."""
+    with sqlite3.connect(db_path) as db:
+        row = db.execute(
+            "SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1", (dag_id,)
+        ).fetchone()
+        if row is None:
+            return {}
+        query = "SELECT task_id, state FROM task_instance WHERE dag_id = ? AND run_id = ?"
+        return {task: str(state) for task, state in db.execute(query, (dag_id, row[0]))}
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A port nothing listens on right now (the OS picks it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

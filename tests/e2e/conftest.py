@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ import pytest
 
 from airflow_provider_jobstatus.testing.connections import connection_env
 from airflow_provider_jobstatus.testing.simulator import Simulator
+from dev.local_airflow import newest_run_task_states
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -49,16 +49,7 @@ class AirflowEnv:
 
     def task_states(self, dag_id: str) -> dict[str, str]:
         """Task states of the newest run of ``dag_id``."""
-        with sqlite3.connect(self.home / "airflow.db") as db:
-            row = db.execute(
-                "SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1", (dag_id,)
-            ).fetchone()
-            if row is None:
-                return {}
-            rows = db.execute(
-                "SELECT task_id, state FROM task_instance WHERE dag_id = ? AND run_id = ?", (dag_id, row[0])
-            ).fetchall()
-        return {task: state for task, state in rows}
+        return newest_run_task_states(self.home / "airflow.db", dag_id)
 
 
 @dataclass
