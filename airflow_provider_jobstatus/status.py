@@ -56,9 +56,6 @@ class ResultFile(BaseModel):
     size: int | None = None
     formats: list[str] = Field(default_factory=list)
 
-    def without_secrets(self) -> ResultFile:
-        return self.model_copy(update={"url": strip_query(self.url)})
-
 
 class JobStatus(BaseModel):
     """What one status check learned about one job."""
@@ -84,8 +81,9 @@ class JobStatus(BaseModel):
 
     def to_event(self) -> dict[str, Any]:
         """The plain JSON dict that travels in XCom and trigger events: no raw body, no signatures."""
-        clean = self.model_copy(update={"raw": None, "results": [r.without_secrets() for r in self.results]})
-        data = clean.model_dump(mode="json", exclude={"raw"})
+        data = self.model_dump(mode="json", exclude={"raw"})
+        for result in data["results"]:
+            result["url"] = strip_query(result["url"])
         return data
 
     @classmethod

@@ -235,11 +235,13 @@ def main() -> None:
     )
     try:
         for waits, spread, interval in workloads:
-            rows = {}
-            for kind in KINDS:
-                rows[kind] = medians(
-                    [run_child(kind, waits, spread, interval, url) for _ in range(args.runs)]
-                )
+            # rounds of one run of each kind, so that a slow spell of a shared machine falls on
+            # every kind alike instead of on all the runs of one
+            runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in KINDS}
+            for _ in range(args.runs):
+                for kind in KINDS:
+                    runs[kind].append(run_child(kind, waits, spread, interval, url))
+            rows = {kind: medians(results) for kind, results in runs.items()}
             print(table(f"N={waits}, D={spread:.0f} s, I={interval:.0f} s", rows), "\n", flush=True)
     finally:
         server.terminate()

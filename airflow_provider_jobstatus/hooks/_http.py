@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import re
 import threading
 import time
 import weakref
@@ -457,7 +458,30 @@ async def _capped(chunks: AsyncIterator[bytes], vendor: VendorApi, job_id: str |
 def _yarl(url: str) -> yarl.URL:
     """The URL exactly as the sync path sends it: httpx's escaping, then no re-quoting by yarl
     (which would turn an encoded ``%3D`` in a job id back into ``=``)."""
-    return yarl.URL(str(httpx.URL(url)), encoded=True)
+    return yarl.URL(as_httpx_sends(url), encoded=True)
+
+
+#: a path httpx sends as it is: unreserved characters, sub-delimiters, ``:``, ``@``, ``/`` and
+#: percent escapes (what our request paths are made of: ids go through ``quote(safe="")``)
+_PLAIN_PATH = re.compile(r"/(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/]|%[0-9A-Fa-f]{2})*")
+#: ``.`` and ``..`` segments, which httpx removes
+_DOT_SEGMENT = re.compile(r"/\.\.?(?=/|$)")
+
+
+def as_httpx_sends(url: str) -> str:
+    """``str(httpx.URL(url))`` without parsing the whole URL again for every new job id: a plain
+    path is kept as it is after the origin as httpx renders it (host in lower case and IDNA,
+    default port dropped); anything else goes through httpx."""
+    start = url.find("://")
+    end = url.find("/", start + 3) if start > 0 else -1
+    if end < 0 or not _PLAIN_PATH.fullmatch(url, end) or _DOT_SEGMENT.search(url, end):
+        return str(httpx.URL(url))
+    return _httpx_origin(url[:end]) + url[end:]
+
+
+@lru_cache(maxsize=1024)
+def _httpx_origin(origin: str) -> str:
+    return str(httpx.URL(origin + "/"))[:-1]
 
 
 #: what the sync client asks for (httpx would add ``br``/``zstd`` when their packages are installed)

@@ -81,6 +81,8 @@ class ConnSettings:
 
 @lru_cache(maxsize=16384)  # a wait resolves the same status path on every poll
 def _resolve(base_url: str, path_or_url: str) -> tuple[str, bool]:
+    if path_or_url[:1] == "/" and path_or_url[1:2] != "/" and origin_of(base_url)[0] != "invalid":
+        return base_url + path_or_url, True  # a path under the base URL cannot leave its origin
     url = path_or_url if path_or_url.startswith(("http://", "https://")) else base_url + path_or_url
     return url, origin_of(url) == origin_of(base_url)
 

@@ -93,6 +93,8 @@ class JobStatusHook(BaseHook):
         self._transport = transport
         self._settings: ConnSettings | None = None
         self._async_client: AsyncClient | None = None
+        #: (job id, options, request) of the last async status check: a wait asks the same every poll
+        self._status_request: tuple[str, Mapping[str, Any], ApiRequest] | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(conn_id={self.conn_id!r})"
@@ -317,7 +319,12 @@ class JobStatusHook(BaseHook):
         client = self._async_client or await self.async_client()
         extras = client.conn.extras
         opts = self.options(client.conn, options) if options else extras
-        req = self.vendor.status_request(job_id, opts)  # also checks the id
+        last = self._status_request
+        if last is not None and last[0] == job_id and last[1] is opts:
+            req = last[2]
+        else:
+            req = self.vendor.status_request(job_id, opts)  # also checks the id
+            self._status_request = (job_id, opts, req)
 
         async def once() -> JobStatus:
             try:

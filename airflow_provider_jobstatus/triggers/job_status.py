@@ -127,6 +127,17 @@ class JobStatusTrigger(BaseTrigger):
 
         return {name: value for name, value in kwargs.items() if not default(name, value)}
 
+    def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
+        """Render the task's templated fields (``job_id``, ``conn_id``) only when one holds a
+        template: Airflow makes a Jinja environment per trigger to render them, which a triggerer
+        of thousands of waits keeps as garbage until a full collection, for fields that were
+        rendered on the worker or never had a template."""
+        if jinja_env is None and not any(
+            _may_template(getattr(self, name, None), self.template_ext) for name in self.template_fields
+        ):
+            return
+        super().render_template_fields(context, jinja_env)
+
     def deadline(self) -> tuple[float, str]:
         """The nearer of the two deadlines and which one it is.
 
@@ -309,3 +320,16 @@ async def _wait_module() -> Any:
     if _wait is None:  # not sys.modules: a module is listed there before it has finished loading
         _wait = await asyncio.to_thread(importlib.import_module, _WAIT_MODULE)
     return _wait
+
+
+def _may_template(value: Any, extensions: Any) -> bool:
+    """Whether Jinja could change ``value``: anything but a string without Jinja's delimiters, a
+    line break (Jinja drops a trailing one) or a template file's extension."""
+    if not isinstance(value, str):
+        return value is not None
+    return (
+        "{" in value
+        or "\n" in value
+        or "\r" in value
+        or bool(extensions and value.endswith(tuple(extensions)))
+    )
