@@ -15,6 +15,8 @@ that DAG per trigger, so with one big DAG per kind the figures would mostly comp
 serialized sizes times the DAG's length.
 
 - floor: ``DateTimeTrigger`` (providers-standard), a date a day away: it sleeps, never logs.
+  Floor and theirs are started by a benchmark-only sensor task, as ours is by ``JobStatusSensor``:
+  the DAG copy Airflow keeps per trigger costs more for sensor tasks than for plain operators.
 - ours: ``JobStatusSensor(start_from_trigger=True)`` on a Nitro job that runs for an hour, polling
   ``/jobs/{id}/status`` every I seconds; its first poll logs the job's state, as a real wait does.
 - theirs: ``HttpSensorTrigger`` polling the same job's Nitro result endpoint ``/jobs/{id}``, which
