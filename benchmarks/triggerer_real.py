@@ -209,6 +209,7 @@ def measure(kind: str, args: argparse.Namespace, root: Path) -> dict[str, Any]:
         "lags": lags,
         "detected": len(lags),
         "blocked": [seconds for _, seconds in blocked],
+        "blocked_at": [at for at, _ in blocked],
         "blocked_ran_waited": [sum(h[0] for h in held), sum(h[1] for h in held)],
         "blocked_ramp": [seconds for _, seconds in blocked_between(text, ramp_from, t0)],
         "ramp_s": ramp,
