@@ -45,10 +45,7 @@ class StartedFromTrigger(BaseSensorOperator):
             timeout=None,
         )
 
-    def execute(self, context: Any) -> None:  # only reached if start_from_trigger is refused
-        raise RuntimeError("this benchmark task must start from the trigger (Airflow 3.3+)")
-
-    def poke(self, context: Any) -> bool:
+    def poke(self, context: Any) -> bool:  # only reached if start_from_trigger is refused
         raise RuntimeError("this benchmark task must start from the trigger (Airflow 3.3+)")
 
     def execute_complete(self, context: Any, event: Any = None) -> None:
@@ -92,9 +89,8 @@ def _task(kind: str, index: int, job_id: str, interval: float, headers: dict[str
         task_id=task_id,
         conn_id="nitro_default",
         job_id=job_id,
-        poke_interval=interval,
-        timeout=24 * 3600,
         start_from_trigger=True,
+        **sensor_args,
     )
 
 
