@@ -1,9 +1,12 @@
 """Start a vendor job and wait for it: one base class does the work, one thin class per vendor.
 
-A retry never starts a second job for one that is still running or has succeeded: the job id (and
-when it was first started) goes to Airflow's task state store (3.3+) the moment the vendor returns
-it, and a new try reattaches to it. A start that may have reached the vendor is never sent twice
-unless the vendor makes that safe (Playment's ``reference_id``). The wait is the sensor's
+Airflow's retries of a run never start a second job: the job id (with when it was first started,
+and the run of tries it belongs to) goes to Airflow's task state store (3.3+) the moment the vendor
+returns it, and every later try of that run takes that job's outcome: it reattaches to a job still
+running, and a job that has ended ends the task as it did (a try whose end Airflow never received,
+its worker killed, is retried). A Clear starts a new run: it reattaches only to a job still running.
+A start that may have reached the vendor is never sent twice unless the vendor makes that safe
+(Playment's ``reference_id``). The wait is the sensor's
 :class:`~airflow_provider_jobstatus.triggers.job_status.JobStatusTrigger`, so it ends exactly as
 :class:`~airflow_provider_jobstatus.sensors.job_status.JobStatusSensor` does; a wait that is killed
 or times out cancels the job where the vendor has a cancel call.
@@ -60,7 +63,8 @@ from airflow_provider_jobstatus.vendors import (
     playment,
 )
 
-#: the task state store key holding ``{"job_id", "submitted_at", "conn_id"}`` across tries
+#: the task state store key holding ``{"job_id", "submitted_at", "conn_id", "max_tries"}`` across
+#: tries; ``max_tries`` names the run of tries (a Clear raises it, Airflow's retries keep it)
 STATE_KEY = "jobstatus_run"
 DEFAULT_TIMEOUT = 24 * 3600.0
 #: how many times a start that provably made no job (not sent, or 429) is sent
@@ -155,21 +159,22 @@ class RunJobOperator(BaseOperator):
         store = context.get("task_state_store")
         if store is None:
             self.log.info("No task state store (Airflow < 3.3): a retry of this task starts a new job")
-        job_id, started_at, status = self._resume(hook, store)
+        job_id, started_at, status = self._resume(hook, store, _run_of(context))
         if job_id is None:
-            job_id, started_at = self._start(hook, store), time.time()
+            job_id, started_at = self._start(hook, store, _run_of(context)), time.time()
         self._job_id = job_id
         ti = context.get("ti")
         if ti is not None:
             ti.xcom_push(key="job_id", value=job_id)
         if not self.wait:
-            _forget(store)
             return {"vendor": hook.vendor.name, "job_id": job_id}
-        if status is not None and status.state.is_terminal:
-            return self._finish(status, store, context)
         deadline = started_at + self.timeout
+        if status is not None and status.state.is_terminal:
+            if status.state is not JobState.SUCCEEDED and time.time() >= deadline:
+                raise self._timed_out(hook, job_id)  # an earlier try's wait timed out (and cancelled it)
+            return self._finish(status, context)
         if not self.deferrable:
-            return self._wait_here(hook, job_id, deadline, store, context)
+            return self._wait_here(hook, job_id, deadline, context)
         now = time.time()
         execution_deadline = now + self.execution_timeout.total_seconds() if self.execution_timeout else None
         end = min(deadline, execution_deadline or deadline)
@@ -204,9 +209,7 @@ class RunJobOperator(BaseOperator):
         outcome = event_outcome(event, Ending.of(self, context), f"{type(self).__name__} {self.task_id}")
         if isinstance(event, dict) and event.get("status") == "done":
             self.log.info("%s; the wait is over", outcome.message)  # the trigger leaves this line to us
-        value = outcome.apply()
-        _forget(context.get("task_state_store"))
-        return value
+        return outcome.apply()
 
     def on_kill(self) -> None:
         """The task was killed on its worker (while starting or waiting there)."""
@@ -214,9 +217,11 @@ class RunJobOperator(BaseOperator):
             self._cancel(self.hook(), self._job_id, "the task was killed")
 
     # -- steps ----------------------------------------------------------------------------------
-    def _resume(self, hook: JobStatusHook, store: Any) -> tuple[str | None, float, JobStatus | None]:
-        """The job an earlier try started, if it is still worth waiting on (queued, running,
-        succeeded, or unknown for now); after a failed or canceled job a new one is started."""
+    def _resume(
+        self, hook: JobStatusHook, store: Any, run: int | None
+    ) -> tuple[str | None, float, JobStatus | None]:
+        """The job an earlier try started, if this try takes its outcome: any job of this run of
+        tries (Airflow's retries), only a job still running after a Clear (a new run)."""
         saved = store.get(STATE_KEY) if store is not None else None
         if not isinstance(saved, dict) or not isinstance(saved.get("job_id"), str):
             return None, 0.0, None
@@ -226,6 +231,10 @@ class RunJobOperator(BaseOperator):
         if saved.get("conn_id") != self.conn_id:
             self.log.warning("Job %r was started through another connection: starting a new job", job_id)
             return None, 0.0, None
+        same_run = run is not None and saved.get("max_tries") == run
+        if same_run and not self.wait:
+            self.log.info("%s job %r was started by an earlier try of this run", name, job_id)
+            return job_id, started_at, None
         try:
             status = hook.get_job_status(job_id, **self._options())
         except JobNotFoundError as exc:
@@ -236,8 +245,8 @@ class RunJobOperator(BaseOperator):
                 raise airflow_error(exc) from exc
             self.log.warning("%s; reattaching to it anyway (the wait tolerates faults)", exc)
             return job_id, started_at, None
-        if status.state in (JobState.FAILED, JobState.CANCELED):
-            self.log.warning("An earlier try's %s; starting a new job", describe_status(status))
+        if status.state.is_terminal and not same_run:
+            self.log.warning("The task was cleared after the %s; starting a new job", describe_status(status))
             return None, 0.0, None
         self.log.info(
             "Reattaching to %s job %r started by an earlier try %.0f s ago (%s)",
@@ -248,7 +257,7 @@ class RunJobOperator(BaseOperator):
         )
         return job_id, started_at, status
 
-    def _start(self, hook: JobStatusHook, store: Any) -> str:
+    def _start(self, hook: JobStatusHook, store: Any, run: int | None) -> str:
         """Send the start; again only while the vendor provably made no job (or it is idempotent)."""
         name = hook.vendor.display_name
         for attempt in range(1, START_ATTEMPTS + 1):
@@ -267,7 +276,8 @@ class RunJobOperator(BaseOperator):
                 time.sleep(delay)
                 continue
             if store is not None:  # before anything else: a retry must find it
-                store.set(STATE_KEY, {"job_id": job_id, "submitted_at": time.time(), "conn_id": self.conn_id})
+                record = {"job_id": job_id, "submitted_at": time.time(), "conn_id": self.conn_id}
+                store.set(STATE_KEY, {**record, "max_tries": run})
             self.log.info("%s job %r started", name, job_id)
             return job_id
         raise AssertionError("unreachable")  # pragma: no cover
@@ -290,7 +300,7 @@ class RunJobOperator(BaseOperator):
             f"({where}). It is not sent again here; a retry of this task starts a new one."
         )
 
-    def _wait_here(self, hook: JobStatusHook, job_id: str, deadline: float, store: Any, context: Any) -> Any:
+    def _wait_here(self, hook: JobStatusHook, job_id: str, deadline: float, context: Any) -> Any:
         """The wait on the worker (``deferrable=False``): the same outcomes as the trigger's."""
         backoff = Backoff()
         faults_since: float | None = None
@@ -313,25 +323,26 @@ class RunJobOperator(BaseOperator):
                 else:
                     faults_since, failures = None, 0
                     if status.state.is_terminal:
-                        return self._finish(status, store, context)
+                        return self._finish(status, context)
                     delay = status.retry_after or self.poll_interval
                 if time.time() >= deadline:
                     self._cancel(hook, job_id, "the wait timed out")
-                    raise AirflowSensorTimeout(
-                        f"{hook.vendor.display_name} job {job_id!r}: the timeout of {self.timeout:.0f} s "
-                        "from its start was reached"
-                    )
+                    raise self._timed_out(hook, job_id)
                 time.sleep(max(0.0, min(delay, deadline - time.time())))
         except AirflowTaskTimeout:
             self._cancel(hook, job_id, "the task's execution_timeout was reached")
             raise
 
-    def _finish(self, status: JobStatus, store: Any, context: Any) -> dict[str, Any] | None:
+    def _finish(self, status: JobStatus, context: Any) -> dict[str, Any] | None:
         outcome = status_outcome(status, Ending.of(self, context))
         self.log.info("%s; the wait is over", outcome.message)
-        value = outcome.apply()
-        _forget(store)
-        return value
+        return outcome.apply()
+
+    def _timed_out(self, hook: JobStatusHook, job_id: str) -> AirflowSensorTimeout:
+        return AirflowSensorTimeout(
+            f"{hook.vendor.display_name} job {job_id!r}: the timeout of {self.timeout:.0f} s "
+            "from its start was reached"
+        )
 
     def _cancel(self, hook: JobStatusHook, job_id: str, why: str) -> None:
         if not self.cancel_on_kill:
@@ -348,10 +359,12 @@ class RunJobOperator(BaseOperator):
             self.log.warning("Could not cancel job %r (%s): %s", job_id, why, exc)
 
 
-def _forget(store: Any) -> None:
-    """The job ended well (or is not waited on): a Clear of the succeeded task runs a new one."""
-    if store is not None:
-        store.delete(STATE_KEY)
+def _run_of(context: Any) -> int | None:
+    """The run of tries this try belongs to: its ``max_tries``, which Airflow's retries keep and a
+    Clear raises (``clear_task_instances``); None when unknown."""
+    ti = context.get("ti") if context else None
+    max_tries = getattr(ti, "max_tries", None)
+    return max_tries if isinstance(max_tries, int) else None
 
 
 class NitroRunJobOperator(RunJobOperator):

@@ -35,10 +35,12 @@ from airflow_provider_jobstatus.triggers.job_status import JobStatusTrigger
 
 
 class FakeTI:
-    """What the operators use of a task instance: XCom pushes, in order."""
+    """What the operators use of a task instance: XCom pushes, in order, and the run of tries
+    (``max_tries``: Airflow's retries keep it, a Clear raises it)."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_tries: int = 1) -> None:
         self.pushed: list[tuple[str, Any]] = []
+        self.max_tries = max_tries
 
     def xcom_push(self, key: str, value: Any) -> None:
         self.pushed.append((key, value))
@@ -135,7 +137,7 @@ def test_start_wait_and_end_as_the_sensor_does(sim: Simulator, vendor: str, outc
     if outcome == "succeeded":
         result = run(task, ti, store)
         assert result["state"] == "succeeded" and result["vendor"] == vendor
-        assert store.values == {}  # forgotten: a Clear of the succeeded task starts a new job
+        assert store.values[STATE_KEY]["max_tries"] == ti.max_tries  # kept: a lost end is retried
     else:
         with pytest.raises(AirflowFailException) as err:
             run(task, ti, store)
@@ -301,17 +303,58 @@ def test_a_retry_reattaches_to_the_running_job(sim: Simulator) -> None:
     assert run(make("alteryx"), second, store)["state"] == "succeeded"
     assert second.pushed == first.pushed  # the same job, pushed again for the new try
     assert sim.starts()["created"]["alteryx"] == 1
-    assert store.values == {}
-    assert started > 0
+    assert store.values[STATE_KEY]["submitted_at"] == started
 
 
-def test_a_retry_after_a_failed_job_starts_a_new_one(sim: Simulator) -> None:
+def test_a_retry_after_a_lost_failure_fails_again_without_a_new_job(sim: Simulator) -> None:
+    """A try that failed on the job's failure but whose worker died before Airflow heard of it is
+    retried: the retry ends the same way, and only a Clear (a new run) starts a new job."""
     sim.plan_starts("nitro", {"outcome": "failed", "polls": 0}, {"outcome": "succeeded", "polls": 1})
     store = FakeStore()
     with pytest.raises(AirflowFailException):
-        run(make("nitro"), store=store)
-    assert run(make("nitro"), store=store)["state"] == "succeeded"
+        run(make("nitro"), FakeTI(max_tries=1), store)
+    with pytest.raises(AirflowFailException, match="failed"):
+        run(make("nitro"), FakeTI(max_tries=1), store)
+    assert sim.starts()["created"]["nitro"] == 1
+    assert run(make("nitro"), FakeTI(max_tries=3), store)["state"] == "succeeded"  # cleared
     assert sim.starts()["created"]["nitro"] == 2
+
+
+def test_a_retry_after_a_lost_success_succeeds_with_the_same_job(sim: Simulator) -> None:
+    sim.plan_starts("pdfco", {"outcome": "succeeded", "polls": 0}, {"outcome": "succeeded", "polls": 0})
+    store = FakeStore()
+    first = run(make("pdfco"), FakeTI(max_tries=2), store)
+    again = run(make("pdfco"), FakeTI(max_tries=2), store)
+    assert again["job_id"] == first["job_id"] and sim.starts()["created"]["pdfco"] == 1
+    cleared = run(make("pdfco"), FakeTI(max_tries=4), store)
+    assert cleared["job_id"] != first["job_id"] and sim.starts()["created"]["pdfco"] == 2
+
+
+def test_a_cleared_task_reattaches_to_a_job_still_running(sim: Simulator) -> None:
+    sim.plan_starts("alteryx", {"outcome": "succeeded", "polls": 3})
+    store = FakeStore()
+    with pytest.raises(TaskDeferred):
+        make("alteryx").execute({"ti": FakeTI(max_tries=1), "task_state_store": store})
+    assert run(make("alteryx"), FakeTI(max_tries=5), store)["state"] == "succeeded"
+    assert sim.starts()["created"]["alteryx"] == 1
+
+
+def test_a_retry_after_a_lost_timeout_times_out_again(sim: Simulator) -> None:
+    sim.plan_starts("alteryx", {"outcome": "succeeded", "seconds": 600})
+    store = FakeStore()
+    with pytest.raises(AirflowSensorTimeout):
+        run(make("alteryx", timeout=0.5), FakeTI(), store)  # cancels the job
+    with pytest.raises(AirflowSensorTimeout, match="timeout of 0 s"):
+        run(make("alteryx", timeout=0.5), FakeTI(), store)
+    assert sim.starts()["created"]["alteryx"] == 1
+
+
+def test_a_retry_of_a_start_only_task_returns_the_same_job(sim: Simulator) -> None:
+    sim.plan_starts("pdfco", {"outcome": "failed", "polls": 0})
+    store = FakeStore()
+    first = run(make("pdfco", wait=False), FakeTI(), store)
+    assert run(make("pdfco", wait=False), FakeTI(), store) == first
+    assert sim.starts()["created"]["pdfco"] == 1
 
 
 def test_the_timeout_cancels_the_job(sim: Simulator) -> None:
