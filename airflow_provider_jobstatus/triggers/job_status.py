@@ -16,6 +16,7 @@ import time
 import weakref
 from collections.abc import AsyncIterator, Coroutine
 from datetime import datetime
+from types import ModuleType
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -309,17 +310,31 @@ def _init_defaults(cls: type[JobStatusTrigger]) -> dict[str, Any]:
 
 
 _WAIT_MODULE = "airflow_provider_jobstatus.triggers._wait"
-_wait: Any = None
+_loaded: dict[str, ModuleType] = {}
+_loading: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Future[ModuleType]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def import_off_loop(name: str) -> ModuleType:
+    """``name`` imported in a worker thread the first time: imports are synchronous, and the
+    triggerer warns when its event loop is held for more than 0.2 s. Waits starting together
+    share one import, so they do not grow the loop's thread pool to its limit (each thread keeps
+    its own malloc arena and stack for the life of the triggerer)."""
+    module = _loaded.get(name)  # not sys.modules: a module is listed there before it has loaded
+    if module is None:
+        pending = _loading.setdefault(asyncio.get_running_loop(), {})
+        future = pending.get(name)
+        if future is None:
+            future = pending[name] = asyncio.ensure_future(asyncio.to_thread(importlib.import_module, name))
+            future.add_done_callback(lambda _: pending.pop(name, None))  # a failed import is tried again
+        module = _loaded[name] = await asyncio.shield(future)
+    return module
 
 
 async def _wait_module() -> Any:
-    """The poll loop and everything it needs (hooks, vendors, the HTTP client, TLS roots), loaded
-    in a worker thread the first time: imports are synchronous, and the triggerer warns when its
-    event loop is held for more than 0.2 s. Later triggers find the module loaded."""
-    global _wait
-    if _wait is None:  # not sys.modules: a module is listed there before it has finished loading
-        _wait = await asyncio.to_thread(importlib.import_module, _WAIT_MODULE)
-    return _wait
+    """The poll loop and everything it needs (hooks, vendors, the HTTP client, TLS roots)."""
+    return await import_off_loop(_WAIT_MODULE)
 
 
 def _may_template(value: Any, extensions: Any) -> bool:

@@ -16,12 +16,12 @@ connection is looked up in the triggerer). What was announced is kept in the ass
 
 from __future__ import annotations
 
-import asyncio
-import importlib
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
+
+from airflow_provider_jobstatus.triggers.job_status import import_off_loop
 
 #: the most jobs one event lists; more finished jobs follow in the next events, without waiting
 MAX_JOBS_PER_EVENT = 1000
@@ -57,7 +57,7 @@ class _JobsWatcher(BaseEventTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        watch = await asyncio.to_thread(importlib.import_module, _WATCH_MODULE)  # imports off the loop
+        watch: Any = await import_off_loop(_WATCH_MODULE)
         async for payload in watch.watch(self):
             yield TriggerEvent(payload)  # type: ignore[no-untyped-call]
 
