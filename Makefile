@@ -67,7 +67,7 @@ bench-triggerer: install
 	$(BIN)/python -m pip install -q --disable-pip-version-check 'apache-airflow-providers-http>=5'
 	nice -n 10 $(BIN)/python -m benchmarks.triggerer_real $(BENCH_ARGS)
 
-# Memory per wait in a real triggerer (about 10 minutes): DateTimeTriggers (Airflow's own cost),
+# Memory per wait in a real triggerer (about 6 minutes): DateTimeTriggers (Airflow's own cost),
 # ours, HttpSensorTrigger; 200 waits, I = 2 s, 60 s window. BENCH_RUNS=3 for medians.
 bench-memory: install
 	$(BIN)/python -m pip install -q --disable-pip-version-check 'apache-airflow-providers-http>=5'

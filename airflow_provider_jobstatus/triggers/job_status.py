@@ -130,9 +130,9 @@ class JobStatusTrigger(BaseTrigger):
 
     def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
         """Render the task's templated fields (``job_id``, ``conn_id``) only when one holds a
-        template: Airflow makes a Jinja environment per trigger to render them, which a triggerer
-        of thousands of waits keeps as garbage until a full collection, for fields that were
-        rendered on the worker or never had a template."""
+        template: Airflow makes a Jinja environment per trigger to render them (cyclic garbage
+        that stays until the collector runs), for fields that were rendered on the worker or never
+        had a template."""
         if jinja_env is None and not any(
             _may_template(getattr(self, name, None), self.template_ext) for name in self.template_fields
         ):
