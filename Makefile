@@ -28,7 +28,7 @@ db: $(AIRFLOW_HOME)/airflow.db
 lint: install
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
-	$(BIN)/mypy --strict airflow_provider_jobstatus dev
+	$(BIN)/mypy --strict airflow_provider_jobstatus dev benchmarks
 
 # Three pytest-xdist workers, each test file on one worker (its module's Airflow is started once):
 # the end-to-end tests mostly wait on real Airflow processes and poll intervals, not on the CPU.

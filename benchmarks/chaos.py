@@ -64,7 +64,7 @@ async def wait_all(
     events: list[dict[str, Any] | None] = [None] * len(kwargs)
 
     async def drive(i: int, trigger: JobStatusTrigger) -> None:
-        gen = trigger.run()
+        gen: Any = trigger.run()  # an async generator: aclose() ends it
         try:
             events[i] = (await gen.__anext__()).payload
         finally:
@@ -130,7 +130,7 @@ def run(jobs: int, seed: int, restart_after: float = 3.0, limit: float = 240.0) 
         for n in range(jobs):
             vendor = names[n % len(names)]
             outcome = rng.choice(VENDORS[vendor])
-            opts = {"retry_after": 1} if vendor == "apidatatools" else {}
+            opts: dict[str, Any] = {"retry_after": 1} if vendor == "apidatatools" else {}
             job = sim.create_job(vendor, outcome=outcome, polls=rng.randint(1, 4), **opts)
             created.append({**job, "vendor": vendor, "outcome": outcome})
         deadline = time.time() + limit + restart_after + 60

@@ -23,7 +23,7 @@ from airflow_provider_jobstatus.triggers.job_status import JobStatusTrigger
 
 async def run_all(triggers: list[JobStatusTrigger]) -> float:
     async def one(trigger: JobStatusTrigger) -> None:
-        gen = trigger.run()
+        gen: Any = trigger.run()  # an async generator: aclose() ends it
         try:
             event = (await gen.__anext__()).payload
         finally:

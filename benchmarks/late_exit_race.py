@@ -79,7 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parallelism", type=int, default=4)
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
-    totals = {dag_id: {"states": Counter(), "mismatches": 0, "ended": []} for dag_id in args.configs}
+    totals: dict[str, dict[str, Any]] = {
+        dag_id: {"states": Counter(), "mismatches": 0, "ended": []} for dag_id in args.configs
+    }
     started = time.monotonic()
     with (
         Simulator() as sim,

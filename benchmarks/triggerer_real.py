@@ -37,7 +37,15 @@ from typing import Any
 
 from airflow_provider_jobstatus.testing.connections import connection_env
 from airflow_provider_jobstatus.testing.simulator import Simulator
-from benchmarks.triggerer_memory import DAG_PREFIX, DAGS, SPEC_VARIABLE, _bearer, _jobs, process_tree_rss
+from benchmarks.triggerer_memory import (
+    DAG_PREFIX,
+    DAGS,
+    SPEC_VARIABLE,
+    _bearer,
+    _jobs,
+    compile_as_installed,
+    process_tree_rss,
+)
 from dev.drill import SchedSampler
 from dev.local_airflow import LocalAirflow, parse_time, read_log_events
 
@@ -288,6 +296,7 @@ def main() -> None:
     parser.add_argument("--per-dag", type=int, default=10, help="waits (tasks) per DAG")
     parser.add_argument("--kinds", default=",".join(KINDS))
     args = parser.parse_args()
+    compile_as_installed()
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="jobstatus-bench-") as tmp:
         for kind in args.kinds.split(","):
