@@ -123,6 +123,9 @@ class Profile:
     triggerer_heartbeat: int  # [triggerer] job_heartbeat_sec
     triggerer_health: int  # [triggerer] triggerer_health_check_threshold
     task_heartbeat_timeout: int  # [scheduler] task_instance_heartbeat_timeout
+    #: [scheduler] task_queued_timeout: how long a task a killed Celery worker had taken (acks
+    #: late, not started) stays queued before the scheduler queues it again
+    task_queued_timeout: int
     deadline: float  # the drill_deadline wait's sensor timeout
     download_bytes: int
     outage: float = 60.0
@@ -134,6 +137,8 @@ class Profile:
             "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": str(self.triggerer_health),
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(self.task_heartbeat_timeout),
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
+            "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": str(self.task_queued_timeout),
+            "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT_CHECK_INTERVAL": str(self.task_queued_timeout // 8),
             "AIRFLOW__SCHEDULER__JOB_HEARTBEAT_SEC": "2",
             "AIRFLOW__CORE__PARALLELISM": "64",
             "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "2048",
@@ -149,6 +154,7 @@ FULL = Profile(
     triggerer_heartbeat=5,
     triggerer_health=30,
     task_heartbeat_timeout=90,
+    task_queued_timeout=600,  # Airflow's default
     deadline=150.0,
     download_bytes=512 * 1024 * 1024,
 )
@@ -159,6 +165,7 @@ REDUCED = Profile(
     triggerer_heartbeat=2,
     triggerer_health=10,
     task_heartbeat_timeout=30,
+    task_queued_timeout=120,
     deadline=75.0,
     download_bytes=384 * 1024 * 1024,
 )
