@@ -159,9 +159,10 @@ class RunJobOperator(BaseOperator):
         store = context.get("task_state_store")
         if store is None:
             self.log.info("No task state store (Airflow < 3.3): a retry of this task starts a new job")
-        job_id, started_at, status = self._resume(hook, store, _run_of(context))
+        run = _run_of(context)
+        job_id, started_at, status = self._resume(hook, store, run)
         if job_id is None:
-            job_id, started_at = self._start(hook, store, _run_of(context)), time.time()
+            job_id, started_at = self._start(hook, store, run), time.time()
         self._job_id = job_id
         ti = context.get("ti")
         if ti is not None:
@@ -246,7 +247,10 @@ class RunJobOperator(BaseOperator):
             self.log.warning("%s; reattaching to it anyway (the wait tolerates faults)", exc)
             return job_id, started_at, None
         if status.state.is_terminal and not same_run:
-            self.log.warning("The task was cleared after the %s; starting a new job", describe_status(status))
+            self.log.warning(
+                "The %s, for an earlier run of this task (it was cleared); starting a new job",
+                describe_status(status),
+            )
             return None, 0.0, None
         self.log.info(
             "Reattaching to %s job %r started by an earlier try %.0f s ago (%s)",
