@@ -37,6 +37,7 @@ from airflow_provider_jobstatus.errors import (
     UnsafeRedirectError,
 )
 from airflow_provider_jobstatus.hooks._coalesce import SharedAnswers
+from airflow_provider_jobstatus.hooks._deadlines import Deadlines
 from airflow_provider_jobstatus.hooks._settings import ConnSettings, origin_of, resolve_url
 from airflow_provider_jobstatus.hooks._tls import misconfiguration
 from airflow_provider_jobstatus.vendors import MAX_BODY_BYTES, ApiRequest, ApiResponse, TokenGrant, VendorApi
@@ -349,7 +350,8 @@ class AsyncClient:
         self._proxy = settings.proxy or (env_proxy(conn.base_url) if settings.trust_env else None)
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=256, keepalive_timeout=60.0),
-            timeout=aiohttp.ClientTimeout(total=settings.timeout, sock_connect=settings.connect_timeout),
+            # the total timeout is ours (see _deadlines): aiohttp's leaves a dead timer per request
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=settings.connect_timeout),
             # the environment's proxies are looked up by env_proxy() below: aiohttp's own
             # trust_env reads .netrc in a worker thread on every request
             trust_env=False,
@@ -361,6 +363,7 @@ class AsyncClient:
         self._token_lock = asyncio.Lock()
         self.answers = SharedAnswers()
         self.refs = 0
+        self._deadlines = Deadlines(asyncio.get_running_loop())
 
     async def exchange(self, req: ApiRequest, job_id: str | None) -> ApiResponse:
         token = await self.token(None) if needs_token(self.conn, self.vendor, req) else None
@@ -372,29 +375,31 @@ class AsyncClient:
 
     async def send(self, out: Outgoing) -> ApiResponse:
         try:
-            async with self._session.request(
-                out.method,
-                _yarl(out.url),
-                params=out.params,
-                json=out.json,
-                data=out.form,
-                headers=out.headers,
-                allow_redirects=False,
-                ssl=self._own_ssl if out.own else self._other_ssl,
-                proxy=self._proxy
-                if out.own or not self._trust_env
-                else (self.conn.client.proxy or env_proxy(out.url)),
-            ) as resp:
-                if resp.status == 407:
-                    raise proxy_refused(self.conn, self.vendor, out.job_id, 407)
-                length = resp.content_length
-                if length is not None and length > MAX_BODY_BYTES:
-                    raise too_large(self.vendor, out.job_id)
-                if length is not None and "Content-Encoding" not in resp.headers:
-                    body = await resp.read()  # delimited and not inflated: at most the length
-                else:
-                    body = await _capped(resp.content.iter_chunked(256 * 1024), self.vendor, out.job_id)
-                return ApiResponse(resp.status, resp.headers, body)  # case-insensitive, like httpx's
+            with self._deadlines.within(self.conn.client.timeout):
+                async with self._session.request(
+                    out.method,
+                    _yarl(out.url),
+                    params=out.params,
+                    json=out.json,
+                    data=out.form,
+                    headers=out.headers,
+                    allow_redirects=False,
+                    ssl=self._own_ssl if out.own else self._other_ssl,
+                    proxy=self._proxy
+                    if out.own or not self._trust_env
+                    else (self.conn.client.proxy or env_proxy(out.url)),
+                ) as resp:
+                    if resp.status == 407:
+                        raise proxy_refused(self.conn, self.vendor, out.job_id, 407)
+                    length = resp.content_length
+                    if length is not None and length > MAX_BODY_BYTES:
+                        raise too_large(self.vendor, out.job_id)
+                    if length is not None and "Content-Encoding" not in resp.headers:
+                        body = await resp.read()  # delimited and not inflated: at most the length
+                    else:
+                        chunks = resp.content.iter_chunked(256 * 1024)
+                        body = await _capped(chunks, self.vendor, out.job_id)
+                    return ApiResponse(resp.status, resp.headers, body)  # case-insensitive, like httpx's
         except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
             if isinstance(exc, ValueError) and not isinstance(exc, aiohttp.ClientError):
                 raise ConfigurationError(
@@ -419,6 +424,7 @@ class AsyncClient:
             return self.tokens.store(grant)
 
     async def aclose(self) -> None:
+        self._deadlines.close()
         await self._session.close()
 
 

@@ -42,6 +42,7 @@ from airflow_provider_jobstatus.errors import (
     TransientVendorError,
 )
 from airflow_provider_jobstatus.hooks import PdfCoHook
+from airflow_provider_jobstatus.hooks._deadlines import Deadlines
 from airflow_provider_jobstatus.status import JobState, JobStatus
 from airflow_provider_jobstatus.testing.simulator import Simulator
 from tests.certs import Issued, PrivateCA
@@ -607,6 +608,74 @@ def test_a_read_timeout_is_transient_and_may_have_been_sent(
     assert exc.sent is True
     assert "timed out" in str(exc)
     assert time.monotonic() - started < 20  # the 1 s timeout ended it, not the server's 30 s stall
+
+
+def test_a_poll_cancelled_while_in_flight_stays_cancelled(
+    origin: Origin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The request deadline turns only its own cancellation into a timeout: a trigger cancelled
+    by the triggerer (its task reassigned, the DAG run cleared) stops at once, as a cancellation."""
+    conn_id, _ = connection(monkeypatch, origin.url)
+
+    async def run() -> float:
+        async with hook(conn_id, timeout=30.0) as h:
+            poll = asyncio.create_task(h.aget_job_status("stall"))
+            await asyncio.sleep(0.3)
+            started = time.monotonic()
+            poll.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await poll
+            return time.monotonic() - started
+
+    assert asyncio.run(run()) < 5  # not the 30 s timeout nor the server's 30 s stall
+
+
+def test_a_deadline_racing_a_cancellation_is_a_cancellation(
+    origin: Origin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cancelled by someone else in the very loop turn its own deadline passes, a poll still ends
+    cancelled: the caller's cancellation is never swallowed into a retried timeout."""
+    conn_id, _ = connection(monkeypatch, origin.url)
+    polls: list[asyncio.Task[JobStatus]] = []
+    check = Deadlines._check
+
+    def check_then_cancel(self: Deadlines) -> None:
+        check(self)
+        for poll in polls:
+            if poll.cancelling():  # the deadline has just cancelled it: cancel it again, as a caller
+                poll.cancel()
+
+    monkeypatch.setattr(Deadlines, "_check", check_then_cancel)
+
+    async def run() -> None:
+        async with hook(conn_id, timeout=1.0) as h:
+            polls.append(asyncio.create_task(h.aget_job_status("stall")))
+            with pytest.raises(asyncio.CancelledError):
+                await polls[0]
+
+    asyncio.run(run())
+
+
+def test_polls_leave_no_dead_timers_in_the_event_loop(
+    origin: Origin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A finished poll leaves nothing scheduled: a per-request timer, cancelled once the answer
+    is read, would stay in the loop's heap for the whole timeout, and a triggerer's thousand waits
+    would keep thousands of them for the garbage collector to promote and walk."""
+    conn_id, _ = connection(monkeypatch, origin.url)
+
+    async def run() -> tuple[int, int]:
+        loop = asyncio.get_running_loop()
+        scheduled: list[asyncio.TimerHandle] = loop._scheduled  # type: ignore[attr-defined]
+        async with hook(conn_id, timeout=30.0) as h:
+            await h.aget_job_status("ok")  # the connection is open and kept alive
+            before = len(scheduled)
+            for _ in range(50):
+                assert (await h.aget_job_status("ok")).state is JobState.SUCCEEDED
+            return before, sum(1 for handle in scheduled if handle.cancelled()) + len(scheduled) - before
+
+    before, left = asyncio.run(run())
+    assert left <= 2, f"{left} timers left by 50 polls ({before} scheduled before them)"
 
 
 # == 5. signed URLs in DEBUG logs ==================================================================
