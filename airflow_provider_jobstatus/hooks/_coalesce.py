@@ -83,6 +83,11 @@ class SharedAnswers:
                 joined.exception()  # retrieved: every joiner may be gone too
             raise
         joined = entry.settle()
+        if value == entry.value:
+            # the same answer as last time (a running job, poll after poll): keep the object the
+            # callers already hold, so that the new copy dies young instead of the garbage
+            # collector moving one copy per poll into its oldest generation
+            value = entry.value
         entry.value, entry.at = value, asked_at
         if joined is not None:
             joined.set_result(value)

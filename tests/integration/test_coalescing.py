@@ -121,3 +121,20 @@ async def test_failures_are_not_shared_as_answers() -> None:
     with pytest.raises(RuntimeError):
         await answers.get("k", fetch, max_age=60)
     assert await answers.get("k", fetch, max_age=60) == "ok"
+
+
+async def test_an_unchanged_answer_keeps_the_object_callers_hold() -> None:
+    """A running job answers the same poll after poll: the new copy is dropped for the one the
+    waits already hold, so what lives from one poll to the next stays one object (the garbage
+    collector never moves a copy per poll into its oldest generation); a changed answer is new."""
+    answers = SharedAnswers()
+    replies = iter([["running"], ["running"], ["done"]])
+
+    async def fetch() -> list[str]:
+        return next(replies)
+
+    first = await answers.get("k", fetch, max_age=0)
+    again = await answers.get("k", fetch, max_age=0)
+    assert again == ["running"] and again is first
+    changed = await answers.get("k", fetch, max_age=0)
+    assert changed == ["done"] and changed is not first
