@@ -16,6 +16,7 @@ from airflow_provider_jobstatus.errors import JobNotFoundError, JobStatusError, 
 from airflow_provider_jobstatus.hooks import JobStatusHook
 from airflow_provider_jobstatus.retry import Backoff
 from airflow_provider_jobstatus.status import JobState, JobStatus
+from airflow_provider_jobstatus.triggers._sleep import sleep as pause
 from airflow_provider_jobstatus.triggers.events import done_event, error_event, timeout_event
 from airflow_provider_jobstatus.triggers.job_status import JobStatusTrigger
 from airflow_provider_jobstatus.triggers.outcome import (
@@ -176,7 +177,7 @@ class _Wait:
             # The sensor checked on its worker a moment ago, and waits that start together (a
             # mapped sensor, a triggerer restart) should not all hit the vendor at one instant:
             # the first poll comes at a random point of the first interval.
-            await asyncio.sleep(random.uniform(0, min(self.t.poll_interval, deadline - time.time())))
+            await pause(random.uniform(0, min(self.t.poll_interval, deadline - time.time())))
         while True:
             if time.time() >= deadline:
                 return timeout_event(reason, self.vendor.display_name, self.t.job_id, self.last)
@@ -192,7 +193,7 @@ class _Wait:
             # a fixed cadence: the interval counts from the start of the poll, so slow answers
             # under load do not stretch the schedule
             wait = outcome - (time.monotonic() - started)
-            await asyncio.sleep(max(0.0, min(wait, remaining)))
+            await pause(min(wait, remaining))
 
     async def poll(self, **extra: Any) -> dict[str, Any] | float:
         """Poll once: an event dict when the wait is over, else the seconds to sleep."""

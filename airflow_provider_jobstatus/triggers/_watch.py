@@ -40,6 +40,7 @@ from airflow_provider_jobstatus.hooks import JobStatusHook
 from airflow_provider_jobstatus.retry import Backoff
 from airflow_provider_jobstatus.status import BatchJob, JobState
 from airflow_provider_jobstatus.triggers._announced import Announced
+from airflow_provider_jobstatus.triggers._sleep import sleep as pause
 from airflow_provider_jobstatus.triggers.watchers import (
     MAX_JOBS_PER_EVENT,
     AlteryxWorkflowJobsTrigger,
@@ -108,10 +109,10 @@ class _Watch:
                         more = True
                     self.recovered()
                 except Exception as exc:  # a watcher never ends: every fault is retried
-                    await asyncio.sleep(self.fault(exc))
+                    await pause(self.fault(exc))
                     continue
                 if not more or not self.backlog:
-                    await asyncio.sleep(max(0.0, self.t.poll_interval - (time.monotonic() - started)))
+                    await pause(self.t.poll_interval - (time.monotonic() - started))
         finally:
             if self.hook is not None:
                 await self.hook.aclose()
