@@ -4,8 +4,8 @@ aiohttp's total timeout schedules one timer per request and cancels it once the 
 cancelled timer stays in the loop's heap until it would have fired (the connection's ``timeout``,
 30 s by default), so a triggerer polling a thousand waits keeps thousands of dead timers, and the
 objects they hold, alive long enough for the garbage collector to promote them; the full
-collections that follow stop the loop for half a second (the triggerer's "async thread was
-blocked" warnings). Here one timer per loop and second, running only while requests are in
+collections that follow stop the loop for a quarter to half a second (the triggerer's "async
+thread was blocked" warnings). Here one timer per loop and second, running only while requests are in
 flight, cancels the overdue ones, as :func:`asyncio.timeout` does, and a finished request leaves
 no trace.
 """
@@ -23,7 +23,7 @@ class Deadlines:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
-        self._due: dict[Deadline, float] = {}
+        self._due: set[Deadline] = set()
         self._tick: asyncio.TimerHandle | None = None
 
     def within(self, seconds: float) -> Deadline:
@@ -34,18 +34,18 @@ class Deadlines:
             raise RuntimeError("a request deadline needs a task")
         return Deadline(self, task, self._loop.time() + seconds)
 
-    def _watch(self, deadline: Deadline, when: float) -> None:
-        self._due[deadline] = when
+    def _watch(self, deadline: Deadline) -> None:
+        self._due.add(deadline)
         if self._tick is None:
             self._tick = self._loop.call_at(math.ceil(self._loop.time()) + 1.0, self._check)
 
     def _forget(self, deadline: Deadline) -> None:
-        self._due.pop(deadline, None)
+        self._due.discard(deadline)
 
     def _check(self) -> None:
         now = self._loop.time()
-        for deadline in [d for d, when in self._due.items() if when <= now]:
-            del self._due[deadline]
+        for deadline in [d for d in self._due if d.when <= now]:
+            self._due.remove(deadline)
             deadline.expire()
         self._tick = self._loop.call_at(math.ceil(now) + 1.0, self._check) if self._due else None
 
@@ -60,18 +60,18 @@ class Deadline:
     """One request's deadline; like :class:`asyncio.Timeout`, a cancellation from anyone else
     stays a cancellation."""
 
-    __slots__ = ("_cancelling", "_deadlines", "_task", "_when", "expired")
+    __slots__ = ("_cancelling", "_deadlines", "_task", "expired", "when")
 
     def __init__(self, deadlines: Deadlines, task: asyncio.Task[object], when: float) -> None:
         self._deadlines = deadlines
         self._task = task
-        self._when = when
+        self.when = when
         self._cancelling = 0
         self.expired = False
 
     def __enter__(self) -> Deadline:
         self._cancelling = self._task.cancelling()
-        self._deadlines._watch(self, self._when)
+        self._deadlines._watch(self)
         return self
 
     def __exit__(
