@@ -13,6 +13,7 @@ import asyncio
 import base64
 import os
 import re
+import ssl
 import threading
 import time
 import weakref
@@ -38,7 +39,7 @@ from airflow_provider_jobstatus.errors import (
 )
 from airflow_provider_jobstatus.hooks._coalesce import SharedAnswers
 from airflow_provider_jobstatus.hooks._deadlines import Deadlines
-from airflow_provider_jobstatus.hooks._settings import ConnSettings, origin_of, resolve_url
+from airflow_provider_jobstatus.hooks._settings import ConnSettings, origin_of, resolve_url, tls_context
 from airflow_provider_jobstatus.hooks._tls import misconfiguration
 from airflow_provider_jobstatus.vendors import MAX_BODY_BYTES, ApiRequest, ApiResponse, TokenGrant, VendorApi
 
@@ -248,7 +249,7 @@ class SyncClient:
             if client is None:
                 settings = self.conn.client
                 client = self._clients[own] = httpx.Client(
-                    verify=settings.own_ssl() if own else settings.other_ssl(),
+                    verify=tls_context(self.conn, self.vendor, own),
                     proxy=settings.proxy,
                     trust_env=settings.trust_env,
                     timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
@@ -342,8 +343,8 @@ class AsyncClient:
         self.conn = conn
         self.vendor = vendor
         settings = conn.client
-        self._own_ssl = settings.own_ssl()
-        self._other_ssl = settings.other_ssl()
+        #: own origin (True) or another one (False): the TLS context, once an https request needed it
+        self._tls: dict[bool, ssl.SSLContext] = {}
         self._trust_env = settings.trust_env
         #: the proxy for the connection's own origin, read once (httpx too reads the environment
         #: when its client is made); other origins are looked up per request
@@ -374,6 +375,9 @@ class AsyncClient:
         return resp
 
     async def send(self, out: Outgoing) -> ApiResponse:
+        tls: ssl.SSLContext | bool = True  # plain HTTP: no handshake, no context
+        if out.url.startswith("https:"):
+            tls = self._tls.get(out.own) or await self.load_tls(out.own)
         try:
             with self._deadlines.within(self.conn.client.timeout):
                 async with self._session.request(
@@ -384,7 +388,7 @@ class AsyncClient:
                     data=out.form,
                     headers=out.headers,
                     allow_redirects=False,
-                    ssl=self._own_ssl if out.own else self._other_ssl,
+                    ssl=tls,
                     proxy=self._proxy
                     if out.own or not self._trust_env
                     else (self.conn.client.proxy or env_proxy(out.url)),
@@ -408,6 +412,11 @@ class AsyncClient:
                     f"{self.conn.where}: request refused by the client: {exc}",
                 ) from None
             raise fault(self.conn, self.vendor, out.job_id, exc) from None
+
+    async def load_tls(self, own: bool) -> ssl.SSLContext:
+        """Loading trust roots takes tens of milliseconds: done off the loop, once per client."""
+        ctx = self._tls[own] = await asyncio.to_thread(tls_context, self.conn, self.vendor, own)
+        return ctx
 
     async def token(self, stale: str | None) -> str:
         token = self.tokens.usable(stale)
@@ -558,8 +567,14 @@ async def acquire_async(conn: ConnSettings, vendor: VendorApi) -> AsyncClient:
         async with _creating.setdefault(loop, asyncio.Lock()):
             client = clients.get(key)
             if client is None:
-                await asyncio.to_thread(lambda: (conn.client.own_ssl(), conn.client.other_ssl()))
-                client = clients[key] = AsyncClient(conn, vendor)
+                client = AsyncClient(conn, vendor)
+                if conn.base_url.startswith("https:"):
+                    try:
+                        await client.load_tls(True)
+                    except BaseException:
+                        await client.aclose()
+                        raise
+                clients[key] = client
     client.refs += 1
     return client
 

@@ -43,6 +43,7 @@ from airflow_provider_jobstatus.errors import (
 )
 from airflow_provider_jobstatus.hooks import PdfCoHook
 from airflow_provider_jobstatus.hooks._deadlines import Deadlines
+from airflow_provider_jobstatus.hooks._tls import _context as tls_contexts
 from airflow_provider_jobstatus.status import JobState, JobStatus
 from airflow_provider_jobstatus.testing.simulator import Simulator
 from tests.certs import Issued, PrivateCA
@@ -406,6 +407,39 @@ def test_ssl_cert_file_is_honoured_only_with_trust_env(
     else:
         exc = failure(mode, conn_id)
         assert isinstance(exc, ConfigurationError) and "certificate" in str(exc), repr(exc)
+
+
+def test_trust_roots_load_only_when_an_https_request_needs_them(
+    origin: Origin, tls: Tls, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A context with its trust roots is about 0.8 MiB per process: a triggerer whose waits all
+    poll a plain-HTTP origin builds none; an https connection builds one, shared by the others."""
+    tls_contexts.cache_clear()
+    plain, _ = connection(monkeypatch, origin.url)
+    assert status("async", plain).state is JobState.SUCCEEDED
+    assert tls_contexts.cache_info().currsize == 0
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls.ca.bundle))
+    for _ in range(2):
+        secure, _ = connection(monkeypatch, tls.server.url)
+        assert status("async", secure).state is JobState.SUCCEEDED
+    assert tls_contexts.cache_info().currsize == 1
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_trust_store_that_does_not_load_fails_at_once_naming_the_connection(
+    mode: str, tls: Tls, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Built when first needed, the default store still fails as a configuration mistake."""
+    garbage = tmp_path / "roots.pem"
+    garbage.write_text("not a certificate\n")
+    monkeypatch.setenv("SSL_CERT_FILE", str(garbage))
+    tls_contexts.cache_clear()
+    conn_id, _ = connection(monkeypatch, tls.server.url)
+    before = tls.server.connections
+    exc = failure(mode, conn_id, retries=3)
+    assert isinstance(exc, ConfigurationError), repr(exc)
+    assert "TLS settings do not load" in str(exc) and conn_id in str(exc) and "PDF.co" in str(exc)
+    assert tls.server.connections == before  # nothing was sent
 
 
 # == 3. a forward proxy ============================================================================
