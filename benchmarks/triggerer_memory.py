@@ -17,6 +17,10 @@ serialized sizes times the DAG's length.
 - floor: ``DateTimeTrigger`` (providers-standard), a date a day away: it sleeps, never logs.
   Floor and theirs are started by a benchmark-only sensor task, as ours is by ``JobStatusSensor``:
   the DAG copy Airflow keeps per trigger costs more for sensor tasks than for plain operators.
+- floor-conn: the floor plus one connection read per trigger
+  (``benchmarks.floor_triggers.ConnectionReadingDateTimeTrigger``): Airflow's cost of a trigger that
+  reads its connection, which includes the in-process Execution API the triggerer's supervisor
+  builds at the first such read (paid once per triggerer, by ours and theirs alike).
 - ours: ``JobStatusSensor(start_from_trigger=True)`` on a Nitro job that runs for an hour, polling
   ``/jobs/{id}/status`` every I seconds; its first poll logs the job's state, as a real wait does.
 - theirs: ``HttpSensorTrigger`` polling the same job's Nitro result endpoint ``/jobs/{id}``, which
@@ -53,7 +57,8 @@ HERE = Path(__file__).resolve().parent
 DAGS = HERE / "dags"
 DAG_PREFIX = "bench_memory_waits"
 SPEC_VARIABLE = "JOBSTATUS_BENCH_MEMORY_SPEC"
-KINDS = ("floor", "ours", "theirs", "quiet")
+KINDS = ("floor", "floor-conn", "ours", "theirs", "quiet")
+FLOORS = ("floor", "floor-conn")
 
 
 def compile_as_installed() -> None:
@@ -138,7 +143,7 @@ def _median_rss(pid: int, seconds: float, every: float) -> tuple[float, list[flo
 
 
 def _jobs(kind: str, sim: Simulator, waits: int) -> list[str]:
-    if kind == "floor":
+    if kind in FLOORS:
         moment = (datetime.now(timezone.utc) + timedelta(days=1)).isoformat()
         return [moment] * waits
     return [str(sim.create_job("nitro", polls=10**9)["job_id"]) for _ in range(waits)]
@@ -175,6 +180,8 @@ def run_kind(kind: str, args: argparse.Namespace, root: Path, sim: Simulator) ->
         **connection_env(sim),
         "AIRFLOW_CONN_NITRO_HTTP": json.dumps({"conn_type": "http", "host": sim.base_url("nitro")}),
         SPEC_VARIABLE: str(spec_path),
+        # the triggerer imports benchmarks.floor_triggers for the floor-conn kind
+        "PYTHONPATH": os.pathsep.join(p for p in (str(HERE.parent), os.environ.get("PYTHONPATH")) if p),
     }
     with LocalAirflow(home, DAGS, env=env, parallelism=2, serve_logs=False, startup_timeout=900) as airflow:
         airflow.wait_for_dags(dag_ids, timeout=600)
@@ -216,7 +223,8 @@ def _polls(sim: Simulator) -> int:
 
 # -- report -----------------------------------------------------------------------------------------
 def report(samples: dict[str, list[Sample]], waits: int) -> None:
-    """The table: per kind, the triggerer before and with the waits, and per wait beyond the floor."""
+    """The table: per kind, the triggerer before and with the waits, and per wait beyond each floor
+    (``net`` beyond ``DateTimeTrigger``; ``net vs conn`` beyond the floor that reads a connection)."""
 
     def added(kind: str) -> float:
         return statistics.median(s.added_kib for s in samples[kind])
@@ -225,17 +233,26 @@ def report(samples: dict[str, list[Sample]], waits: int) -> None:
         return statistics.median(values) if values else float("nan")
 
     print(f"\n{waits} waits each; triggerer RSS (supervisor + trigger runner), medians of runs:")
-    header = ("kind", "idle MiB", "loaded MiB", "KiB/wait", "net KiB/wait", "polls/s", "sup/runner KiB/wait")
+
+    def net(kind: str, floor: str) -> str:
+        if kind in FLOORS or floor not in samples:
+            return "-"
+        return f"{(added(kind) - added(floor)) / waits:.1f}"
+
+    header = (
+        "kind", "idle MiB", "loaded MiB", "KiB/wait", "net KiB/wait", "net vs conn", "polls/s",
+        "sup/runner KiB/wait",
+    )  # fmt: skip
     print("  ".join(f"{h:>12}" for h in header))
     for kind, runs in samples.items():
-        net = (added(kind) - added("floor")) / waits if kind != "floor" and "floor" in samples else None
         split = [median([(s.loaded_split[i] - s.idle_split[i]) / waits for s in runs]) for i in (0, 1)]
         cells = (
             kind,
             f"{median([s.idle_kib for s in runs]) / 1024:.1f}",
             f"{median([s.loaded_kib for s in runs]) / 1024:.1f}",
             f"{added(kind) / waits:.1f}",
-            "-" if net is None else f"{net:.1f}",
+            net(kind, "floor"),
+            net(kind, "floor-conn"),
             f"{median([s.polls_per_s or 0.0 for s in runs]):.1f}",
             f"{split[0]:.0f} / {split[1]:.0f}",
         )
@@ -250,7 +267,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--interval", type=float, default=2.0, help="seconds between polls (I)")
     parser.add_argument("--window", type=float, default=60.0, help="seconds sampled with every wait running")
     parser.add_argument(
-        "--kinds", default="floor,ours,theirs", help=f"comma-separated, of {', '.join(KINDS)}"
+        "--kinds", default="floor,floor-conn,ours,theirs", help=f"comma-separated, of {', '.join(KINDS)}"
     )
     parser.add_argument("--per-dag", type=int, default=10, help="waits (tasks) per DAG")
     parser.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_RUNS", "1")))
