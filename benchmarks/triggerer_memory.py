@@ -196,6 +196,9 @@ def run_kind(kind: str, args: argparse.Namespace, root: Path, sim: Simulator) ->
         polled, started = _polls(sim), time.monotonic()
         loaded, loaded_split = _median_rss(triggerer.pid, args.window, args.interval)
         rate = (_polls(sim) - polled) / (time.monotonic() - started)
+        still = airflow.query("SELECT COUNT(*) FROM task_instance WHERE state = 'deferred'")[0][0]
+        if still < args.waits:  # a trigger that failed (to load, say) would make the figure a lie
+            raise RuntimeError(f"{kind}: only {still} of {args.waits} waits were still deferred")
     return Sample(kind, idle, loaded, idle_split, loaded_split, rate, running)
 
 
