@@ -14,7 +14,8 @@ the trigger its task's whole serialized DAG, and the trigger runner keeps a dese
 that DAG per trigger, so with one big DAG per kind the figures would mostly compare the operators'
 serialized sizes times the DAG's length.
 
-- floor: ``DateTimeTrigger`` (providers-standard), a date a day away: it sleeps, never logs.
+- floor: ``DateTimeTrigger`` (providers-standard), a date a day away: it sleeps, logging
+  two lines of its own after Airflow's "trigger ... starting" (every trigger gets that one).
   Floor and theirs are started by a benchmark-only sensor task, as ours is by ``JobStatusSensor``:
   the DAG copy Airflow keeps per trigger costs more for sensor tasks than for plain operators.
 - floor-conn: the floor plus one connection read per trigger
@@ -26,7 +27,7 @@ serialized sizes times the DAG's length.
 - theirs: ``HttpSensorTrigger`` polling the same job's Nitro result endpoint ``/jobs/{id}``, which
   answers 404 while the job runs (what that trigger waits for), with the same bearer token.
 - quiet (on request): ours with the sensor's ``seen_status`` set to the job's status, so the
-  trigger never logs: the cost of a logging wait, compared with ours.
+  trigger logs no line of its own: the cost of a wait's own log lines, compared with ours.
 
     python -m benchmarks.triggerer_memory                       # 200 waits, I = 2 s, 60 s window
     python -m benchmarks.triggerer_memory --kinds floor,ours --waits 100 --runs 3

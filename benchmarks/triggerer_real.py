@@ -53,8 +53,8 @@ BLOCKED = re.compile(r"^(\S+) .*async thread was blocked for ([0-9.]+) seconds",
 RUNNING = re.compile(r"(\d+) triggers currently running")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 KINDS = ("floor", "ours", "theirs")
-#: on request: ours with the sensor's ``seen_status`` set, so its trigger never logs (the
-#: triggerer's supervisor keeps a log handler per trigger that has logged; the floor never logs)
+#: on request: ours with the sensor's ``seen_status`` set, so its trigger logs no line of its
+#: own (Airflow logs "trigger ... starting" for every trigger, the floor's included)
 COLUMNS = {
     "ours": "ours (JobStatusTrigger)",
     "quiet": "ours, never logging",

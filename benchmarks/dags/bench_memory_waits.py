@@ -53,7 +53,7 @@ class StartedFromTrigger(BaseSensorOperator):
 
 
 class QuietJobStatusSensor(JobStatusSensor):
-    """Ours, told that the job's status ("running") was already logged: its trigger never logs."""
+    """Ours, told that the job's status ("running") was logged already: its trigger logs none of its own."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
