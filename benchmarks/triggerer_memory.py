@@ -197,7 +197,7 @@ def run_kind(kind: str, args: argparse.Namespace, root: Path, sim: Simulator) ->
         polled, started = _polls(sim), time.monotonic()
         loaded, loaded_split = _median_rss(triggerer.pid, args.window, args.interval)
         rate = (_polls(sim) - polled) / (time.monotonic() - started)
-        still = airflow.query("SELECT COUNT(*) FROM task_instance WHERE state = 'deferred'")[0][0]
+        still = _deferred(airflow)
         if still < args.waits:  # a trigger that failed (to load, say) would make the figure a lie
             raise RuntimeError(f"{kind}: only {still} of {args.waits} waits were still deferred")
     return Sample(kind, idle, loaded, idle_split, loaded_split, rate, running)
@@ -208,7 +208,7 @@ def _wait_for_triggers(airflow: LocalAirflow, waits: int, timeout: float) -> int
     deadline = time.monotonic() + timeout
     while True:
         airflow.check_alive()
-        deferred = airflow.query("SELECT COUNT(*) FROM task_instance WHERE state = 'deferred'")[0][0]
+        deferred = _deferred(airflow)
         taken = airflow.query("SELECT COUNT(*) FROM trigger WHERE triggerer_id IS NOT NULL")[0][0]
         if deferred >= waits and taken >= waits:
             return int(taken)
@@ -217,6 +217,10 @@ def _wait_for_triggers(airflow: LocalAirflow, waits: int, timeout: float) -> int
                 f"after {timeout:.0f} s: {deferred} deferred, {taken} triggers taken of {waits}"
             )
         time.sleep(1.0)
+
+
+def _deferred(airflow: LocalAirflow) -> int:
+    return int(airflow.query("SELECT COUNT(*) FROM task_instance WHERE state = 'deferred'")[0][0])
 
 
 def _polls(sim: Simulator) -> int:
@@ -236,13 +240,12 @@ def report(samples: dict[str, list[Sample]], waits: int) -> None:
     def median(values: Sequence[float]) -> float:
         return statistics.median(values) if values else float("nan")
 
-    print(f"\n{waits} waits each; triggerer RSS (supervisor + trigger runner), medians of runs:")
-
     def net(kind: str, floor: str) -> str:
         if kind in FLOORS or floor not in samples:
             return "-"
         return f"{(added(kind) - added(floor)) / waits:.1f}"
 
+    print(f"\n{waits} waits each; triggerer RSS (supervisor + trigger runner), medians of runs:")
     header = (
         "kind", "idle MiB", "loaded MiB", "KiB/wait", "net KiB/wait", "net vs conn", "polls/s",
         "sup/runner KiB/wait",
