@@ -68,7 +68,8 @@ bench-triggerer: install
 	nice -n 10 $(BIN)/python -m benchmarks.triggerer_real $(BENCH_ARGS)
 
 # Memory per wait in a real triggerer (about 8 minutes): DateTimeTriggers (Airflow's own cost), the
-# same reading a connection, ours, HttpSensorTrigger; 200 waits, I = 2 s, 60 s window. BENCH_RUNS=3 for medians.
+# same reading a connection, ours, HttpSensorTrigger; 200 waits, I = 2 s, 60 s window.
+# BENCH_RUNS=3 for medians.
 bench-memory: install
 	$(BIN)/python -m pip install -q --disable-pip-version-check 'apache-airflow-providers-http>=5'
 	nice -n 10 $(BIN)/python -m benchmarks.triggerer_memory $(BENCH_MEMORY_ARGS)

@@ -57,7 +57,7 @@ KINDS = ("floor", "ours", "theirs")
 #: own (Airflow logs "trigger ... starting" for every trigger, the floor's included)
 COLUMNS = {
     "ours": "ours (JobStatusTrigger)",
-    "quiet": "ours, never logging",
+    "quiet": "ours, no log lines of its own",
     "theirs": "theirs (HttpSensorTrigger)",
 }
 
