@@ -55,10 +55,9 @@ from airflow_provider_jobstatus.vendors.alteryx import listed_as_completed
 #: it drops the events it has not handed over yet (Airflow 3.3.2), so a round recorded sooner could
 #: be lost; one recorded later is announced again by a stop in between
 COMMIT_DELAY = 2.0
-#: jobs per page of an Alteryx workflow listing, and the most pages read (a workflow with more
-#: jobs than that on the server is an error: set the server to purge old jobs)
+#: jobs per page of an Alteryx workflow listing (the connection's ``max_pages`` caps the pages: a
+#: workflow with more jobs than that on the server is an error, until the server purges old jobs)
 ALTERYX_PAGE = 100
-ALTERYX_MAX_PAGES = 1000
 #: status requests in flight at once for the Completed jobs of one listing
 DETAIL_CONCURRENCY = 8
 _BACKOFF = Backoff(base=1.0, cap=300.0)
@@ -175,19 +174,14 @@ class _Watch:
         workflow_id = self.t.watched_id
 
         async def fetch() -> list[BatchJob]:
+            pager = hook.pager(await hook.asettings(), "workflow", workflow_id)
             jobs: list[BatchJob] = []
-            for page in range(ALTERYX_MAX_PAGES):
-                req = ALTERYX.workflow_jobs_request(workflow_id, page * ALTERYX_PAGE, ALTERYX_PAGE)
+            while True:
+                req = ALTERYX.workflow_jobs_request(workflow_id, pager.pages * ALTERYX_PAGE, ALTERYX_PAGE)
                 got = ALTERYX.parse_workflow_jobs(workflow_id, await hook.arequest(req, workflow_id))
                 jobs.extend(got)
-                if len(got) < ALTERYX_PAGE:
+                if not pager.another(full=len(got) >= ALTERYX_PAGE):
                     return jobs
-            raise JobStatusError(
-                ALTERYX.display_name,
-                workflow_id,
-                f"the workflow lists more than {ALTERYX_PAGE * ALTERYX_MAX_PAGES} jobs; "
-                "have the server purge old jobs",
-            )
 
         return await hook.ashared(("alteryx-workflow-jobs", workflow_id), fetch, max_age=max_age)
 

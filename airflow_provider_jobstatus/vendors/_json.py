@@ -27,6 +27,15 @@ def field_of(vendor: str, job_id: str | None, data: Any, key: str, kind: type[T]
     return cast("T", value)
 
 
+def id_of(vendor: str, listing_id: str | None, data: Any, key: str = "id") -> str:
+    """A listed job's id: a string with something in it. A blank id names no job, so the answer
+    that carries one is malformed (never a row, never a job to announce)."""
+    value = field_of(vendor, listing_id, data, key, str)
+    if not value.strip():
+        raise MalformedResponseError(vendor, listing_id, f"a listed job has a blank {key!r} ({value!r})")
+    return value
+
+
 def optional_field(
     vendor: str, job_id: str | None, data: Mapping[str, Any], key: str, kind: type[T] | tuple[type, ...]
 ) -> T | None:

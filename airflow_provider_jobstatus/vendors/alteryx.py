@@ -13,7 +13,7 @@ from typing import Any
 
 from airflow_provider_jobstatus.errors import ConfigurationError, MalformedResponseError
 from airflow_provider_jobstatus.status import BatchJob, JobState, JobStatus, ResultFile
-from airflow_provider_jobstatus.vendors._json import bool_option, field_of, join_text, optional_field
+from airflow_provider_jobstatus.vendors._json import bool_option, field_of, id_of, join_text, optional_field
 from airflow_provider_jobstatus.vendors._protocol import (
     ApiRequest,
     ApiResponse,
@@ -260,7 +260,7 @@ class AlteryxApi(VendorApi):
             raw = field_of(self.display_name, workflow_id, item, "status", str)
             jobs.append(
                 BatchJob(
-                    id=field_of(self.display_name, workflow_id, item, "id", str),
+                    id=id_of(self.display_name, workflow_id, item),
                     status=raw,
                     state=_STATES.get(raw.lower(), JobState.UNKNOWN),
                 )
