@@ -238,13 +238,14 @@ class _Watch:
         """Log the fault (once per streak for transient ones) and return the seconds to wait."""
         self.failures += 1
         transient = isinstance(exc, JobStatusError) and exc.transient
+        said = str(exc) if str(exc).startswith(self.what) else f"{self.what}: {exc}"
         if transient:
             if self.failures == 1:
-                self.log.warning("%s: %s; retrying with backoff", self.what, exc)
+                self.log.warning("%s; retrying with backoff", said)
             hint = exc.retry_after if isinstance(exc, TransientVendorError) else None
             return _BACKOFF.delay(self.failures, hint)
         if isinstance(exc, JobStatusError):
-            self.log.error("%s: %s; the watcher keeps trying", self.what, exc)
+            self.log.error("%s; the watcher keeps trying", said)
         else:
             self.log.exception("%s: unexpected error; the watcher keeps trying", self.what)
         return _BACKOFF.cap

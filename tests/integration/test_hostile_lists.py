@@ -1,0 +1,316 @@
+"""Hostile listings, vendor text and starts against a local origin on real sockets, through the
+public operators, hooks and watchers: listings without end, blank ids, huge vendor text in events,
+a job flipping back and forth under a watcher, and starts whose answer never came.
+
+Each hostile origin ends its own misbehaviour after a while (a listing ends after a few hundred
+pages) so that code without the bound under test finishes too, and the test fails on it instead
+of hanging.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import structlog
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
+
+from airflow_provider_jobstatus.operators.batch import BatchJobsToXComOperator
+from airflow_provider_jobstatus.triggers import _watch
+from airflow_provider_jobstatus.triggers.watchers import (
+    AlteryxWorkflowJobsTrigger,
+    PlaymentBatchJobsTrigger,
+    _JobsWatcher,
+)
+from tests.servers import Background, Origin, Reply, Seen, http_answer
+
+MiB = 1024 * 1024
+FAST = {"hook_params": {"backoff": 0.01, "max_backoff": 0.05}}
+
+
+@pytest.fixture(scope="module")
+def bg() -> Iterator[Background]:
+    loop = Background()
+    yield loop
+    loop.close()
+
+
+def json_reply(body: Any, status: str = "200 OK") -> Reply:
+    return Reply(http_answer(json.dumps(body).encode(), status, [("Content-Type", "application/json")]))
+
+
+class Served:
+    """A hostile origin: ``answer(seen)`` replies; requests are counted by path, not kept (a
+    long listing would otherwise grow the test's own memory)."""
+
+    def __init__(self, bg: Background, answer: Callable[[Seen], Reply]) -> None:
+        self.answer = answer
+        self.counts: dict[str, int] = {}
+        self.origin = Origin(bg, self._script)
+
+    def _script(self, seen: Seen) -> Reply:
+        self.origin.requests.clear()
+        path = seen.target.split("?", 1)[0]
+        self.counts[path] = self.counts.get(path, 0) + 1
+        return self.answer(seen)
+
+    def count(self, fragment: str) -> int:
+        return sum(n for path, n in self.counts.items() if fragment in path)
+
+
+@pytest.fixture
+def served(bg: Background) -> Iterator[Callable[[Callable[[Seen], Reply]], Served]]:
+    made: list[Served] = []
+
+    def make(answer: Callable[[Seen], Reply]) -> Served:
+        made.append(Served(bg, answer))
+        return made[-1]
+
+    yield make
+    for server in made:
+        server.origin.close()
+
+
+def connect(monkeypatch: pytest.MonkeyPatch, conn_id: str, vendor: str, url: str, **extra: Any) -> None:
+    conn: dict[str, Any] = {"conn_type": vendor, "host": url, "password": "k-hostile"}
+    if vendor in ("nitro", "alteryx"):
+        conn["login"] = "client"
+    if vendor == "playment":
+        extra = {"project_id": "p1", **extra}
+    if extra:
+        conn["extra"] = extra
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
+
+
+def token_reply(seen: Seen) -> Reply | None:
+    if "/oauth" in seen.target:
+        return json_reply({"access_token": "t", "expires_in": 3600})
+    return None
+
+
+class EndlessBatch:
+    """A Playment batch whose every page names a fresh next page (a long random token), until
+    ``ends_after`` pages. Jobs are ``in_progress`` so a status filter keeps none of them."""
+
+    def __init__(self, ends_after: int, jobs: int = 100, token_bytes: int = 16 * 1024) -> None:
+        self.ends_after = ends_after
+        self.jobs = jobs
+        self.token_bytes = token_bytes
+        self.pages = 0
+
+    def __call__(self, seen: Seen) -> Reply:
+        self.pages += 1
+        n = self.pages
+        token = f"{n:08d}".ljust(self.token_bytes, "x") if n < self.ends_after else None
+        jobs = [{"id": f"p{n}-j{i}", "status": "in_progress"} for i in range(self.jobs)]
+        return json_reply({"data": {"jobs": jobs, "next_page_token": token}, "success": True})
+
+
+class FakeStore:
+    """What the triggerer hands an event trigger watching one asset: ``aget``/``aset``."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+
+    async def aget(self, key: str, default: Any = None) -> Any:
+        return self.values.get(key, default)
+
+    async def aset(self, key: str, value: Any) -> None:
+        json.dumps(value)
+        self.values[key] = value
+
+
+class Running:
+    """A watcher's ``run()`` consumed into a list, as the triggerer would."""
+
+    def __init__(self, trigger: _JobsWatcher) -> None:
+        self.trigger = trigger
+        self.events: list[dict[str, Any]] = []
+        self.task = asyncio.create_task(self._consume())
+
+    async def _consume(self) -> None:
+        async for event in self.trigger.run():
+            json.dumps(event.payload)
+            self.events.append(event.payload)
+
+    async def stop(self) -> None:
+        self.task.cancel()
+        await asyncio.gather(self.task, return_exceptions=True)
+
+
+async def until(check: Callable[[], bool], limit: float = 60.0) -> None:
+    deadline = time.monotonic() + limit
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+def watcher(trigger: _JobsWatcher, store: FakeStore | None = None) -> _JobsWatcher:
+    trigger.asset_state_store = store or FakeStore()
+    return trigger
+
+
+@pytest.fixture(autouse=True)
+def quick_commit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_watch, "COMMIT_DELAY", 0.05)
+
+
+# == 1. listings without end ======================================================================
+def test_an_endless_batch_listing_stops_at_the_default_cap_with_memory_flat(
+    monkeypatch: pytest.MonkeyPatch, served: Callable[..., Served]
+) -> None:
+    batch = EndlessBatch(ends_after=1500)
+    server = served(batch)
+    connect(monkeypatch, "hostile_playment", "playment", server.origin.url)
+    op = BatchJobsToXComOperator(
+        task_id="rows", conn_id="hostile_playment", batch_id="b1", status="completed", **FAST
+    )
+    tracemalloc.start()
+    try:
+        with pytest.raises(AirflowFailException) as failed:
+            op.execute(context={})
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    print(f"endless batch, XCom rows: {batch.pages} pages fetched, peak {peak / MiB:.1f} MiB traced")
+    message = str(failed.value)
+    for part in ("Playment batch 'b1'", "past 1000 pages", "connection 'hostile_playment'", '"max_pages"'):
+        assert part in message, message
+    assert "max_pages=" in message, "names the operator's own argument too"
+    assert batch.pages == 1000
+    assert peak < 48 * MiB, "1,000 tokens of 16 KiB are not all kept"
+
+
+def test_an_endless_batch_written_to_output_path_leaves_nothing(
+    monkeypatch: pytest.MonkeyPatch, served: Callable[..., Served], tmp_path: Path
+) -> None:
+    batch = EndlessBatch(ends_after=300, token_bytes=64)
+    server = served(batch)
+    connect(monkeypatch, "hostile_playment", "playment", server.origin.url, max_pages=20)
+    op = BatchJobsToXComOperator(
+        task_id="rows", conn_id="hostile_playment", batch_id="b1", output_path=f"{tmp_path}/", **FAST
+    )
+    with pytest.raises(AirflowFailException, match=r"past 20 pages.*connection 'hostile_playment'"):
+        op.execute(context={})
+    left = sorted(p.name for p in tmp_path.iterdir())
+    print(f"endless batch, output_path: {batch.pages} pages fetched, files left {left}")
+    assert batch.pages == 20
+    assert left == [], "no half-written .part file and no jobs.jsonl"
+
+
+def test_the_operators_max_pages_still_reads_a_partial_listing_quietly(
+    monkeypatch: pytest.MonkeyPatch, served: Callable[..., Served]
+) -> None:
+    batch = EndlessBatch(ends_after=300, jobs=2, token_bytes=8)
+    server = served(batch)
+    connect(monkeypatch, "hostile_playment", "playment", server.origin.url, max_pages=20)
+    op = BatchJobsToXComOperator(
+        task_id="rows", conn_id="hostile_playment", batch_id="b1", max_pages=30, **FAST
+    )
+    assert len(op.execute(context={})) == 60 and batch.pages == 30
+
+
+@pytest.mark.parametrize("value", [0, -3, "many", 2.5, True])
+def test_a_wrong_page_cap_fails_naming_the_extra(
+    monkeypatch: pytest.MonkeyPatch, served: Callable[..., Served], value: Any
+) -> None:
+    server = served(EndlessBatch(ends_after=2))
+    connect(monkeypatch, "hostile_playment", "playment", server.origin.url, max_pages=value)
+    op = BatchJobsToXComOperator(task_id="rows", conn_id="hostile_playment", batch_id="b1", **FAST)
+    with pytest.raises(AirflowFailException, match=r"connection 'hostile_playment'.*extra 'max_pages'"):
+        op.execute(context={})
+    assert server.counts == {}
+
+
+async def test_the_playment_watcher_logs_an_endless_listing_and_keeps_watching(
+    monkeypatch: pytest.MonkeyPatch, served: Callable[..., Served]
+) -> None:
+    batch = EndlessBatch(ends_after=400, token_bytes=4096)
+    server = served(batch)
+    connect(monkeypatch, "hostile_playment_w", "playment", server.origin.url, max_pages=25)
+    tracemalloc.start()
+    with structlog.testing.capture_logs() as logs:
+        run = Running(watcher(PlaymentBatchJobsTrigger("hostile_playment_w", "b1", poll_interval=1)))
+        try:
+            await until(lambda: any(e.get("log_level") == "error" for e in logs) or batch.pages >= 400)
+            await asyncio.sleep(0.5)
+            assert not run.task.done()
+        finally:
+            await run.stop()
+            peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+    errors = [str(e.get("event")) for e in logs if e.get("log_level") == "error"]
+    print(f"endless batch, watcher: {batch.pages} pages fetched, peak {peak / MiB:.1f} MiB, errors {errors}")
+    assert batch.pages == 25
+    assert errors and "Playment batch 'b1'" in errors[0] and "past 25 pages" in errors[0]
+    assert "connection 'hostile_playment_w'" in errors[0] and "keeps trying" in errors[0]
+    assert run.events == []
+
+
+async def test_the_alteryx_watcher_honours_the_connections_page_cap(
+    monkeypatch: pytest.MonkeyPatch, served: Callable[..., Served]
+) -> None:
+    def answer(seen: Seen) -> Reply:
+        token = token_reply(seen)
+        if token is not None:
+            return token
+        offset = int(seen.target.split("offset=", 1)[1].split("&", 1)[0])
+        return json_reply([{"id": f"j{offset + i}", "status": "Running"} for i in range(100)])
+
+    server = served(answer)
+    connect(monkeypatch, "hostile_alteryx_w", "alteryx", server.origin.url, max_pages=5)
+    with structlog.testing.capture_logs() as logs:
+        run = Running(watcher(AlteryxWorkflowJobsTrigger("hostile_alteryx_w", "wf1", poll_interval=1)))
+        try:
+            await until(lambda: any(e.get("log_level") == "error" for e in logs))
+            await asyncio.sleep(0.3)
+            assert not run.task.done()
+        finally:
+            await run.stop()
+    pages = server.count("/workflows/")
+    errors = [str(e.get("event")) for e in logs if e.get("log_level") == "error"]
+    print(f"endless Alteryx listing, watcher: {pages} pages fetched, errors {errors}")
+    assert pages == 5
+    assert "workflow 'wf1'" in errors[0] and "past 5 pages" in errors[0] and '"max_pages"' in errors[0]
+
+
+# == 2. blank ids =================================================================================
+@pytest.mark.parametrize("blank", ["", "   ", "\t\n"])
+def test_a_blank_id_in_a_batch_listing_is_malformed_never_a_row(
+    monkeypatch: pytest.MonkeyPatch, served: Callable[..., Served], blank: str
+) -> None:
+    jobs = [{"id": "j1", "status": "completed"}, {"id": blank, "status": "completed"}]
+    server = served(
+        lambda seen: json_reply({"data": {"jobs": jobs, "next_page_token": None}, "success": True})
+    )
+    connect(monkeypatch, "hostile_playment", "playment", server.origin.url)
+    op = BatchJobsToXComOperator(task_id="rows", conn_id="hostile_playment", batch_id="b1", **FAST)
+    with pytest.raises(AirflowException, match=r"Playment batch 'b1': a listed job has a blank 'id'"):
+        op.execute(context={})
+
+
+@pytest.mark.parametrize("blank", ["", "  "])
+async def test_a_blank_id_in_a_workflow_listing_is_malformed(
+    monkeypatch: pytest.MonkeyPatch, served: Callable[..., Served], blank: str
+) -> None:
+    def answer(seen: Seen) -> Reply:
+        return token_reply(seen) or json_reply(
+            [{"id": "j1", "status": "Completed"}, {"id": blank, "status": "Completed"}]
+        )
+
+    server = served(answer)
+    connect(monkeypatch, "hostile_alteryx_w", "alteryx", server.origin.url)
+    with structlog.testing.capture_logs() as logs:
+        run = Running(watcher(AlteryxWorkflowJobsTrigger("hostile_alteryx_w", "wf1", poll_interval=1)))
+        try:
+            await until(lambda: any("blank 'id'" in str(e.get("event")) for e in logs), limit=20)
+        finally:
+            await run.stop()
+    assert run.events == []
