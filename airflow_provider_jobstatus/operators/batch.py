@@ -12,7 +12,7 @@ from airflow_provider_jobstatus.errors import JobStatusError, ListingTooLongErro
 from airflow_provider_jobstatus.hooks import JobStatusHook
 from airflow_provider_jobstatus.operators._lineage import ReportsLineage, stored, vendor_batch
 from airflow_provider_jobstatus.operators._storage import targets_for, unwritable
-from airflow_provider_jobstatus.status import BatchJob, strip_query
+from airflow_provider_jobstatus.status import BatchJob, cut_text, strip_query
 from airflow_provider_jobstatus.task_errors import airflow_error, hook_for
 
 #: XCom is not a data store: Airflow's own guidance caps what we push.
@@ -20,13 +20,15 @@ DEFAULT_MAX_XCOM_BYTES = 256 * 1024
 
 
 def job_row(job: BatchJob) -> dict[str, Any]:
-    return {
+    """One row; vendor text cut to a few KiB a field (the full text goes to the task log)."""
+    row = {
         "id": job.id,
         "reference_id": job.reference_id,
         "status": job.status,
         "state": job.state.value,
         "result_url": strip_query(job.result_url),
     }
+    return cut_text(row, f"job {job.id!r}", keep=("id", "state"))  # type: ignore[no-any-return]
 
 
 class BatchJobsToXComOperator(ReportsLineage, BaseOperator):

@@ -38,7 +38,7 @@ from airflow_provider_jobstatus.errors import (
 )
 from airflow_provider_jobstatus.hooks import JobStatusHook
 from airflow_provider_jobstatus.retry import Backoff
-from airflow_provider_jobstatus.status import BatchJob, JobState
+from airflow_provider_jobstatus.status import BatchJob, JobState, cut_text
 from airflow_provider_jobstatus.triggers._announced import Announced
 from airflow_provider_jobstatus.triggers._sleep import sleep as pause
 from airflow_provider_jobstatus.triggers.watchers import (
@@ -226,11 +226,13 @@ class _Watch:
         return [e for e in entries if e is not None]
 
     def payload(self, jobs: list[dict[str, Any]], more: int) -> dict[str, Any]:
+        """The event: vendor text in each entry cut to a few KiB (the full text goes to the log)."""
+        entries = [cut_text(j, f"{self.what}, job {j['id']!r}", keep=("id", "state")) for j in jobs]
         return {
             "vendor": self.t.vendor_name,
             "conn_id": self.t.conn_id,
             self.t.id_field: self.t.watched_id,
-            "jobs": jobs,
+            "jobs": entries,
             "more": more,
         }
 

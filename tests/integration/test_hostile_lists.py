@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
@@ -22,7 +23,9 @@ import structlog
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
 from airflow_provider_jobstatus.operators.batch import BatchJobsToXComOperator
+from airflow_provider_jobstatus.status import MAX_TEXT_BYTES
 from airflow_provider_jobstatus.triggers import _watch
+from airflow_provider_jobstatus.triggers.job_status import JobStatusTrigger
 from airflow_provider_jobstatus.triggers.watchers import (
     AlteryxWorkflowJobsTrigger,
     PlaymentBatchJobsTrigger,
@@ -314,3 +317,138 @@ async def test_a_blank_id_in_a_workflow_listing_is_malformed(
         finally:
             await run.stop()
     assert run.events == []
+
+
+# == 3. vendor text in events and XCom is cut =====================================================
+HUGE = 1024 * 1024
+
+
+def event_size(value: Any) -> int:
+    return len(json.dumps(value).encode())
+
+
+def full_text_logged(caplog: pytest.LogCaptureFixture, text: str) -> int:
+    return sum(text in record.getMessage() for record in caplog.records)
+
+
+async def test_a_1_mib_status_string_makes_a_small_timeout_event(
+    monkeypatch: pytest.MonkeyPatch, served: Callable[..., Served], caplog: pytest.LogCaptureFixture
+) -> None:
+    raw = "w" * (HUGE - 1) + "!"
+    server = served(lambda seen: json_reply({"status": raw}))
+    connect(monkeypatch, "hostile_pdfco", "pdfco", server.origin.url)
+    trigger = JobStatusTrigger(
+        conn_id="hostile_pdfco", job_id="j1", poll_interval=0.5, timeout_at=time.time() + 2
+    )
+    caplog.set_level(logging.INFO)
+    event = await first_event(trigger)
+    size = event_size(event)
+    print(f"1 MiB status string: timeout event of {size} bytes")
+    assert event["status"] == "timeout"
+    assert size < 4 * MAX_TEXT_BYTES
+    assert (
+        event["job"]["raw_status"].startswith("www")
+        and "[cut from 1048576 bytes" in event["job"]["raw_status"]
+    )
+    assert "[cut from" in event["message"]
+    assert full_text_logged(caplog, raw) >= 1, "the full text is in the log"
+
+
+async def test_a_long_error_message_makes_a_small_error_event(
+    monkeypatch: pytest.MonkeyPatch, served: Callable[..., Served]
+) -> None:
+    said = "no " * 20_000
+    server = served(lambda seen: json_reply({"error": True, "message": said}, "400 Bad Request"))
+    connect(monkeypatch, "hostile_pdfco", "pdfco", server.origin.url)
+    trigger = JobStatusTrigger(
+        conn_id="hostile_pdfco", job_id="j1", poll_interval=0.5, timeout_at=time.time() + 30
+    )
+    event = await first_event(trigger)
+    size = event_size(event)
+    print(f"60 KB error message: error event of {size} bytes")
+    assert event["status"] == "error" and "[cut from" in event["message"]
+    assert size < 2 * MAX_TEXT_BYTES
+
+
+async def test_an_alteryx_watcher_event_carries_cut_vendor_text(
+    monkeypatch: pytest.MonkeyPatch, served: Callable[..., Served], caplog: pytest.LogCaptureFixture
+) -> None:
+    finished: set[str] = set()
+    disposition = "Success " + "m" * HUGE
+
+    def answer(seen: Seen) -> Reply:
+        token = token_reply(seen)
+        if token is not None:
+            return token
+        if "/workflows/" in seen.target:
+            return json_reply(
+                [
+                    {"id": f"j{i}", "status": "Completed" if f"j{i}" in finished else "Running"}
+                    for i in range(5)
+                ]
+            )
+        job = seen.target.split("/v3/jobs/", 1)[1].split("?", 1)[0]
+        return json_reply({"id": job, "status": "Completed", "disposition": disposition, "messages": []})
+
+    server = served(answer)
+    connect(monkeypatch, "hostile_alteryx_w", "alteryx", server.origin.url)
+    store = FakeStore()
+    caplog.set_level(logging.INFO)
+    run = Running(watcher(AlteryxWorkflowJobsTrigger("hostile_alteryx_w", "wf1", poll_interval=1), store))
+    try:
+        await until(lambda: bool(store.values))
+        finished.update(f"j{i}" for i in range(5))
+        await until(lambda: bool(run.events))
+    finally:
+        await run.stop()
+    (event,) = run.events
+    size = event_size(event)
+    print(f"5 jobs with 1 MiB dispositions: asset event of {size} bytes")
+    assert sorted(j["id"] for j in event["jobs"]) == [f"j{i}" for i in range(5)]
+    assert all(
+        j["disposition"].startswith("Success mmm") and "[cut from" in j["disposition"] for j in event["jobs"]
+    )
+    assert size < 6 * MAX_TEXT_BYTES
+    assert full_text_logged(caplog, disposition) == 5, "each job's full text logged once"
+
+
+def test_batch_rows_carry_cut_vendor_text(
+    monkeypatch: pytest.MonkeyPatch, served: Callable[..., Served], caplog: pytest.LogCaptureFixture
+) -> None:
+    status = "completed" + "?" * HUGE
+    jobs = [{"id": "j1", "status": status, "reference_id": "r" * HUGE}]
+    server = served(
+        lambda seen: json_reply({"data": {"jobs": jobs, "next_page_token": None}, "success": True})
+    )
+    connect(monkeypatch, "hostile_playment", "playment", server.origin.url)
+    caplog.set_level(logging.INFO)
+    op = BatchJobsToXComOperator(task_id="rows", conn_id="hostile_playment", batch_id="b1", **FAST)
+    rows = op.execute(context={})
+    print(f"a row with 1 MiB status and reference_id: XCom value of {event_size(rows)} bytes")
+    (row,) = rows
+    assert row["id"] == "j1" and "[cut from" in row["status"] and "[cut from" in row["reference_id"]
+    assert event_size(rows) < 3 * MAX_TEXT_BYTES
+    assert full_text_logged(caplog, status) == 1
+
+
+def test_an_id_longer_than_events_carry_is_malformed(
+    monkeypatch: pytest.MonkeyPatch, served: Callable[..., Served]
+) -> None:
+    jobs = [{"id": "j" * (MAX_TEXT_BYTES + 1), "status": "completed"}]
+    server = served(
+        lambda seen: json_reply({"data": {"jobs": jobs, "next_page_token": None}, "success": True})
+    )
+    connect(monkeypatch, "hostile_playment", "playment", server.origin.url)
+    op = BatchJobsToXComOperator(task_id="rows", conn_id="hostile_playment", batch_id="b1", **FAST)
+    with pytest.raises(AirflowException, match=r"an 'id' of 4097 characters"):
+        op.execute(context={})
+
+
+async def first_event(trigger: JobStatusTrigger, limit: float = 30.0) -> dict[str, Any]:
+    gen = trigger.run()
+    try:
+        event = await asyncio.wait_for(gen.__anext__(), limit)
+    finally:
+        await gen.aclose()
+    json.dumps(event.payload)
+    return event.payload  # type: ignore[no-any-return]
