@@ -452,3 +452,34 @@ async def first_event(trigger: JobStatusTrigger, limit: float = 30.0) -> dict[st
         await gen.aclose()
     json.dumps(event.payload)
     return event.payload  # type: ignore[no-any-return]
+
+
+# == 4. the watcher's record of announced jobs ====================================================
+async def test_a_job_flipping_back_and_forth_is_announced_once(
+    monkeypatch: pytest.MonkeyPatch, served: Callable[..., Served]
+) -> None:
+    states = {"j1": "in_progress", "j2": "in_progress"}
+
+    def answer(seen: Seen) -> Reply:
+        jobs = [{"id": job, "status": status} for job, status in states.items()]
+        return json_reply({"data": {"jobs": jobs, "next_page_token": None}, "success": True})
+
+    server = served(answer)
+    connect(monkeypatch, "hostile_playment_w", "playment", server.origin.url)
+    store = FakeStore()
+    run = Running(watcher(PlaymentBatchJobsTrigger("hostile_playment_w", "b1", poll_interval=1), store))
+
+    async def listings(more: int) -> None:
+        start = server.count("/batch/")
+        await until(lambda: server.count("/batch/") >= start + more)
+
+    try:
+        await until(lambda: bool(store.values))  # the baseline: nothing finished yet
+        for change in ({"j1": "completed"}, {"j1": "in_progress", "j2": "completed"}, {"j1": "completed"}):
+            states.update(change)
+            await listings(3)
+    finally:
+        await run.stop()
+    announced = [[job["id"] for job in event["jobs"]] for event in run.events]
+    print(f"completed -> running -> completed with another job finishing between: events {announced}")
+    assert announced == [["j1"], ["j2"]]
