@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Collection
+from datetime import datetime
 from enum import Enum
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -154,6 +155,8 @@ class BatchJob(BaseModel):
     status: str | None = None
     state: JobState = JobState.UNKNOWN
     result_url: str | None = None
+    #: when the vendor says the job was made (Alteryx's ``createDate``), where it says
+    created: datetime | None = None
 
 
 class BatchPage(BaseModel):

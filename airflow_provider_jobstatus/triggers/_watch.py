@@ -36,7 +36,7 @@ from airflow_provider_jobstatus.errors import (
     JobStatusError,
     TransientVendorError,
 )
-from airflow_provider_jobstatus.hooks import JobStatusHook
+from airflow_provider_jobstatus.hooks import AlteryxHook, JobStatusHook
 from airflow_provider_jobstatus.retry import Backoff
 from airflow_provider_jobstatus.status import BatchJob, JobState, cut_text
 from airflow_provider_jobstatus.triggers._announced import Announced
@@ -47,7 +47,6 @@ from airflow_provider_jobstatus.triggers.watchers import (
     _JobsWatcher,
 )
 from airflow_provider_jobstatus.vendors import get_vendor
-from airflow_provider_jobstatus.vendors.alteryx import API as ALTERYX
 from airflow_provider_jobstatus.vendors.alteryx import listed_as_completed
 
 #: seconds between handing an event to the triggerer and recording it as announced: the
@@ -55,9 +54,6 @@ from airflow_provider_jobstatus.vendors.alteryx import listed_as_completed
 #: it drops the events it has not handed over yet (Airflow 3.3.2), so a round recorded sooner could
 #: be lost; one recorded later is announced again by a stop in between
 COMMIT_DELAY = 2.0
-#: jobs per page of an Alteryx workflow listing (the connection's ``max_pages`` caps the pages: a
-#: workflow with more jobs than that on the server is an error, until the server purges old jobs)
-ALTERYX_PAGE = 100
 #: status requests in flight at once for the Completed jobs of one listing
 DETAIL_CONCURRENCY = 8
 _BACKOFF = Backoff(base=1.0, cap=300.0)
@@ -174,14 +170,8 @@ class _Watch:
         workflow_id = self.t.watched_id
 
         async def fetch() -> list[BatchJob]:
-            pager = hook.pager(await hook.asettings(), "workflow", workflow_id)
-            jobs: list[BatchJob] = []
-            while True:
-                req = ALTERYX.workflow_jobs_request(workflow_id, pager.pages * ALTERYX_PAGE, ALTERYX_PAGE)
-                got = ALTERYX.parse_workflow_jobs(workflow_id, await hook.arequest(req, workflow_id))
-                jobs.extend(got)
-                if not pager.another(full=len(got) >= ALTERYX_PAGE):
-                    return jobs
+            assert isinstance(hook, AlteryxHook)  # the round checked the connection's vendor
+            return await hook.aworkflow_jobs(workflow_id)
 
         return await hook.ashared(("alteryx-workflow-jobs", workflow_id), fetch, max_age=max_age)
 

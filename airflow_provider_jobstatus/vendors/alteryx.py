@@ -9,6 +9,7 @@ asked about once more to tell success from error.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from typing import Any
 
 from airflow_provider_jobstatus.errors import ConfigurationError, MalformedResponseError
@@ -263,9 +264,21 @@ class AlteryxApi(VendorApi):
                     id=id_of(self.display_name, workflow_id, item),
                     status=raw,
                     state=_STATES.get(raw.lower(), JobState.UNKNOWN),
+                    created=_moment(item.get("createDate")),
                 )
             )
         return jobs
+
+
+def _moment(value: Any) -> datetime | None:
+    """An ISO 8601 ``createDate`` (UTC when it names no zone), or None when there is none to read."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def listed_as_completed(job: BatchJob) -> bool:

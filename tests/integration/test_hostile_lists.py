@@ -22,8 +22,10 @@ import pytest
 import structlog
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
+from airflow_provider_jobstatus.operators import run as run_module
 from airflow_provider_jobstatus.operators.batch import BatchJobsToXComOperator
 from airflow_provider_jobstatus.status import MAX_TEXT_BYTES
+from airflow_provider_jobstatus.testing.simulator import Simulator
 from airflow_provider_jobstatus.triggers import _watch
 from airflow_provider_jobstatus.triggers.job_status import JobStatusTrigger
 from airflow_provider_jobstatus.triggers.watchers import (
@@ -31,6 +33,8 @@ from airflow_provider_jobstatus.triggers.watchers import (
     PlaymentBatchJobsTrigger,
     _JobsWatcher,
 )
+from tests.integration.test_run import FakeStore as TaskStore
+from tests.integration.test_run import FakeTI, make, run
 from tests.servers import Background, Origin, Reply, Seen, http_answer
 
 MiB = 1024 * 1024
@@ -483,3 +487,116 @@ async def test_a_job_flipping_back_and_forth_is_announced_once(
     announced = [[job["id"] for job in event["jobs"]] for event in run.events]
     print(f"completed -> running -> completed with another job finishing between: events {announced}")
     assert announced == [["j1"], ["j2"]]
+
+
+# == 5. no second job without the user's word =====================================================
+@pytest.fixture
+def sim(jobstatus_simulator: Simulator) -> Simulator:
+    jobstatus_simulator.clear_faults()
+    jobstatus_simulator.clear_requests()
+    jobstatus_simulator.state.starts.reset()
+    return jobstatus_simulator
+
+
+def test_a_start_that_timed_out_is_not_sent_again_by_the_retry(
+    monkeypatch: pytest.MonkeyPatch, served: Callable[..., Served]
+) -> None:
+    posts: list[str] = []
+
+    def answer(seen: Seen) -> Reply:
+        if seen.method == "POST":  # the job is made; the first answer comes after the client gave up
+            posts.append(seen.target)
+            return Reply(
+                http_answer(b'{"job_id": "j1", "status": "queued"}'), stall=1.5 if len(posts) == 1 else 0
+            )
+        return json_reply({"job_id": "j1", "status": "success", "output_url": "https://x.test/a.csv"})
+
+    server = served(answer)
+    connect(monkeypatch, "hostile_adt", "apidatatools", server.origin.url)
+    store, ti = TaskStore(), FakeTI(max_tries=2)
+    kw = {"conn_id": "hostile_adt", "deferrable": False, "hook_params": {"timeout": 0.5}}
+    with pytest.raises(AirflowException) as first:
+        run(make("apidatatools", **kw), ti, store)
+    assert not isinstance(first.value, AirflowFailException), "Airflow retries the task"
+    with pytest.raises(AirflowFailException) as second:
+        run(make("apidatatools", **kw), ti, store)
+    starts = server.count("/json-to-csv-api")
+    print(f"APIDataTools start timed out, then a retry: {starts} starts sent; the retry said: {second.value}")
+    assert starts == 1
+    said = str(second.value)
+    for part in (
+        "APIDataTools",
+        "possible orphan",
+        'on_unknown_start="start_again"',
+        "connection 'hostile_adt'",
+    ):
+        assert part in said, said
+    result = run(make("apidatatools", on_unknown_start="start_again", **kw), ti, store)
+    assert server.count("/json-to-csv-api") == 2, "the user's word starts a new one"
+    assert result is None or result["state"] == "succeeded"
+
+
+@pytest.mark.parametrize("vendor", ["nitro", "pdfco", "apidatatools"])
+def test_a_lost_start_answer_fails_the_retry_where_the_vendor_cannot_be_asked(
+    sim: Simulator, vendor: str
+) -> None:
+    sim.plan_starts(vendor, {"fault": "lost_answer"})
+    store, ti = TaskStore(), FakeTI(max_tries=2)
+    with pytest.raises(AirflowException, match="a job may have been created"):
+        run(make(vendor), ti, store)
+    with pytest.raises(AirflowFailException, match=r"possible orphan.*on_unknown_start=\"start_again\""):
+        run(make(vendor), ti, store)
+    print(f"{vendor}: lost start answer, then a retry: {sim.starts()['created'][vendor]} jobs made")
+    assert sim.starts()["created"][vendor] == 1
+    cleared = FakeTI(max_tries=4)  # a Clear is the user's word: a new run starts a new job
+    assert run(make(vendor), cleared, store)["state"] == "succeeded"
+    assert sim.starts()["created"][vendor] == 2
+
+
+def test_alteryx_adopts_the_job_a_lost_start_made(sim: Simulator) -> None:
+    workflow = f"wf-lost-{time.time_ns()}"
+    sim.plan_starts("alteryx", {"fault": "lost_answer", "polls": 1})
+    store, ti = TaskStore(), FakeTI(max_tries=2)
+    with pytest.raises(AirflowException, match="a job may have been created"):
+        run(make("alteryx", workflow_id=workflow), ti, store)
+    made = sim.state.workflow_jobs(workflow)
+    assert run(make("alteryx", workflow_id=workflow), ti, store)["state"] == "succeeded"
+    print(f"alteryx: lost start answer, then a retry: {sim.starts()['created']['alteryx']} jobs made")
+    assert sim.starts()["created"]["alteryx"] == 1
+    assert [v for k, v in ti.pushed if k == "job_id"] == [made[0].id]
+
+
+def test_alteryx_does_not_guess_between_jobs_made_since_the_lost_start(sim: Simulator) -> None:
+    workflow = f"wf-two-{time.time_ns()}"
+    sim.plan_starts("alteryx", {"fault": "lost_answer"})
+    store, ti = TaskStore(), FakeTI(max_tries=2)
+    with pytest.raises(AirflowException):
+        run(make("alteryx", workflow_id=workflow), ti, store)
+    sim.create_job("alteryx", workflow_id=workflow, hold=True)  # someone else's, meanwhile
+    with pytest.raises(AirflowFailException, match=r"has 2 jobs made since then.*on_unknown_start"):
+        run(make("alteryx", workflow_id=workflow), ti, store)
+    assert sim.starts()["created"]["alteryx"] == 1
+
+
+def test_playment_finds_the_job_of_a_lost_start_in_its_batch(
+    sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(run_module, "START_ATTEMPTS", 1)  # the first try ends after one lost answer
+    batch = sim.create_batch(jobs=0)["batch_id"]
+    sim.plan_starts("playment", {"fault": "lost_answer", "polls": 1})
+    store, ti = TaskStore(), FakeTI(max_tries=2)
+    with pytest.raises(AirflowException):
+        run(make("playment", reference_id="ref-retry", batch_id=batch), ti, store)
+    sim.clear_requests()
+    assert run(make("playment", reference_id="ref-retry", batch_id=batch), ti, store)["state"] == "succeeded"
+    counts = sim.requests(include_log=False)["counts"]
+    print(f"playment: lost start answer, then a retry: requests of the retry {counts}")
+    assert sim.starts()["created_by_reference"] == {"ref-retry": 1}
+    assert not any("create" in route or "start" in route for route in counts), "found, not sent again"
+
+
+def test_without_a_task_state_store_the_log_says_what_cannot_be_guaranteed(sim: Simulator) -> None:
+    with structlog.testing.capture_logs() as logs:
+        run(make("pdfco", deferrable=False), FakeTI(), None)
+    said = " ".join(str(e.get("event")) for e in logs)
+    assert "No task state store" in said and "may leave a job running" in said
