@@ -192,7 +192,7 @@ class WaitPolicy:
     def next(self, now: float) -> Step:
         """What to do at ``now``."""
         probe_at = self._probe_at()
-        if now >= probe_at:
+        if probe_at <= now <= self.deadline:  # no call starts after the deadline
             return self._ask(Ask({**self._options, **self.rules.probe_options}, None, probe=True), now)
         if now >= self.deadline:
             return End(timeout_event(self.reason, self.vendor, self.job_id, self.clocks.last))
