@@ -3,6 +3,7 @@ random sequences of answers and faults."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -131,7 +132,7 @@ def test_queued_and_running_poll_at_the_interval_counted_from_each_call() -> Non
         policy(interval=30), [status("queued"), status("running"), status("running"), status("succeeded")]
     )
     times = [t for t, _ in run.asks]
-    assert [round(b - a, 6) for a, b in zip(times, times[1:], strict=False)] == [30.0, 30.0, 30.0]
+    assert [round(b - a, 6) for a, b in itertools.pairwise(times)] == [30.0, 30.0, 30.0]
 
 
 def test_retry_after_paces_the_wait_within_the_floor_and_the_cap() -> None:
@@ -249,7 +250,8 @@ def test_a_short_wait_probes_once_before_its_deadline() -> None:
 
 def test_clocks_survive_a_reschedule() -> None:
     first = policy(tolerance=120)
-    first.answer(fault(), T0) if isinstance(first.next(T0), Ask) else None
+    assert isinstance(first.next(T0), Ask)
+    first.answer(fault(), T0)
     saved = first.clocks.to_dict()
     later = WaitPolicy(
         first.rules,
@@ -324,7 +326,7 @@ def test_properties_of_any_wait(
     assert run.end is not None
     # never asks sooner than its floor after the last call was made
     times = [t for t, _ in run.asks]
-    assert all(b - a >= floor - 1e-9 for a, b in zip(times, times[1:], strict=False))
+    assert all(b - a >= floor - 1e-9 for a, b in itertools.pairwise(times))
     # always ends by its deadline, plus at most one call
     assert all(t <= T0 + timeout for t in times)
     assert run.ended_at <= T0 + timeout + call + 1e-9
