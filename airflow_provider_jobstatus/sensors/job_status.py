@@ -183,7 +183,7 @@ class JobStatusSensor(BaseSensorOperator):
                 ),
                 spread_start=True,
                 seen_status=last.raw_status if last is not None else None,
-                wait_state=policy.clocks.to_dict(with_last=False),
+                wait_state=policy.clocks.to_dict(),
             ),
             method_name="execute_complete",
             # Airflow's own deferral timeout is the backstop: the trigger's deadline comes first and
