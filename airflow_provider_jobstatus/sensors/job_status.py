@@ -171,7 +171,7 @@ class JobStatusSensor(BaseSensorOperator):
             return self.execute_complete(context, step.event)
         if not self.deferrable:
             self._remember(context, policy)
-            raise AirflowRescheduleException(datetime.fromtimestamp(step.until, tz=timezone.utc))
+            raise AirflowRescheduleException(datetime.fromtimestamp(step.until, tz=timezone.utc))  # type: ignore[no-untyped-call]
         last = policy.clocks.last
         self.defer(
             trigger=JobStatusTrigger(
