@@ -24,7 +24,6 @@ from airflow.providers.common.compat.sdk import AirflowException, AirflowFailExc
 
 from airflow_provider_jobstatus.operators import run as run_module
 from airflow_provider_jobstatus.operators.batch import BatchJobsToXComOperator
-from airflow_provider_jobstatus.status import MAX_TEXT_BYTES
 from airflow_provider_jobstatus.testing.simulator import Simulator
 from airflow_provider_jobstatus.triggers import _watch
 from airflow_provider_jobstatus.triggers.job_status import JobStatusTrigger
@@ -38,6 +37,8 @@ from tests.integration.test_run import FakeTI, make, run
 from tests.servers import Background, Origin, Reply, Seen, http_answer
 
 MiB = 1024 * 1024
+#: the documented most bytes of one piece of vendor text in an event or XCom value (docs/limits.md)
+MAX_TEXT_BYTES = 4096
 FAST = {"hook_params": {"backoff": 0.01, "max_backoff": 0.05}}
 
 
