@@ -34,6 +34,8 @@ from airflow_provider_jobstatus.triggers.watchers import (
 )
 from tests.integration.test_run import FakeStore as TaskStore
 from tests.integration.test_run import FakeTI, make, run
+from tests.integration.test_trigger import first_event
+from tests.integration.test_watchers import FakeStore
 from tests.servers import Background, Origin, Reply, Seen, http_answer
 
 MiB = 1024 * 1024
@@ -118,20 +120,6 @@ class EndlessBatch:
         token = f"{n:08d}".ljust(self.token_bytes, "x") if n < self.ends_after else None
         jobs = [{"id": f"p{n}-j{i}", "status": "in_progress"} for i in range(self.jobs)]
         return json_reply({"data": {"jobs": jobs, "next_page_token": token}, "success": True})
-
-
-class FakeStore:
-    """What the triggerer hands an event trigger watching one asset: ``aget``/``aset``."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
-
-    async def aget(self, key: str, default: Any = None) -> Any:
-        return self.values.get(key, default)
-
-    async def aset(self, key: str, value: Any) -> None:
-        json.dumps(value)
-        self.values[key] = value
 
 
 class Running:
@@ -290,17 +278,26 @@ async def test_the_alteryx_watcher_honours_the_connections_page_cap(
 
 
 # == 2. blank ids =================================================================================
-@pytest.mark.parametrize("blank", ["", "   ", "\t\n"])
-def test_a_blank_id_in_a_batch_listing_is_malformed_never_a_row(
-    monkeypatch: pytest.MonkeyPatch, served: Callable[..., Served], blank: str
+@pytest.mark.parametrize(
+    ("listed", "said"),
+    [
+        ("", "a listed job has a blank 'id'"),
+        ("   ", "a listed job has a blank 'id'"),
+        ("\t\n", "a listed job has a blank 'id'"),
+        ("j" * (MAX_TEXT_BYTES + 1), "a listed job has an 'id' of 4097 characters"),
+    ],
+    ids=["empty", "spaces", "whitespace", "longer-than-events-carry"],
+)
+def test_a_blank_or_huge_id_in_a_batch_listing_is_malformed_never_a_row(
+    monkeypatch: pytest.MonkeyPatch, served: Callable[..., Served], listed: str, said: str
 ) -> None:
-    jobs = [{"id": "j1", "status": "completed"}, {"id": blank, "status": "completed"}]
+    jobs = [{"id": "j1", "status": "completed"}, {"id": listed, "status": "completed"}]
     server = served(
         lambda seen: json_reply({"data": {"jobs": jobs, "next_page_token": None}, "success": True})
     )
     connect(monkeypatch, "hostile_playment", "playment", server.origin.url)
     op = BatchJobsToXComOperator(task_id="rows", conn_id="hostile_playment", batch_id="b1", **FAST)
-    with pytest.raises(AirflowException, match=r"Playment batch 'b1': a listed job has a blank 'id'"):
+    with pytest.raises(AirflowException, match=rf"Playment batch 'b1': {said}"):
         op.execute(context={})
 
 
@@ -434,29 +431,6 @@ def test_batch_rows_carry_cut_vendor_text(
     assert row["id"] == "j1" and "[cut from" in row["status"] and "[cut from" in row["reference_id"]
     assert event_size(rows) < 3 * MAX_TEXT_BYTES
     assert full_text_logged(caplog, status) == 1
-
-
-def test_an_id_longer_than_events_carry_is_malformed(
-    monkeypatch: pytest.MonkeyPatch, served: Callable[..., Served]
-) -> None:
-    jobs = [{"id": "j" * (MAX_TEXT_BYTES + 1), "status": "completed"}]
-    server = served(
-        lambda seen: json_reply({"data": {"jobs": jobs, "next_page_token": None}, "success": True})
-    )
-    connect(monkeypatch, "hostile_playment", "playment", server.origin.url)
-    op = BatchJobsToXComOperator(task_id="rows", conn_id="hostile_playment", batch_id="b1", **FAST)
-    with pytest.raises(AirflowException, match=r"an 'id' of 4097 characters"):
-        op.execute(context={})
-
-
-async def first_event(trigger: JobStatusTrigger, limit: float = 30.0) -> dict[str, Any]:
-    gen = trigger.run()
-    try:
-        event = await asyncio.wait_for(gen.__anext__(), limit)
-    finally:
-        await gen.aclose()
-    json.dumps(event.payload)
-    return event.payload  # type: ignore[no-any-return]
 
 
 # == 4. the watcher's record of announced jobs ====================================================
