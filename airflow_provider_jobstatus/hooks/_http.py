@@ -17,8 +17,7 @@ import ssl
 import threading
 import time
 import weakref
-import zlib
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -37,8 +36,10 @@ from airflow_provider_jobstatus.errors import (
     TransientVendorError,
     UnsafeRedirectError,
 )
+from airflow_provider_jobstatus.hooks._addresses import ALLOW_SETTING, refused_address, refused_kind
 from airflow_provider_jobstatus.hooks._coalesce import SharedAnswers
 from airflow_provider_jobstatus.hooks._deadlines import Deadlines
+from airflow_provider_jobstatus.hooks._decoding import CodingError, CutShort, decoded
 from airflow_provider_jobstatus.hooks._settings import ConnSettings, origin_of, resolve_url, tls_context
 from airflow_provider_jobstatus.hooks._tls import misconfiguration
 from airflow_provider_jobstatus.vendors import MAX_BODY_BYTES, ApiRequest, ApiResponse, TokenGrant, VendorApi
@@ -135,6 +136,42 @@ def _mask_location(event: str, info: Mapping[str, Any]) -> None:
             for name, value in headers:
                 if name.lower() == b"location":
                     mask_url(value.decode("latin-1"))
+
+
+class _Vetted:
+    """httpcore's ``trace`` hook for a result request off the connection's origin: masks as
+    :func:`_mask_location` does, and refuses the connection the client made if its peer is a
+    refused address (the name may resolve otherwise for the client than it did for our check).
+    Connections to a proxy are the proxy's: its target was checked by name before sending."""
+
+    def __init__(self, host: str, refused: Callable[[str, str], JobStatusError]) -> None:
+        self.host = host
+        self.refused = refused
+        self.direct = False
+
+    def __call__(self, event: str, info: Mapping[str, Any]) -> None:
+        _mask_location(event, info)
+        if event.endswith("connect_tcp.started"):
+            self.direct = info.get("host") == self.host
+        elif event.endswith("connect_tcp.complete") and self.direct:
+            stream = info["return_value"]
+            peer = stream.get_extra_info("server_addr")
+            kind = refused_kind(str(peer[0])) if peer else None
+            if kind is not None:
+                stream.close()
+                raise self.refused(str(peer[0]), kind)
+
+
+def address_refused(
+    conn: ConnSettings, vendor: VendorApi, job_id: str | None, host: str, address: str, kind: str
+) -> UnsafeRedirectError:
+    return UnsafeRedirectError(
+        vendor.display_name,
+        job_id,
+        f"refusing to fetch a result from {host!r}: it resolves to {address}, a {kind} address "
+        f"(where cloud metadata services answer); if the result really lives there, set the extra "
+        f"'{ALLOW_SETTING}': true on {conn.where}",
+    )
 
 
 async def amask_url(url: str) -> None:
@@ -283,8 +320,10 @@ class SyncClient:
             return ApiResponse(resp.status_code, resp.headers, body)
 
     @contextmanager
-    def stream(self, out: Outgoing, follow: bool = False) -> Iterator[httpx.Response]:
-        """The response with its body unread (downloads stream it), redirects followed if asked."""
+    def stream(self, out: Outgoing, follow: bool = False, result: bool = False) -> Iterator[httpx.Response]:
+        """The response with its body unread (downloads stream it), redirects followed if asked.
+        A ``result`` (and each hop of its redirects) off the connection's origin never reaches a
+        link-local, unspecified or multicast address unless the connection allows it."""
         for _ in range(MAX_REDIRECTS + 1):
             client = self._client(out.own)
             try:
@@ -298,6 +337,8 @@ class SyncClient:
                     headers=out.headers,
                     extensions={"trace": _mask_location},
                 )
+                if result and not out.own and not self.conn.client.allow_link_local:
+                    request.extensions["trace"] = self._vet(out, request.url)
                 resp = client.send(request, stream=True)
                 try:
                     if resp.status_code == 407:  # a proxy's answer to an absolute-form request
@@ -318,6 +359,20 @@ class SyncClient:
         raise UnsafeRedirectError(
             self.vendor.display_name, out.job_id, f"more than {MAX_REDIRECTS} redirects (a loop?)"
         )
+
+    def _vet(self, out: Outgoing, url: httpx.URL) -> _Vetted:
+        """Refuse ``url`` now if its host resolves to a refused address (nothing is sent), and
+        return the trace hook that checks the address the client really connects to."""
+        host = url.raw_host.decode("ascii")
+        port = url.port or (443 if url.scheme == "https" else 80)
+
+        def refused(address: str, kind: str) -> UnsafeRedirectError:
+            return address_refused(self.conn, self.vendor, out.job_id, url.host, address, kind)
+
+        found = refused_address(host, port)
+        if found is not None:
+            raise refused(*found)
+        return _Vetted(host, refused)
 
     def token(self, stale: str | None) -> str:
         with self._token_lock:
@@ -501,38 +556,30 @@ def _httpx_origin(origin: str) -> str:
 
 #: what the sync client asks for (httpx would add ``br``/``zstd`` when their packages are installed)
 ACCEPT_ENCODING = "gzip, deflate"
+#: the most a status body's decoding yields per step (the body itself is capped at MAX_BODY_BYTES)
+_STATUS_STEP = 1024 * 1024
+
+
+def body_pieces(
+    vendor: VendorApi, job_id: str | None, coding: str | None, raw: Iterable[bytes], step: int
+) -> Iterator[bytes]:
+    """A body read from the wire with its content codings undone, at most ``step`` bytes a piece
+    (httpx would inflate each network read whole: 64 KiB of gzip can become 64 MiB)."""
+    try:
+        yield from decoded(coding, raw, step)
+    except CutShort as exc:  # the connection closed mid-stream: another try may get it whole
+        raise TransientVendorError(vendor.display_name, job_id, f"answer truncated: {exc}") from None
+    except CodingError as exc:
+        raise MalformedResponseError(vendor.display_name, job_id, f"answer refused: {exc}") from None
 
 
 def _inflate(vendor: VendorApi, job_id: str | None, coding: str | None, raw: Iterator[bytes]) -> bytes:
-    """A status body inflated here, never past the cap: httpx inflates each network read whole
-    (64 KiB of gzip can become 64 MiB, and stacked codings multiply that without bound)."""
-    coding = (coding or "identity").strip().lower()
-    if coding not in ("identity", "gzip", "x-gzip", "deflate"):
-        raise MalformedResponseError(
-            vendor.display_name, job_id, f"answer in unsupported content encoding {coding!r}"
-        )
-    inflater = None if coding == "identity" else zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib
+    """A status body, decoded never past the cap."""
     body = bytearray()
-    try:
-        for chunk in raw:
-            data = chunk
-            while data:
-                if inflater is None:
-                    piece, data = data, b""
-                else:
-                    piece = inflater.decompress(data, MAX_BODY_BYTES + 1 - len(body))
-                    data = inflater.unconsumed_tail
-                body += piece
-                if len(body) > MAX_BODY_BYTES:
-                    raise too_large(vendor, job_id)
-        if inflater is not None:
-            body += inflater.flush()
-    except zlib.error:
-        raise MalformedResponseError(
-            vendor.display_name, job_id, f"answer is not valid {coding} data"
-        ) from None
-    if len(body) > MAX_BODY_BYTES:
-        raise too_large(vendor, job_id)
+    for piece in body_pieces(vendor, job_id, coding, raw, _STATUS_STEP):
+        body += piece
+        if len(body) > MAX_BODY_BYTES:
+            raise too_large(vendor, job_id)
     return bytes(body)
 
 
