@@ -9,7 +9,7 @@ import pytest
 
 from airflow_provider_jobstatus.errors import ConfigurationError, UnsafeRedirectError
 from airflow_provider_jobstatus.hooks._addresses import refused_address, refused_kind
-from airflow_provider_jobstatus.hooks._http import _Vetted
+from airflow_provider_jobstatus.hooks._http import _Trace
 from airflow_provider_jobstatus.hooks._settings import client_settings
 from airflow_provider_jobstatus.vendors import get_vendor
 
@@ -65,8 +65,12 @@ def refusal(address: str, kind: str) -> UnsafeRedirectError:
     return UnsafeRedirectError("Vendor", "j1", f"{address} is {kind}")
 
 
+def vetting(host: str) -> _Trace:
+    return _Trace(lambda status: ConfigurationError("Vendor", "j1", f"proxy said {status}"), (host, refusal))
+
+
 def test_a_connection_that_reached_a_refused_peer_is_closed_and_refused() -> None:
-    trace = _Vetted("files.test", refusal)
+    trace = vetting("files.test")
     stream = Stream(("169.254.169.254", 80))
     trace("connection.connect_tcp.started", {"host": "files.test", "port": 80})
     with pytest.raises(UnsafeRedirectError, match=r"169\.254\.169\.254 is link-local"):
@@ -75,7 +79,7 @@ def test_a_connection_that_reached_a_refused_peer_is_closed_and_refused() -> Non
 
 
 def test_an_allowed_peer_and_a_proxy_pass() -> None:
-    trace = _Vetted("files.test", refusal)
+    trace = vetting("files.test")
     trace("connection.connect_tcp.started", {"host": "files.test", "port": 80})
     trace("connection.connect_tcp.complete", {"return_value": Stream(("10.0.0.5", 80))})
     # a connection to the proxy is the proxy's: its target was checked by name before sending
