@@ -40,12 +40,6 @@ _CLIENT_FIELDS: dict[str, Any] = {
         "description": "Honour HTTP_PROXY, HTTPS_PROXY, NO_PROXY, SSL_CERT_FILE and SSL_CERT_DIR.",
         "schema": {"type": ["boolean", "null"], "default": True},
     },
-    "allow_link_local": {
-        "label": "Allow link-local result addresses",
-        "description": "Let result downloads and their redirects reach link-local (169.254.0.0/16, "
-        "fe80::/10), unspecified or multicast addresses, refused by default (cloud metadata services).",
-        "schema": {"type": ["boolean", "null"], "default": False},
-    },
 }
 
 
