@@ -34,10 +34,19 @@ def codings(header: str | None) -> list[str]:
 
 def decoded(header: str | None, chunks: Iterable[bytes], step: int) -> Iterator[bytes]:
     """The body with its codings undone, in pieces of at most ``step`` bytes."""
+    names = codings(header)
+    if not names:
+        return _sliced(chunks, step)
     stream: Iterator[bytes] = iter(chunks)
-    for name in reversed(codings(header)):  # the coding applied last is undone first
+    for name in reversed(names):  # the coding applied last is undone first
         stream = _inflated(stream, step, name)
     return stream
+
+
+def _sliced(chunks: Iterable[bytes], step: int) -> Iterator[bytes]:
+    for chunk in chunks:
+        for start in range(0, len(chunk), step):
+            yield chunk[start : start + step] if len(chunk) > step else chunk
 
 
 def _inflated(chunks: Iterator[bytes], step: int, name: str) -> Iterator[bytes]:
