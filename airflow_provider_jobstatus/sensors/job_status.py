@@ -171,7 +171,7 @@ class JobStatusSensor(BaseSensorOperator):
             return self.execute_complete(context, step.event)
         if not self.deferrable:
             self._remember(context, policy)
-            raise AirflowRescheduleException(datetime.fromtimestamp(step.until, tz=timezone.utc))
+            raise AirflowRescheduleException(datetime.fromtimestamp(step.until, tz=timezone.utc))  # type: ignore[no-untyped-call]
         last = policy.clocks.last
         self.defer(
             trigger=JobStatusTrigger(
@@ -183,7 +183,7 @@ class JobStatusSensor(BaseSensorOperator):
                 ),
                 spread_start=True,
                 seen_status=last.raw_status if last is not None else None,
-                wait_state=policy.clocks.to_dict(with_last=False),
+                wait_state=policy.clocks.to_dict(),
             ),
             method_name="execute_complete",
             # Airflow's own deferral timeout is the backstop: the trigger's deadline comes first and

@@ -81,7 +81,9 @@ class Clocks:
     last_call: float | None = None
     last: JobStatus | None = None
 
-    def to_dict(self, with_last: bool = True) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON; the last status without its result files and vendor details (what the
+        wait's end reports of it is its state, raw status and message)."""
         data: dict[str, Any] = {
             "started": self.started,
             "failures": self.failures,
@@ -91,8 +93,8 @@ class Clocks:
             "due": self.due,
             "last_call": self.last_call,
         }
-        if with_last and self.last is not None:
-            data["last"] = self.last.to_event()
+        if self.last is not None:
+            data["last"] = self.last.model_copy(update={"results": [], "details": {}}).to_event()
         return data
 
     @classmethod
