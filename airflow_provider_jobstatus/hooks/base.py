@@ -15,7 +15,7 @@ import httpx
 import tenacity
 from airflow.sdk import BaseHook
 
-from airflow_provider_jobstatus.connection_types import CONNECTION_TYPES
+from airflow_provider_jobstatus.connection_types import connection_type
 from airflow_provider_jobstatus.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -399,8 +399,8 @@ class JobStatusHook(BaseHook):
     # -- Airflow < 3.2 connection form (3.2+ reads provider info) --------------------------------
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        spec = CONNECTION_TYPES.get(cls.conn_type, {})
-        return json.loads(json.dumps(spec.get("ui-field-behaviour", {})))  # type: ignore[no-any-return]
+        spec = connection_type(get_vendor(cls.conn_type))
+        return json.loads(json.dumps(spec["ui-field-behaviour"]))  # type: ignore[no-any-return]
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
@@ -410,7 +410,7 @@ class JobStatusHook(BaseHook):
             from wtforms import StringField
         except ImportError:  # Airflow 3.2+ without the FAB UI: provider info carries the fields
             return {}
-        fields = CONNECTION_TYPES.get(cls.conn_type, {}).get("conn-fields", {})
+        fields = connection_type(get_vendor(cls.conn_type))["conn-fields"]
         return {
             name: StringField(lazy_gettext(spec["label"]), widget=BS3TextFieldWidget())
             for name, spec in fields.items()
