@@ -8,13 +8,22 @@ import shlex
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_jobstatus.vendors import VENDORS
-
 if TYPE_CHECKING:
     from .simulator import Simulator
 
-#: vendor -> the connection id the fixture sets up (each hook's default connection)
-DEFAULT_CONN_IDS: Mapping[str, str] = {name: api.default_conn_id for name, api in VENDORS.items()}
+
+def default_conn_ids() -> dict[str, str]:
+    """Vendor -> the connection id the fixture sets up: each vendor hook's default connection
+    (the registry is imported here, not with this module: the pytest plugin imports it)."""
+    from airflow_provider_jobstatus.vendors import VENDORS
+
+    return {name: api.default_conn_id for name, api in VENDORS.items()}
+
+
+def __getattr__(name: str) -> dict[str, str]:
+    if name == "DEFAULT_CONN_IDS":  # the name the repository's tools use
+        return default_conn_ids()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def connection_uri_env_name(conn_id: str) -> str:
@@ -38,7 +47,8 @@ def connection_dict(sim: Simulator, vendor: str) -> dict[str, Any]:
 def connection_env(sim: Simulator, conn_ids: Mapping[str, str] | None = None) -> dict[str, str]:
     """``AIRFLOW_CONN_<ID>`` variables (JSON connections) for every vendor ``sim`` serves, pointing
     at it. Pass them to subprocesses (``airflow dags test``, the demo) or put them in ``os.environ``."""
-    ids = {vendor: VENDORS[vendor].default_conn_id for vendor in sim.credentials}
+    defaults = default_conn_ids()
+    ids = {vendor: defaults[vendor] for vendor in sim.credentials}
     ids.update(conn_ids or {})
     return {connection_uri_env_name(ids[vendor]): json.dumps(connection_dict(sim, vendor)) for vendor in ids}
 
