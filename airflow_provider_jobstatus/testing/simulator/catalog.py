@@ -88,6 +88,8 @@ class SimVendor:
     result_file: Callable[[str, int], tuple[str, str]] = _json_result
     #: what a job's end changes besides the job (PDF.co's credit balance)
     on_finish: Callable[[SimState, Job], None] = _nothing_on_finish
+    #: (state, MAC, n) -> the ``n``-th access token, when the vendor's tokens have a shape (Nitro's JWT)
+    token_shape: Callable[[SimState, bytes, int], str] | None = None
     #: start faults only this vendor answers with, besides the common ones (PDF.co's refusals)
     start_refusals: frozenset[str] = frozenset()
     #: whether jobs belong to batches that list them (Playment)

@@ -15,10 +15,11 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from . import catalog
 from .catalog import (
     COMMON_OPTIONS,
     MAX_RESULT_BYTES,
@@ -26,8 +27,6 @@ from .catalog import (
     SimVendor,
     random_hex,
     random_uuid,
-    vendor,
-    vendors,
 )
 from .checks import SimError, check_int, check_number, check_str
 from .content import content_key, sha256_of
@@ -210,15 +209,16 @@ class SimState:
                 return job_id
 
     # -- tokens --------------------------------------------------------------------------------
-    def issue_token(self, vendor: str, shape: Callable[[bytes, int], str] | None = None) -> tuple[str, float]:
-        """A new access token and its lifetime: the ``n``-th token's MAC in base64url, or what
-        ``shape(mac, n)`` makes of it (Nitro's JWT)."""
+    def issue_token(self, vendor: str) -> tuple[str, float]:
+        """A new access token and its lifetime: the ``n``-th token's MAC in base64url, or what the
+        vendor's ``token_shape`` makes of it (Nitro's JWT)."""
+        shape = catalog.vendor(vendor).token_shape
         with self.lock:
             self._token_counter += 1
             n = self._token_counter
             ttl = float(self.config["token_ttl"])
             mac = hmac.new(self._secret, f"token:{vendor}:{n}".encode(), hashlib.sha256).digest()
-            token = shape(mac, n) if shape else base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+            token = shape(self, mac, n) if shape else base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
             self.tokens[token] = (vendor, time.time() + ttl)
         return token, ttl
 
@@ -258,7 +258,7 @@ class SimState:
         result_bytes: Any,
         opts: Mapping[str, Any],
     ) -> tuple[SimVendor, str, int | None, float | None, int, dict[str, Any]]:
-        sim = vendor(vendor_name)
+        sim = catalog.vendor(vendor_name)
         if outcome not in OUTCOMES_ALL:
             raise SimError(400, f"unknown outcome {outcome!r}; known: {', '.join(OUTCOMES_ALL)}")
         if outcome not in sim.outcomes:
@@ -357,7 +357,7 @@ class SimState:
         )
         if batch_id is not None:
             if not sim.batches:
-                batched = " and ".join(v.display_name for v in vendors().values() if v.batches)
+                batched = " and ".join(v.display_name for v in catalog.vendors().values() if v.batches)
                 raise SimError(400, f"batch_id applies to {batched or 'no'} jobs only")
             batch_id = check_str("batch_id", batch_id)
         with self.lock:
@@ -398,7 +398,7 @@ class SimState:
     ) -> dict[str, Any]:
         """A batch of ``jobs`` jobs of the vendor with batches (Playment); returns its id and the
         job ids in listing order."""
-        sim = next((v for v in vendors().values() if v.batches), None)
+        sim = next((v for v in catalog.vendors().values() if v.batches), None)
         if sim is None:
             raise SimError(400, "no simulated vendor has batches")
         count = check_int("jobs", jobs, 0, 100_000)
@@ -518,7 +518,7 @@ class SimState:
     def observe(self, job: Job, advance: bool) -> Observation:
         """Where the job is now. ``advance``: this is a status answer the client will see, so it
         counts as one of the job's ``polls``."""
-        phases = len(vendor(job.vendor).phases)
+        phases = len(catalog.vendor(job.vendor).phases)
         with self.lock:
             if job.terminal_at is None:
                 if job.opts.get("hold"):
@@ -591,7 +591,7 @@ class SimState:
 
     def _finish(self, job: Job, when: float) -> None:
         job.terminal_at = when
-        vendor(job.vendor).on_finish(self, job)
+        catalog.vendor(job.vendor).on_finish(self, job)
 
     # -- request log ---------------------------------------------------------------------------
     def record(

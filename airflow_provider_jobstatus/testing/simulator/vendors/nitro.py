@@ -80,7 +80,7 @@ async def token(ctx: Ctx) -> Reply:
         return _oauth_error(
             401, "invalid_client", "Client authentication failed: unknown clientID or wrong clientSecret."
         )
-    access, ttl = ctx.state.issue_token(VENDOR, lambda mac, n: _jwt(creds["client_id"], n, mac))
+    access, ttl = ctx.state.issue_token(VENDOR)
     expires = whole_seconds(ttl)
     if ctx.state.config["nitro_token_style"] == "snake":
         answer: dict[str, Any] = {"access_token": access, "token_type": "Bearer", "expires_in": expires}
@@ -268,9 +268,9 @@ def routes(state: SimState) -> list[BaseRoute]:
     )
 
 
-def _jwt(client_id: str, n: int, mac: bytes) -> str:
+def jwt(state: SimState, mac: bytes, n: int) -> str:
     """Nitro's access tokens are JWTs: the simulator signs its claims with the token's MAC."""
-    claims = json.dumps({"sub": client_id, "jti": n}).encode()
+    claims = json.dumps({"sub": state.credentials[VENDOR]["client_id"], "jti": n}).encode()
     return ".".join(
         base64.urlsafe_b64encode(part).rstrip(b"=").decode()
         for part in (b'{"alg":"HS256","typ":"JWT"}', claims, mac)
@@ -299,4 +299,5 @@ SIM = SimVendor(
     options=frozenset({"error_type", "page_count"}),
     clean_options=clean_options,
     result_file=pdf_result,
+    token_shape=jwt,
 )
