@@ -12,6 +12,7 @@ import pytest
 import airflow_provider_jobstatus
 from airflow_provider_jobstatus import get_provider_info
 
+#: the connection types whose names are fixed
 VENDORS = ["nitro", "pdfco", "alteryx", "apidatatools", "playment"]
 
 
@@ -35,7 +36,7 @@ def test_entry_point_is_registered() -> None:
 
 def test_connection_types_name_the_five_hooks() -> None:
     types = get_provider_info()["connection-types"]
-    assert sorted(t["connection-type"] for t in types) == sorted(VENDORS)
+    assert set(VENDORS) <= {t["connection-type"] for t in types}  # the fixed five, and any new one
     for entry in types:
         hook = _import(entry["hook-class-name"])
         assert hook.conn_type == entry["connection-type"]  # type: ignore[attr-defined]
