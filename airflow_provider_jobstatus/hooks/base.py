@@ -202,8 +202,9 @@ class JobStatusHook(BaseHook):
         token renewed once; no retries: the caller knows whether sending twice is safe."""
         return self.sync_client().exchange(req, job_id)
 
-    def get_job_status(self, job_id: str, **options: Any) -> JobStatus:
-        """The job's current status; transient faults are retried a few times, then raised."""
+    def get_job_status(self, job_id: str, *, retries: int | None = None, **options: Any) -> JobStatus:
+        """The job's current status; transient faults are retried a few times (``retries=1``: asked
+        exactly once, for a wait that keeps its own fault clock), then raised."""
         opts = self.options(self.settings(), options)
         client = self.sync_client()
         req = self.vendor.status_request(job_id, opts)
@@ -217,7 +218,7 @@ class JobStatusHook(BaseHook):
                     raise
                 return self.vendor.parse_status(job_id, client.exchange(fallback, job_id), opts)
 
-        return _seen(tenacity.Retrying(**self._retrying())(once))
+        return _seen(once() if retries == 1 else tenacity.Retrying(**self._retrying(retries))(once))
 
     def cancel_job(self, job_id: str) -> bool:
         """Ask the vendor to cancel a job; False (nothing sent) where it documents no cancel call."""
