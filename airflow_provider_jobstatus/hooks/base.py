@@ -15,7 +15,7 @@ import httpx
 import tenacity
 from airflow.sdk import BaseHook
 
-from airflow_provider_jobstatus.connection_types import CONNECTION_TYPES
+from airflow_provider_jobstatus.connection_types import connection_type
 from airflow_provider_jobstatus.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -31,6 +31,7 @@ from airflow_provider_jobstatus.hooks._http import (
     acquire_async,
     amask,
     amask_url,
+    body_pieces,
     mask,
     mask_url,
     needs_token,
@@ -42,7 +43,14 @@ from airflow_provider_jobstatus.hooks._paging import Pager
 from airflow_provider_jobstatus.hooks._settings import ConnSettings, build_settings, parse_extras
 from airflow_provider_jobstatus.retry import Backoff
 from airflow_provider_jobstatus.status import BatchJob, BatchPage, JobStatus
-from airflow_provider_jobstatus.vendors import ApiRequest, ApiResponse, ResultRequest, VendorApi, get_vendor
+from airflow_provider_jobstatus.vendors import (
+    ApiRequest,
+    ApiResponse,
+    OffsetListing,
+    ResultRequest,
+    VendorApi,
+    get_vendor,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -54,10 +62,12 @@ _PROBE_JOB_ID = "airflow-connection-test"
 class JobStatusHook(BaseHook):
     """Authenticated access to one vendor's job API through one Airflow connection.
 
-    Subclasses set ``vendor_name``; everything else (connection parsing, client settings, token
-    cache, retries, the rule that credentials never leave the connection's origin) happens here
-    once for all vendors. Use ``async with hook:`` (or ``await hook.aclose()``) in async code so the
-    shared client is released when the last user is done.
+    Each vendor's subclass, made from its vendor module's declaration
+    (:func:`~airflow_provider_jobstatus.hooks.hook_class`), sets ``vendor_name``; everything else
+    (connection parsing, client settings, token cache, retries, the rule that credentials never
+    leave the connection's origin) happens here once for all vendors. Use ``async with hook:``
+    (or ``await hook.aclose()``) in async code so the shared client is released when the last user
+    is done.
     """
 
     vendor_name: ClassVar[str] = ""
@@ -260,10 +270,23 @@ class JobStatusHook(BaseHook):
             self.vendor.display_name, subject, listing_id, settings.where, settings.max_pages, stop_after
         )
 
+    def list_by_offset(self, listing: OffsetListing) -> list[BatchJob]:
+        """Every entry of an offset-paged listing, within the connection's page cap; each page
+        asked once (the caller decides whether a failed listing is worth asking again)."""
+        pager = self.pager(self.settings(), listing.subject, listing.listing_id)
+        jobs: list[BatchJob] = []
+        while True:
+            req = listing.request(pager.pages * listing.page_size, listing.page_size)
+            got = listing.parse(self.request(req, listing.listing_id))
+            jobs.extend(got)
+            if not pager.another(full=len(got) >= listing.page_size):
+                return jobs
+
     @contextmanager
     def open_result(self, result: ResultRequest, job_id: str | None = None) -> Iterator[httpx.Response]:
         """Open one result of job ``job_id`` for streaming: the vendor's auth on its own origin
-        only, redirects followed without credentials, a refused token renewed once."""
+        only, redirects followed without credentials, a refused token renewed once. Read the body
+        with :meth:`iter_result` (bounded decoding)."""
         settings = self.settings()
         client = self.sync_client()
         mask_url(result.request.url)
@@ -271,12 +294,23 @@ class JobStatusHook(BaseHook):
         for _ in range(2):
             token = client.token(stale) if needs_token(settings, self.vendor, result.request) else None
             out = prepare(settings, self.vendor, result.request, job_id, token)
-            with client.stream(out, follow=result.follow_redirects) as resp:
+            with client.stream(out, follow=result.follow_redirects, result=True) as resp:
                 if resp.status_code == 401 and token is not None and stale is None:
                     stale = token
                     continue
                 yield resp
                 return
+
+    def iter_result(
+        self, resp: httpx.Response, job_id: str | None = None, *, step: int = 1024 * 1024
+    ) -> Iterator[bytes]:
+        """The body of an :meth:`open_result` answer as the vendor meant it (gzip or deflate
+        undone), at most ``step`` bytes a piece whatever the wire carries. Read results this way:
+        ``resp.iter_bytes()`` inflates each network read whole (250 KB of gzip can be 256 MiB)."""
+        if resp.is_stream_consumed:  # a response made whole (httpx.MockTransport): already decoded
+            return iter([resp.content])
+        coding = resp.headers.get("content-encoding")
+        return body_pieces(self.vendor, job_id, coding, resp.iter_raw(), step)
 
     def test_connection(self) -> tuple[bool, str]:
         """What the connection form's Test button calls: are the URL and credentials accepted?
@@ -392,6 +426,17 @@ class JobStatusHook(BaseHook):
             if token is None:
                 return
 
+    async def alist_by_offset(self, listing: OffsetListing) -> list[BatchJob]:
+        """:meth:`list_by_offset` without blocking the event loop (asset watchers)."""
+        pager = self.pager(await self.asettings(), listing.subject, listing.listing_id)
+        jobs: list[BatchJob] = []
+        while True:
+            req = listing.request(pager.pages * listing.page_size, listing.page_size)
+            got = listing.parse(await self.arequest(req, listing.listing_id))
+            jobs.extend(got)
+            if not pager.another(full=len(got) >= listing.page_size):
+                return jobs
+
     async def aclose(self) -> None:
         client, self._async_client = self._async_client, None
         if client is not None:
@@ -406,8 +451,8 @@ class JobStatusHook(BaseHook):
     # -- Airflow < 3.2 connection form (3.2+ reads provider info) --------------------------------
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        spec = CONNECTION_TYPES.get(cls.conn_type, {})
-        return json.loads(json.dumps(spec.get("ui-field-behaviour", {})))  # type: ignore[no-any-return]
+        spec = connection_type(get_vendor(cls.conn_type))
+        return json.loads(json.dumps(spec["ui-field-behaviour"]))  # type: ignore[no-any-return]
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
@@ -417,7 +462,7 @@ class JobStatusHook(BaseHook):
             from wtforms import StringField
         except ImportError:  # Airflow 3.2+ without the FAB UI: provider info carries the fields
             return {}
-        fields = CONNECTION_TYPES.get(cls.conn_type, {}).get("conn-fields", {})
+        fields = connection_type(get_vendor(cls.conn_type))["conn-fields"]
         return {
             name: StringField(lazy_gettext(spec["label"]), widget=BS3TextFieldWidget())
             for name, spec in fields.items()

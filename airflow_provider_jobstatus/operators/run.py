@@ -42,7 +42,7 @@ from airflow_provider_jobstatus.errors import (
     JobStatusError,
     TransientVendorError,
 )
-from airflow_provider_jobstatus.hooks import AlteryxHook, JobStatusHook
+from airflow_provider_jobstatus.hooks import JobStatusHook
 from airflow_provider_jobstatus.retry import Backoff
 from airflow_provider_jobstatus.status import JobState, JobStatus
 from airflow_provider_jobstatus.task_errors import airflow_error, hook_for
@@ -107,7 +107,7 @@ class RunJobOperator(BaseOperator):
         starts a new job (the earlier one, if it exists, runs on and is billed).
     """
 
-    #: the connection type this operator starts jobs for
+    #: the connection type this operator starts jobs for: its vendor module's ``API.name``
     vendor_name: ClassVar[str] = ""
     #: a second start with the same arguments cannot make a second job (Playment's reference_id)
     idempotent_start: ClassVar[bool] = False
@@ -484,7 +484,7 @@ class NitroRunJobOperator(RunJobOperator):
     :param storage_conn_id: the connection object-storage paths are read with.
     """
 
-    vendor_name = "nitro"
+    vendor_name = nitro.API.name
     template_fields: Sequence[str] = ("conn_id", "operation", "method", "method_params", "file", "files")
 
     def __init__(
@@ -546,7 +546,7 @@ class PdfCoRunJobOperator(RunJobOperator):
     :param payload: the endpoint's JSON body (``url``, ``pages``, ...).
     """
 
-    vendor_name = "pdfco"
+    vendor_name = pdfco.API.name
     template_fields: Sequence[str] = ("conn_id", "endpoint", "payload")
 
     def __init__(self, *, endpoint: str, payload: Mapping[str, Any], **kwargs: Any) -> None:
@@ -569,7 +569,7 @@ class AlteryxRunWorkflowOperator(RunJobOperator):
     :param credential_id: run with this stored credential.
     """
 
-    vendor_name = "alteryx"
+    vendor_name = alteryx.API.name
     template_fields: Sequence[str] = (
         "conn_id",
         "workflow_id",
@@ -605,9 +605,9 @@ class AlteryxRunWorkflowOperator(RunJobOperator):
     def find_start(self, hook: JobStatusHook, sent_at: float) -> str | None:
         """The one job of the workflow the server says it made since the start was sent (less
         :data:`CLOCK_MARGIN`); several are ambiguous (another user's or a schedule's)."""
-        assert isinstance(hook, AlteryxHook)  # hook() checked the connection's vendor
         since = datetime.fromtimestamp(sent_at - CLOCK_MARGIN, tz=timezone.utc)
-        made = [j.id for j in hook.workflow_jobs(self.workflow_id) if j.created is None or j.created >= since]
+        listed = hook.list_by_offset(alteryx.API.workflow_jobs(self.workflow_id))
+        made = [j.id for j in listed if j.created is None or j.created >= since]
         if len(made) > 1:
             shown = ", ".join(repr(job_id) for job_id in made[:5]) + (", ..." if len(made) > 5 else "")
             raise StartNotFindable(
@@ -624,7 +624,7 @@ class ApiDataToolsRunJobOperator(RunJobOperator):
     :param source_url: the input the tool fetches.
     """
 
-    vendor_name = "apidatatools"
+    vendor_name = apidatatools.API.name
     template_fields: Sequence[str] = ("conn_id", "tool", "source_url")
 
     def __init__(self, *, tool: str, source_url: str, **kwargs: Any) -> None:
@@ -651,7 +651,7 @@ class PlaymentCreateJobOperator(RunJobOperator):
     :param batch_id: the batch to add it to (Playment's default batch when None).
     """
 
-    vendor_name = "playment"
+    vendor_name = playment.API.name
     idempotent_start = True
     template_fields: Sequence[str] = ("conn_id", "reference_id", "data", "work_flow_id", "batch_id")
 

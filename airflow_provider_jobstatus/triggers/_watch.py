@@ -36,7 +36,7 @@ from airflow_provider_jobstatus.errors import (
     JobStatusError,
     TransientVendorError,
 )
-from airflow_provider_jobstatus.hooks import AlteryxHook, JobStatusHook
+from airflow_provider_jobstatus.hooks import JobStatusHook
 from airflow_provider_jobstatus.retry import Backoff
 from airflow_provider_jobstatus.status import BatchJob, JobState, cut_text
 from airflow_provider_jobstatus.triggers._announced import Announced
@@ -47,6 +47,7 @@ from airflow_provider_jobstatus.triggers.watchers import (
     _JobsWatcher,
 )
 from airflow_provider_jobstatus.vendors import get_vendor
+from airflow_provider_jobstatus.vendors.alteryx import API as ALTERYX
 from airflow_provider_jobstatus.vendors.alteryx import listed_as_completed
 
 #: seconds between handing an event to the triggerer and recording it as announced: the
@@ -170,8 +171,7 @@ class _Watch:
         workflow_id = self.t.watched_id
 
         async def fetch() -> list[BatchJob]:
-            assert isinstance(hook, AlteryxHook)  # the round checked the connection's vendor
-            return await hook.aworkflow_jobs(workflow_id)
+            return await hook.alist_by_offset(ALTERYX.workflow_jobs(workflow_id))
 
         return await hook.ashared(("alteryx-workflow-jobs", workflow_id), fetch, max_age=max_age)
 

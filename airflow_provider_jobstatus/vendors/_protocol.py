@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -25,7 +25,8 @@ from airflow_provider_jobstatus.errors import (
     TransientVendorError,
     VendorRequestError,
 )
-from airflow_provider_jobstatus.status import BatchPage, JobState, JobStatus, ResultFile
+from airflow_provider_jobstatus.status import BatchJob, BatchPage, JobState, JobStatus, ResultFile
+from airflow_provider_jobstatus.vendors._form import ConnectionForm
 from airflow_provider_jobstatus.vendors._json import field_of, load_json, type_name
 
 #: Largest status/token/listing body a hook will read (the contract's default).
@@ -90,6 +91,20 @@ class TokenGrant:
 
 
 @dataclass(frozen=True)
+class OffsetListing:
+    """A listing paged by ``offset``/``limit`` (an Alteryx workflow's jobs): how to ask for a page
+    and read it. It ends at a page shorter than ``page_size``; the hook reads it within the
+    connection's page cap."""
+
+    #: what is listed, as messages name it ("workflow"), and its id
+    subject: str
+    listing_id: str
+    page_size: int
+    request: Callable[[int, int], ApiRequest]  # (offset, limit) -> the page's request
+    parse: Callable[[ApiResponse], list[BatchJob]]
+
+
+@dataclass(frozen=True)
 class ResultRequest:
     """How to fetch one result: the request, the file name to write and what we know of it."""
 
@@ -101,12 +116,20 @@ class ResultRequest:
 
 
 class VendorApi(ABC):
-    """One vendor's protocol. Subclasses are stateless; one instance per module is enough."""
+    """One vendor's protocol. Subclasses are stateless; one instance per module is enough.
+
+    A vendor module's ``API`` is the vendor's one declaration: the connection type, the hook class,
+    the connection form and provider info are all made from it (see :mod:`.vendors`).
+    """
 
     #: connection type and short name, e.g. ``"pdfco"``
     name: ClassVar[str]
     #: the name users know, used in every message
     display_name: ClassVar[str]
+    #: the name of the hook class made for the connection type, e.g. ``"PdfCoHook"``
+    hook_class_name: ClassVar[str]
+    #: what Airflow's connection form shows for the connection type
+    form: ClassVar[ConnectionForm] = ConnectionForm()
     #: the public API's base URL, used when the connection's host is empty (None: must be set)
     default_base_url: ClassVar[str | None]
     #: whether the vendor wants a client id (login) besides the secret
@@ -121,6 +144,21 @@ class VendorApi(ABC):
     final_check_options: ClassVar[dict[str, Any]] = {}
     #: connection extras the vendor cannot work without: name -> what it holds (for the message)
     required_extras: ClassVar[Mapping[str, str]] = {}
+
+    @property
+    def hook_name(self) -> str:
+        """The connection type's name in Airflow's connection form."""
+        return self.form.title or self.display_name
+
+    @property
+    def default_conn_id(self) -> str:
+        """The connection id a hook uses when given none, e.g. ``"pdfco_default"``."""
+        return f"{self.name}_default"
+
+    def for_connection(self, extras: Mapping[str, Any]) -> VendorApi:
+        """The protocol for one connection: this one, for a vendor whose API is the same for every
+        account; a vendor whose API a connection declares builds one from the connection's extras."""
+        return self
 
     # -- auth -----------------------------------------------------------------------------------
     def token_request(self, creds: Credentials) -> ApiRequest:

@@ -14,11 +14,13 @@ from typing import Any
 
 from airflow_provider_jobstatus.errors import ConfigurationError, MalformedResponseError
 from airflow_provider_jobstatus.status import BatchJob, JobState, JobStatus, ResultFile
+from airflow_provider_jobstatus.vendors._form import ConnectionForm
 from airflow_provider_jobstatus.vendors._json import bool_option, field_of, id_of, join_text, optional_field
 from airflow_provider_jobstatus.vendors._protocol import (
     ApiRequest,
     ApiResponse,
     Credentials,
+    OffsetListing,
     ResultRequest,
     TokenGrant,
     VendorApi,
@@ -41,6 +43,13 @@ _STATES = {
 class AlteryxApi(VendorApi):
     name = "alteryx"
     display_name = "Alteryx Server"
+    hook_class_name = "AlteryxHook"
+    form = ConnectionForm(
+        login_label="API access key",
+        password_label="API access secret",
+        password_placeholder="API access secret",
+        host_placeholder="https://alteryx.example.com/webapi",
+    )
     default_base_url = None
     needs_login = True
     uses_token = True
@@ -236,6 +245,16 @@ class AlteryxApi(VendorApi):
             )
         return str(wanted)
 
+    def workflow_jobs(self, workflow_id: str) -> OffsetListing:
+        """The workflow's job listing, 100 jobs a page."""
+        return OffsetListing(
+            "workflow",
+            workflow_id,
+            WORKFLOW_JOBS_PAGE,
+            lambda offset, limit: self.workflow_jobs_request(workflow_id, offset, limit),
+            lambda resp: self.parse_workflow_jobs(workflow_id, resp),
+        )
+
     def workflow_jobs_request(self, workflow_id: str, offset: int, limit: int) -> ApiRequest:
         """One page of a workflow's jobs. Only ``offset``/``limit`` are used: the values that
         ``sortField`` accepts are not documented, and the caller reads every page anyway."""
@@ -268,6 +287,10 @@ class AlteryxApi(VendorApi):
                 )
             )
         return jobs
+
+
+#: jobs per page of a workflow's job listing
+WORKFLOW_JOBS_PAGE = 100
 
 
 def _moment(value: Any) -> datetime | None:

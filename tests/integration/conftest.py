@@ -8,6 +8,7 @@ import pytest
 
 from airflow_provider_jobstatus.testing.pytest_plugin import patched_environ
 from tests.s3_server import S3Server, running_s3_server
+from tests.servers import Background
 
 
 @pytest.fixture(scope="session")
@@ -30,3 +31,11 @@ def no_resume_hold_off(request: pytest.FixtureRequest, monkeypatch: pytest.Monke
 
         monkeypatch.setenv("AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL", "0")
         monkeypatch.setattr(airflow_workarounds, "RESUME_MARGIN", 0.0)
+
+
+@pytest.fixture(scope="module")
+def bg() -> Iterator[Background]:
+    """An event loop in a thread for the hand-written hostile servers of ``tests/servers.py``."""
+    loop = Background()
+    yield loop
+    loop.close()
