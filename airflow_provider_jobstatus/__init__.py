@@ -34,6 +34,21 @@ def get_provider_info() -> dict[str, Any]:
             for kind in _LISTED
         },
         "connection-types": provider_connection_types(),
+        "config": {
+            "jobstatus": {
+                "description": "Settings of the Job Status provider's waits.",
+                "options": {
+                    "min_poll_interval": {
+                        "description": "The least time, in seconds, between two calls about one job, "
+                        "whatever a wait's poll_interval or a vendor's retry_after says.",
+                        "version_added": "0.3.0",
+                        "type": "float",
+                        "example": "1.0",
+                        "default": "1.0",
+                    },
+                },
+            },
+        },
     }
 
 
