@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib.resources import files
 from typing import Any
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 #: the kinds of public module Airflow's provider info lists, each a subpackage
 _LISTED = ("hooks", "sensors", "triggers", "operators")
