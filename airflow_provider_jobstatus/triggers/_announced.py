@@ -25,8 +25,9 @@ from airflow_provider_jobstatus.status import BatchJob
 _VERSION = 1
 _WIDTH = 11  # base64 of 8 bytes, unpadded
 #: announced jobs no longer listed that are still remembered, the most recently gone kept (11
-#: bytes each in the asset state store: 110 KB at most)
-MAX_ABSENT = 10_000
+#: bytes each in the asset state store: 22 KB at most, a third of Airflow's default
+#: ``[state_store] max_value_storage_bytes``)
+MAX_ABSENT = 2_000
 
 
 def digest(job_id: str) -> str:
