@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -16,21 +15,9 @@ from airflow_provider_jobstatus.operators.run import PdfCoRunJobOperator
 from airflow_provider_jobstatus.sensors.job_status import JobStatusSensor
 from airflow_provider_jobstatus.triggers.job_status import JobStatusTrigger
 from tests.scripted_vendor import FOREVER, Phase, ScriptedVendor
-from tests.servers import Background
 
 #: a vendor that asks to be polled again in a millisecond
 HURRIED = [Phase(FOREVER, 200, {"status": "processing", "retry_after": 0.001})]
-
-
-@pytest.fixture(scope="module")
-def vendor() -> Iterator[ScriptedVendor]:
-    bg = Background()
-    scripted = ScriptedVendor(bg)
-    try:
-        yield scripted
-    finally:
-        scripted.origin.close()
-        bg.close()
 
 
 @pytest.fixture

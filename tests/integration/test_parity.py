@@ -12,7 +12,7 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -29,22 +29,11 @@ from airflow_provider_jobstatus.sensors.job_status import JobStatusSensor
 from airflow_provider_jobstatus.testing.simulator import Simulator
 from airflow_provider_jobstatus.triggers.job_status import JobStatusTrigger
 from tests.scripted_vendor import FOREVER, NOT_FOUND, SUCCESS, UNAVAILABLE, Phase, ScriptedVendor
-from tests.servers import Background
+from tests.task_doubles import FakeStore, FakeTI
 
 SENSOR_MODES = ("deferrable", "poke", "reschedule")
 RUN_MODES = ("run deferred", "run on worker")
 FAST = {"poll_interval": 0.1}
-
-
-@pytest.fixture(scope="module")
-def vendor() -> Iterator[ScriptedVendor]:
-    bg = Background()
-    scripted = ScriptedVendor(bg)
-    try:
-        yield scripted
-    finally:
-        scripted.origin.close()
-        bg.close()
 
 
 @pytest.fixture
@@ -61,34 +50,10 @@ def sim(jobstatus_simulator: Simulator) -> Simulator:
     return jobstatus_simulator
 
 
-class Store:
-    """Airflow 3.3's task state store as a task sees it: get/set/delete, values stored as JSON."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return json.loads(json.dumps(self.values[key])) if key in self.values else default
-
-    def set(self, key: str, value: Any) -> None:
-        self.values[key] = json.loads(json.dumps(value))
-
-    def delete(self, key: str) -> None:
-        self.values.pop(key, None)
-
-
-class TI:
-    try_number = 1
-    max_tries = 0
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        pass
-
-
 def ended(make: Callable[[], BaseOperator], reschedule: bool = False) -> tuple[str, str]:
     """Run a task as Airflow would, to its end: (state, message). A deferral runs its trigger
     here, as the triggerer would; a reschedule makes a new task object, as a new worker process would."""
-    context: dict[str, Any] = {"ti": TI(), "task_state_store": Store()}
+    context: dict[str, Any] = {"ti": FakeTI(max_tries=0), "task_state_store": FakeStore()}
     for _ in range(500):
         task = make()
         try:
