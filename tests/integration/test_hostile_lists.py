@@ -32,11 +32,12 @@ from airflow_provider_jobstatus.triggers.watchers import (
     PlaymentBatchJobsTrigger,
     _JobsWatcher,
 )
-from tests.integration.test_run import FakeStore as TaskStore
-from tests.integration.test_run import FakeTI, make, run
+from tests.integration.test_run import make, run
 from tests.integration.test_trigger import first_event
 from tests.integration.test_watchers import FakeStore
 from tests.servers import Background, Origin, Reply, Seen, http_answer
+from tests.task_doubles import FakeStore as TaskStore
+from tests.task_doubles import FakeTI
 
 MiB = 1024 * 1024
 #: the documented most bytes of one piece of vendor text in an event or XCom value (docs/limits.md)
