@@ -54,7 +54,7 @@ from airflow_provider_jobstatus.triggers.outcome import (
     status_outcome,
     timeout_cancels,
 )
-from airflow_provider_jobstatus.triggers.policy import End, positive_seconds
+from airflow_provider_jobstatus.triggers.policy import End, policy_for, positive_seconds
 from airflow_provider_jobstatus.vendors import (
     ApiRequest,
     alteryx,
@@ -64,7 +64,7 @@ from airflow_provider_jobstatus.vendors import (
     pdfco,
     playment,
 )
-from airflow_provider_jobstatus.worker_wait import drive, worker_policy
+from airflow_provider_jobstatus.worker_wait import drive
 
 #: the task state store key holding ``{"job_id", "submitted_at", "conn_id", "max_tries"}`` across
 #: tries; ``max_tries`` names the run of tries (a Clear raises it, Airflow's retries keep it)
@@ -323,8 +323,8 @@ class RunJobOperator(BaseOperator):
         """The wait on the worker (``deferrable=False``): the trigger's policy, with the sync hook."""
         now = time.time()
         limit = self.execution_timeout
-        policy = worker_policy(
-            hook,
+        policy = policy_for(
+            hook.vendor,
             job_id,
             poll_interval=self.poll_interval,
             transient_fault_tolerance=self.transient_fault_tolerance,

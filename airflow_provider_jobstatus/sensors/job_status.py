@@ -26,8 +26,8 @@ from airflow_provider_jobstatus.triggers.job_status import (
     JobStatusTrigger,
 )
 from airflow_provider_jobstatus.triggers.outcome import DEFER_TIMEOUT_MARGIN, Ending, event_outcome
-from airflow_provider_jobstatus.triggers.policy import End, WaitPolicy, positive_seconds
-from airflow_provider_jobstatus.worker_wait import drive, worker_policy
+from airflow_provider_jobstatus.triggers.policy import End, WaitPolicy, policy_for, positive_seconds
+from airflow_provider_jobstatus.worker_wait import drive
 
 #: the task state store key holding a reschedule-mode wait's clocks between pokes (Airflow 3.3+)
 WAIT_STATE_KEY = "jobstatus_wait"
@@ -44,7 +44,7 @@ def _airflow_supports_start_from_trigger() -> bool:
 class JobStatusSensor(BaseSensorOperator):
     """Wait for a vendor job to end; succeed with its status (XCom) or fail with the vendor's message.
 
-    :param conn_id: a connection of type nitro, pdfco, alteryx, apidatatools or playment.
+    :param conn_id: a connection of one of the provider's types (its type picks the vendor).
     :param job_id: the vendor's job id (templated).
     :param deferrable: wait in the triggerer (default True).
     :param fail_on_warning: Alteryx: a job that completed with disposition Warning fails.
@@ -211,8 +211,8 @@ class JobStatusSensor(BaseSensorOperator):
         execution_deadline: float | None,
         clocks: dict[str, Any] | None = None,
     ) -> WaitPolicy:
-        return worker_policy(
-            hook,
+        return policy_for(
+            hook.vendor,
             self.job_id,
             poll_interval=float(self.poke_interval),
             transient_fault_tolerance=float(self.transient_fault_tolerance),
