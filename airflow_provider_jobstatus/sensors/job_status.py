@@ -61,7 +61,7 @@ class JobStatusSensor(BaseSensorOperator):
         must be known at parse time or from templated fields that need no XCom.
     :param batch_id: the job's batch (Playment, templated): waits on one batch share one listing.
     :param end_from_trigger: the triggerer ends the task itself (success with the status as XCom,
-        failure, skip) instead of resuming it on a worker; see the README for what then does not run.
+        failure, skip) instead of resuming it on a worker; see docs/sensor.md for what then does not run.
     """
 
     template_fields: Sequence[str] = ("job_id", "conn_id", "vendor_options", "batch_id")
