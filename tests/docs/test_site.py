@@ -7,15 +7,15 @@ from __future__ import annotations
 import functools
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import unquote, urldefrag, urlsplit
 
 import pytest
 
 from tests.e2e.browser import CHROMIUM_ARGS, ensure_chromium, require_playwright
+from tests.routed import serving
 
 ROOT = Path(__file__).resolve().parents[2]
 #: pages other helpers add; the index's glob picks them up when they exist
@@ -55,14 +55,8 @@ def served(site: Path) -> Iterator[str]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(site)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(functools.partial(Quiet, directory=str(site))) as url:
+        yield url
 
 
 def test_the_site_has_its_pages(site: Path) -> None:
