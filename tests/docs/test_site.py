@@ -83,7 +83,7 @@ def test_every_internal_link_works_in_chromium(served: str) -> None:
     broken: list[str] = []
     ids: dict[str, set[str]] = {}  # page -> the ids of its elements
     fragments: list[tuple[str, str, str]] = []  # (page, link target, fragment)
-    queue = [f"{served}/index.html"]
+    queue = [(f"{served}/index.html", "the start")]
     links_followed = 0
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
@@ -92,13 +92,14 @@ def test_every_internal_link_works_in_chromium(served: str) -> None:
         try:
             page = browser.new_page()
             while queue:
-                url = queue.pop()
+                url, linked_from = queue.pop()
                 if url in ids:
                     continue
                 response = page.goto(url)
                 ids[url] = set()
                 if response is None or response.status != 200:
-                    broken.append(f"{url}: HTTP {response.status if response else 'no answer'}")
+                    answer = response.status if response else "no answer"
+                    broken.append(f"{linked_from}: link to {url} answers HTTP {answer}")
                     continue
                 ids[url] = set(page.eval_on_selector_all("[id]", "els => els.map(e => e.id)"))
                 images = page.eval_on_selector_all(
@@ -114,7 +115,7 @@ def test_every_internal_link_works_in_chromium(served: str) -> None:
                     if fragment:
                         fragments.append((url, target, unquote(fragment)))
                     if target not in ids:
-                        queue.append(target)
+                        queue.append((target, url))
         finally:
             browser.close()
     broken += [
