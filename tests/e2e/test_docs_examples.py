@@ -4,6 +4,7 @@ against the simulator, so that the snippets the pages include from them cannot d
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,12 @@ def test_run_and_download(airflow_env: AirflowEnv, jobstatus_simulator: Simulato
     assert result.states == {"run": "success", "get": "success"}, result.states
     (folder,) = (tmp_path / "pdfco").iterdir()
     assert [p.name for p in folder.iterdir()]  # the result, under its own name
+    with sqlite3.connect(airflow_env.home / "airflow.db") as db:
+        rows = db.execute(
+            "SELECT key, value FROM xcom WHERE dag_id = 'docs_run_and_download' AND task_id = 'run'"
+        ).fetchall()
+    # the job's page link was computed (empty: PDF.co has no page for a job), not an error
+    assert {"job_id", "return_value", "_link_JobAtVendorLink"} <= {key for key, _ in rows}, rows
 
 
 def test_start_then_wait(airflow_env: AirflowEnv, jobstatus_simulator: Simulator) -> None:
