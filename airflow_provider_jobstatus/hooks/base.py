@@ -15,7 +15,7 @@ import httpx
 import tenacity
 from airflow.sdk import BaseHook
 
-from airflow_provider_jobstatus.connection_types import CONNECTION_TYPES
+from airflow_provider_jobstatus.connection_types import connection_type
 from airflow_provider_jobstatus.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -55,10 +55,12 @@ _PROBE_JOB_ID = "airflow-connection-test"
 class JobStatusHook(BaseHook):
     """Authenticated access to one vendor's job API through one Airflow connection.
 
-    Subclasses set ``vendor_name``; everything else (connection parsing, client settings, token
-    cache, retries, the rule that credentials never leave the connection's origin) happens here
-    once for all vendors. Use ``async with hook:`` (or ``await hook.aclose()``) in async code so the
-    shared client is released when the last user is done.
+    Each vendor's subclass, made from its vendor module's declaration
+    (:func:`~airflow_provider_jobstatus.hooks.hook_class`), sets ``vendor_name``; everything else
+    (connection parsing, client settings, token cache, retries, the rule that credentials never
+    leave the connection's origin) happens here once for all vendors. Use ``async with hook:``
+    (or ``await hook.aclose()``) in async code so the shared client is released when the last user
+    is done.
     """
 
     vendor_name: ClassVar[str] = ""
@@ -66,6 +68,16 @@ class JobStatusHook(BaseHook):
     default_conn_name = ""
     conn_type = ""
     hook_name = "Job Status"
+
+    def __init_subclass__(cls, vendor: str | None = None, **kwargs: Any) -> None:
+        """``class PdfCoHook(JobStatusHook, vendor="pdfco")``: the class of a vendor's connection
+        type, its names read from the vendor's declaration (:mod:`airflow_provider_jobstatus.vendors`)."""
+        super().__init_subclass__(**kwargs)
+        if vendor is not None:
+            api = get_vendor(vendor)
+            cls.vendor_name = cls.conn_type = api.name
+            cls.default_conn_name = api.default_conn_id
+            cls.hook_name = api.hook_name
 
     def __init__(
         self,
@@ -413,8 +425,8 @@ class JobStatusHook(BaseHook):
     # -- Airflow < 3.2 connection form (3.2+ reads provider info) --------------------------------
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        spec = CONNECTION_TYPES.get(cls.conn_type, {})
-        return json.loads(json.dumps(spec.get("ui-field-behaviour", {})))  # type: ignore[no-any-return]
+        spec = connection_type(get_vendor(cls.conn_type))
+        return json.loads(json.dumps(spec["ui-field-behaviour"]))  # type: ignore[no-any-return]
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
@@ -424,7 +436,7 @@ class JobStatusHook(BaseHook):
             from wtforms import StringField
         except ImportError:  # Airflow 3.2+ without the FAB UI: provider info carries the fields
             return {}
-        fields = CONNECTION_TYPES.get(cls.conn_type, {}).get("conn-fields", {})
+        fields = connection_type(get_vendor(cls.conn_type))["conn-fields"]
         return {
             name: StringField(lazy_gettext(spec["label"]), widget=BS3TextFieldWidget())
             for name, spec in fields.items()
