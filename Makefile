@@ -7,7 +7,7 @@ export AIRFLOW_HOME ?= $(CURDIR)/.airflow
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__CORE__UNIT_TEST_MODE := False
 
-LINTED := airflow_provider_jobstatus dev tests benchmarks example_dags docs
+LINTED := airflow_provider_jobstatus dev tests benchmarks example_dags docs/conf.py docs/examples
 
 .PHONY: install db lint test unit slow compat demo airflow docs bench bench-memory bench-triggerer chaos drill clean
 
