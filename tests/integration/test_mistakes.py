@@ -23,6 +23,7 @@ from airflow_provider_jobstatus.operators.batch import BatchJobsToXComOperator
 from airflow_provider_jobstatus.operators.download import DownloadJobResultOperator
 from airflow_provider_jobstatus.sensors.job_status import JobStatusSensor
 from airflow_provider_jobstatus.testing.simulator import Simulator
+from tests.airflow_versions import AIRFLOW_HANDS_OVER_UNPARSABLE_EXTRA
 
 #: what a sensor's job_id renders to when it pulls a run operator's return value
 RENDERED_DICT = str({"vendor": "pdfco", "job_id": "J1"})
@@ -153,15 +154,23 @@ with Simulator() as sim:
         print(type(exc).__name__, exc.args[0].replace(job, "<job>"))
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
-    assert done.stdout.strip().splitlines()[-1] == (
+    said = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-2000:]
+    # the middle quotes Airflow's own words, which differ between its lines
+    assert said.startswith(
         "AirflowFailException PDF.co job '<job>': destination 's3://b/out/' cannot be opened: no object "
-        "storage for s3:// is installed (ValueError: No filesystem registered for scheme s3); install "
-        "apache-airflow-providers-amazon[s3fs] where the task runs (pip install "
+        "storage for s3:// is installed ("
+    ), said
+    assert said.endswith(
+        "); install apache-airflow-providers-amazon[s3fs] where the task runs (pip install "
         "'apache-airflow-providers-amazon[s3fs]')"
-    ), done.stdout[-2000:] + done.stderr[-2000:]
+    ), said
 
 
 # -- connections -----------------------------------------------------------------------------------
+@pytest.mark.skipif(
+    not AIRFLOW_HANDS_OVER_UNPARSABLE_EXTRA,
+    reason="Airflow 3.1 itself reports such a connection as not defined",
+)
 def test_extra_that_is_not_json_names_the_position(monkeypatch: pytest.MonkeyPatch) -> None:
     conn = {"conn_type": "pdfco", "password": "k", "extra": "{timeout: 30}"}
     monkeypatch.setenv("AIRFLOW_CONN_PDFCO_BADEXTRA", json.dumps(conn))
