@@ -39,8 +39,10 @@ from airflow_provider_jobstatus.errors import (
     TransientVendorError,
 )
 from airflow_provider_jobstatus.hooks import JobStatusHook
+from airflow_provider_jobstatus.operators.links import JobAtVendorLink
 from airflow_provider_jobstatus.retry import Backoff
 from airflow_provider_jobstatus.status import JobState, JobStatus
+from airflow_provider_jobstatus.task_arguments import default_deferrable
 from airflow_provider_jobstatus.task_errors import airflow_error, hook_for
 from airflow_provider_jobstatus.triggers.job_status import (
     DEFAULT_FAULT_TOLERANCE,
@@ -79,7 +81,8 @@ class RunJobOperator(BaseOperator):
 
     :param conn_id: a connection of the operator's vendor type.
     :param wait: wait for the job (default); False returns ``{"vendor", "job_id"}`` at once.
-    :param deferrable: wait in the triggerer (default) rather than on the worker.
+    :param deferrable: wait in the triggerer (default True, or ``[operators] default_deferrable``
+        where its environment variable is set) rather than on the worker.
     :param poll_interval: seconds between status checks.
     :param timeout: seconds from the job's first start (kept across retries) before the wait
         fails and the job is cancelled; default 24 h.
@@ -99,13 +102,14 @@ class RunJobOperator(BaseOperator):
     idempotent_start: ClassVar[bool] = False
     template_fields: Sequence[str] = ("conn_id",)
     ui_color = "#d7ecfb"
+    operator_extra_links = (JobAtVendorLink(),)
 
     def __init__(
         self,
         *,
         conn_id: str,
         wait: bool = True,
-        deferrable: bool = True,
+        deferrable: bool = default_deferrable(),
         poll_interval: float | timedelta = 30.0,
         timeout: float | timedelta = DEFAULT_TIMEOUT,
         cancel_on_kill: bool = True,
