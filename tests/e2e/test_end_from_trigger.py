@@ -6,6 +6,7 @@ XCom, failure, the sensor timeout, skip, soft_fail, and Airflow's retries where 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -31,6 +32,10 @@ def finished_run(
         # a loaded machine's API server can take longer than the default 5 s for a task's first
         # call, and a task whose start times out four times fails before it runs
         env = {**connection_env(sim), "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "30"}
+        # nothing listens on port 1: every call is a connection refused, a fault that may pass
+        env["AIRFLOW_CONN_PDFCO_DOWN"] = json.dumps(
+            {"conn_type": "pdfco", "host": "http://127.0.0.1:1", "password": "down-key"}
+        )
         airflow = LocalAirflow(tmp_path_factory.mktemp("airflow_eft"), E2E_DAGS, env=env, parallelism=2)
         with airflow:
             airflow.wait_for_dags([DAG_ID], timeout=240)
@@ -41,7 +46,8 @@ def finished_run(
                 "timeout": sim.create_job("pdfco", outcome="succeeded", seconds=3600)["job_id"],
                 "canceled_skips": sim.create_job("nitro", outcome="canceled", polls=2)["job_id"],
                 "soft_fail": sim.create_job("nitro", outcome="failed", polls=2)["job_id"],
-                "error_retries": "no-such-job",
+                "error_retries": sim.create_job("pdfco", outcome="succeeded", polls=2)["job_id"],
+                "not_found": "no-such-job",
             }
             run_id = airflow.trigger(DAG_ID, conf={k: str(v) for k, v in conf.items()})
             watch = airflow.wait_for_run(DAG_ID, run_id, timeout=360, interval=0.5)
@@ -77,6 +83,7 @@ def test_each_ending_is_the_sensors(finished_run: Run) -> None:
         "canceled_skips": ("skipped", 1),
         "soft_fail": ("skipped", 1),
         "error_retries": ("failed", 2),  # a fault that may pass gets its retry
+        "not_found": ("failed", 1),  # a job the vendor does not know: no retry
     }, final
 
 
@@ -84,7 +91,7 @@ def test_the_triggerer_ended_them_without_a_second_worker_run(
     finished_run: Run,
 ) -> None:
     airflow, run_id, _, conf, _ = finished_run
-    for task_id in ("ok", "failed", "timeout", "canceled_skips", "soft_fail", "error_retries"):
+    for task_id in ("ok", "failed", "timeout", "canceled_skips", "soft_fail", "error_retries", "not_found"):
         for try_number, events in events_by_try(airflow, run_id, task_id).items():
             # one worker run (the first check), then the deferral: nothing ran on a worker after it
             assert events[:2] == ["running", "deferred"] and "running" not in events[2:], (
@@ -120,7 +127,8 @@ def test_the_triggerer_ended_them_without_a_second_worker_run(
     assert "AirflowSensorTimeout" in lines["timeout"] and "timeout was reached" in lines["timeout"]
     assert "skipping the task" in lines["canceled_skips"]
     assert "soft_fail" in lines["soft_fail"] and "skipping the task" in lines["soft_fail"]
-    assert "AirflowException" in lines["error_retries"] and "no-such-job" in lines["error_retries"]
+    assert "AirflowException" in lines["error_retries"] and "faults persisted" in lines["error_retries"]
+    assert "AirflowFailException" in lines["not_found"] and "no-such-job" in lines["not_found"]
     assert "resumes on a worker" in lines["failed_with_retries"]
 
 

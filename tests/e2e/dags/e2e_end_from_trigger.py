@@ -18,8 +18,10 @@ CASES: dict[str, tuple[str, dict[str, Any]]] = {
     "timeout": ("pdfco_default", {"timeout": 4}),
     "canceled_skips": ("nitro_default", {"canceled_as_skipped": True}),
     "soft_fail": ("nitro_default", {"soft_fail": True, "retries": 1}),
-    # an id the vendor never knew: "job not found" after the grace, a failure with Airflow's retries
-    "error_retries": ("nitro_default", {"retries": 1, "not_found_grace": 2}),
+    # a vendor that cannot be reached: faults past the tolerance, a failure with Airflow's retries
+    "error_retries": ("pdfco_down", {"retries": 1, "transient_fault_tolerance": 2}),
+    # an id the vendor never knew: "job not found" after the grace, for good (a retry cannot help)
+    "not_found": ("nitro_default", {"retries": 1, "not_found_grace": 2}),
 }
 
 
