@@ -51,4 +51,21 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "connection-types": provider_connection_types(),
+        "config": {
+            "jobstatus": {
+                "description": "Options of the Job Status provider.",
+                "options": {
+                    "rate_limit_storage": {
+                        "description": "Where the request budgets of connections with the extra "
+                        "requests_per_second are kept: a storage URI of the limits library such as "
+                        "redis://host:6379/0 (install airflow-provider-jobstatus[redis]), shared by "
+                        "every worker and triggerer that sets it. Empty: each process keeps its own.",
+                        "version_added": "0.3.0",
+                        "type": "string",
+                        "example": "redis://redis:6379/0",
+                        "default": "",
+                    }
+                },
+            }
+        },
     }
