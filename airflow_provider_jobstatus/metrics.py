@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
+from airflow_provider_jobstatus._stats_setup import ensure_sdk_stats
 from airflow_provider_jobstatus.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -68,9 +70,7 @@ def wait_ended(vendor: str, conn_id: str, seconds: float, outcome: str) -> None:
     (``succeeded``, ``failed``, ``canceled``, ``timeout``, ``error``...)."""
     tags = {"vendor": vendor, "conn_id": conn_id, "outcome": outcome}
     try:
-        from airflow.providers.common.compat.sdk import Stats
-
-        Stats.timing(WAIT_DURATION, timedelta(seconds=max(0.0, seconds)), tags=tags)
+        _stats().timing(WAIT_DURATION, timedelta(seconds=max(0.0, seconds)), tags=tags)
     except Exception:  # a metrics backend never ends a wait
         log.debug("metric %s not sent", WAIT_DURATION, exc_info=True)
 
@@ -99,10 +99,15 @@ def fault_kind(exc: JobStatusError) -> str:
     return next((kind for cls, kind in _KINDS if isinstance(exc, cls)), "other")
 
 
+def _stats() -> Any:
+    from airflow.providers.common.compat.sdk import Stats
+
+    ensure_sdk_stats()
+    return Stats
+
+
 def _incr(name: str, vendor: str, conn_id: str, **extra: str) -> None:
     try:
-        from airflow.providers.common.compat.sdk import Stats
-
-        Stats.incr(name, tags={"vendor": vendor, "conn_id": conn_id, **extra})
+        _stats().incr(name, tags={"vendor": vendor, "conn_id": conn_id, **extra})
     except Exception:  # a metrics backend never fails the call it counts
         log.debug("metric %s not sent", name, exc_info=True)
