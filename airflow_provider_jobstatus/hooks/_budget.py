@@ -219,6 +219,7 @@ class _LoopQueue:
         heapq.heappush(self.queue, (deadline or math.inf, next(_order), turn, job_id))
         if self.server is None or self.server.done():
             self.server = self.loop.create_task(self._serve())
+            self.server.add_done_callback(self._served)
         if deadline is None:
             await turn
             return
@@ -226,6 +227,17 @@ class _LoopQueue:
             await asyncio.wait_for(turn, deadline - time.time())
         except asyncio.TimeoutError:
             raise self.budget._late(job_id) from None
+
+    def _served(self, server: asyncio.Task[None]) -> None:
+        """A server that ended with callers still queued (it failed, or the loop is closing)
+        leaves none of them waiting for a turn that would never come."""
+        if server is not self.server:
+            return  # a newer server took over the queue
+        failed = None if server.cancelled() else server.exception()
+        while self.queue:
+            _, _, turn, job_id = heapq.heappop(self.queue)
+            if not turn.done():
+                turn.set_exception(self.budget._unreachable(job_id, failed or asyncio.CancelledError()))
 
     async def _try(self) -> float:
         budget = self.budget

@@ -11,6 +11,7 @@ from starlette.routing import BaseRoute, Route
 
 from .faults import FaultSpec
 from .http import ControlEndpoint, Ctx, Reply, dumps, json_reply
+from .ratelimit import RateLimit
 from .state import SimError, SimState
 
 BASE = "/_sim"
@@ -81,6 +82,21 @@ def routes(state: SimState, info: Callable[[], dict[str, Any]]) -> list[BaseRout
                 raise SimError(400, str(exc)) from None
         return json_reply(200, {"faults": state.faults.snapshot()})
 
+    async def rate_limits(ctx: Ctx) -> Reply:
+        method = ctx.scope["method"]
+        if method == "POST":
+            body = await _object(ctx)
+            vendor = body.get("vendor")
+            if not isinstance(vendor, str):
+                raise SimError(400, "vendor is required: a vendor name or '*'")
+            try:
+                state.rate_limits.set(vendor, RateLimit.from_dict(body))
+            except ValueError as exc:
+                raise SimError(400, str(exc)) from None
+        elif method == "DELETE":
+            state.rate_limits.clear(ctx.query("vendor"))
+        return json_reply(200, state.rate_limits.snapshot())
+
     async def requests(ctx: Ctx) -> Reply:
         if ctx.scope["method"] == "DELETE":
             state.clear_requests()
@@ -130,6 +146,7 @@ def routes(state: SimState, info: Callable[[], dict[str, Any]]) -> list[BaseRout
         Route(f"{BASE}/batches", ep(create_batch), methods=["POST"]),
         Route(f"{BASE}/finish", ep(finish), methods=["POST"]),
         Route(f"{BASE}/faults", ep(faults), methods=["GET", "POST", "DELETE"]),
+        Route(f"{BASE}/rate_limits", ep(rate_limits), methods=["GET", "POST", "DELETE"]),
         Route(f"{BASE}/requests", ep(requests), methods=["GET", "DELETE"]),
         Route(f"{BASE}/starts", ep(starts), methods=["GET", "POST"]),
         Route(f"{BASE}/config", ep(config), methods=["GET", "POST"]),

@@ -37,6 +37,7 @@ from .catalog import (
 from .content import content_key, sha256_of
 from .credentials import merge_credentials
 from .faults import FaultBoard
+from .ratelimit import RateLimits
 from .starts import StartBook
 
 LOG_CAPACITY = 10_000
@@ -211,6 +212,7 @@ class SimState:
         self.tokens: dict[str, tuple[str, float]] = {}
         self._token_counter = 0
         self.faults = FaultBoard()
+        self.rate_limits = RateLimits()
         self.starts = StartBook()
         self.log = RequestLog()
         self.pdfco_credits = 1_000_000
@@ -245,6 +247,7 @@ class SimState:
             self.batches.clear()
             self.files.clear()
             self.faults.clear()
+            self.rate_limits.clear()
             self.starts.reset()
             self.log.clear()
             self.config = dict(self._initial_config)
