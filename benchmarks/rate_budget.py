@@ -39,7 +39,7 @@ OUTCOMES = {"succeeded": "succeeded", "failed": "failed", "canceled": "canceled"
 
 # -- one process of waits ---------------------------------------------------------------------
 async def wait_all(jobs: list[str], interval: float) -> list[dict[str, Any]]:
-    from airflow_provider_jobstatus.hooks._budget import budget_deadline
+    from airflow_provider_jobstatus.hooks import budget_deadline
     from airflow_provider_jobstatus.triggers.job_status import JobStatusTrigger
 
     deadline = time.time() + 900

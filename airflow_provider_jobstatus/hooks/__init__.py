@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from airflow_provider_jobstatus.hooks._budget import budget_deadline
 from airflow_provider_jobstatus.hooks._settings import ClientSettings, ConnSettings, origin_of
 from airflow_provider_jobstatus.hooks.alteryx import AlteryxHook
 from airflow_provider_jobstatus.hooks.apidatatools import ApiDataToolsHook
@@ -24,5 +25,6 @@ __all__ = [
     "NitroHook",
     "PdfCoHook",
     "PlaymentHook",
+    "budget_deadline",
     "origin_of",
 ]

@@ -18,9 +18,8 @@ from typing import Any
 import pytest
 
 from airflow_provider_jobstatus.errors import ConfigurationError, TransientVendorError
-from airflow_provider_jobstatus.hooks import PdfCoHook
+from airflow_provider_jobstatus.hooks import PdfCoHook, budget_deadline
 from airflow_provider_jobstatus.hooks import _budget as budget_module
-from airflow_provider_jobstatus.hooks._budget import budget_deadline
 from airflow_provider_jobstatus.status import JobState
 from tests.servers import Background, Origin, Reply, Seen, http_answer
 
