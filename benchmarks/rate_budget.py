@@ -132,7 +132,8 @@ def run(sim: Any, label: str, jobs: list[dict[str, Any]], args: argparse.Namespa
     right = sum(
         1 for e in ends if e["status"] == "done" and e["state"] == OUTCOMES[by_id[e["job_id"]]["outcome"]]
     )
-    late = max(e["seen"] - by_id[e["job_id"]]["ends_at"] for e in ends)
+    # a job that ended before the waits started (its creation came first) is seen from their start
+    late = max(e["seen"] - max(by_id[e["job_id"]]["ends_at"], started) for e in ends)
     return [
         label,
         f"{len(log)}",
