@@ -11,7 +11,6 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from airflow_provider_jobstatus._stats_setup import ensure_sdk_stats
 from airflow_provider_jobstatus.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -100,9 +99,9 @@ def fault_kind(exc: JobStatusError) -> str:
 
 
 def _stats() -> Any:
+    """The Task SDK's ``Stats`` (what providers use): imported when first sent, not at import."""
     from airflow.providers.common.compat.sdk import Stats
 
-    ensure_sdk_stats()
     return Stats
 
 
