@@ -1,15 +1,13 @@
-"""Hook for Alteryx Server: the protocol lives in :mod:`airflow_provider_jobstatus.vendors.alteryx`."""
+"""The hook of connection type ``alteryx`` (Alteryx Server): its names come from
+:mod:`airflow_provider_jobstatus.vendors.alteryx`, its work from :class:`.JobStatusHook`."""
 
 from __future__ import annotations
 
 from airflow_provider_jobstatus.hooks.base import JobStatusHook
 
 
-class AlteryxHook(JobStatusHook):
+class AlteryxHook(JobStatusHook, vendor="alteryx"):
     """Alteryx Server job status, results and auth through an Airflow connection of type ``alteryx``."""
 
-    vendor_name = "alteryx"
-    conn_name_attr = "conn_id"
-    default_conn_name = "alteryx_default"
-    conn_type = "alteryx"
-    hook_name = "Alteryx Server"
+
+__all__ = ["AlteryxHook"]

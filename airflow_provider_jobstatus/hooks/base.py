@@ -16,7 +16,7 @@ import tenacity
 from airflow.sdk import BaseHook
 
 from airflow_provider_jobstatus import metrics
-from airflow_provider_jobstatus.connection_types import CONNECTION_TYPES
+from airflow_provider_jobstatus.connection_types import connection_type
 from airflow_provider_jobstatus.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -33,6 +33,7 @@ from airflow_provider_jobstatus.hooks._http import (
     acquire_async,
     amask,
     amask_url,
+    body_pieces,
     mask,
     mask_url,
     needs_token,
@@ -55,10 +56,12 @@ _PROBE_JOB_ID = "airflow-connection-test"
 class JobStatusHook(BaseHook):
     """Authenticated access to one vendor's job API through one Airflow connection.
 
-    Subclasses set ``vendor_name``; everything else (connection parsing, client settings, token
-    cache, retries, the rule that credentials never leave the connection's origin) happens here
-    once for all vendors. Use ``async with hook:`` (or ``await hook.aclose()``) in async code so the
-    shared client is released when the last user is done.
+    Each vendor's subclass, made from its vendor module's declaration
+    (:func:`~airflow_provider_jobstatus.hooks.hook_class`), sets ``vendor_name``; everything else
+    (connection parsing, client settings, token cache, retries, the rule that credentials never
+    leave the connection's origin) happens here once for all vendors. Use ``async with hook:``
+    (or ``await hook.aclose()``) in async code so the shared client is released when the last user
+    is done.
     """
 
     vendor_name: ClassVar[str] = ""
@@ -66,6 +69,16 @@ class JobStatusHook(BaseHook):
     default_conn_name = ""
     conn_type = ""
     hook_name = "Job Status"
+
+    def __init_subclass__(cls, vendor: str | None = None, **kwargs: Any) -> None:
+        """``class PdfCoHook(JobStatusHook, vendor="pdfco")``: the class of a vendor's connection
+        type, its names read from the vendor's declaration (:mod:`airflow_provider_jobstatus.vendors`)."""
+        super().__init_subclass__(**kwargs)
+        if vendor is not None:
+            api = get_vendor(vendor)
+            cls.vendor_name = cls.conn_type = api.name
+            cls.default_conn_name = api.default_conn_id
+            cls.hook_name = api.hook_name
 
     def __init__(
         self,
@@ -212,8 +225,9 @@ class JobStatusHook(BaseHook):
         token renewed once; no retries: the caller knows whether sending twice is safe."""
         return self.sync_client().exchange(req, job_id)
 
-    def get_job_status(self, job_id: str, **options: Any) -> JobStatus:
-        """The job's current status; transient faults are retried a few times, then raised."""
+    def get_job_status(self, job_id: str, *, retries: int | None = None, **options: Any) -> JobStatus:
+        """The job's current status; transient faults are retried a few times (``retries=1``: asked
+        exactly once, for a wait that keeps its own fault clock), then raised."""
         opts = self.options(self.settings(), options)
         client = self.sync_client()
         req = self.vendor.status_request(job_id, opts)
@@ -228,7 +242,7 @@ class JobStatusHook(BaseHook):
                         raise
                     return self.vendor.parse_status(job_id, client.exchange(fallback, job_id), opts)
 
-        return _seen(tenacity.Retrying(**self._retrying())(once))
+        return _seen(once() if retries == 1 else tenacity.Retrying(**self._retrying(retries))(once))
 
     def cancel_job(self, job_id: str) -> bool:
         """Ask the vendor to cancel a job; False (nothing sent) where it documents no cancel call."""
@@ -270,7 +284,8 @@ class JobStatusHook(BaseHook):
     @contextmanager
     def open_result(self, result: ResultRequest, job_id: str | None = None) -> Iterator[httpx.Response]:
         """Open one result of job ``job_id`` for streaming: the vendor's auth on its own origin
-        only, redirects followed without credentials, a refused token renewed once."""
+        only, redirects followed without credentials, a refused token renewed once. Read the body
+        with :meth:`iter_result` (bounded decoding)."""
         settings = self.settings()
         client = self.sync_client()
         mask_url(result.request.url)
@@ -278,12 +293,23 @@ class JobStatusHook(BaseHook):
         for _ in range(2):
             token = client.token(stale) if needs_token(settings, self.vendor, result.request) else None
             out = prepare(settings, self.vendor, result.request, job_id, token)
-            with client.stream(out, follow=result.follow_redirects) as resp:
+            with client.stream(out, follow=result.follow_redirects, result=True) as resp:
                 if resp.status_code == 401 and token is not None and stale is None:
                     stale = token
                     continue
                 yield resp
                 return
+
+    def iter_result(
+        self, resp: httpx.Response, job_id: str | None = None, *, step: int = 1024 * 1024
+    ) -> Iterator[bytes]:
+        """The body of an :meth:`open_result` answer as the vendor meant it (gzip or deflate
+        undone), at most ``step`` bytes a piece whatever the wire carries. Read results this way:
+        ``resp.iter_bytes()`` inflates each network read whole (250 KB of gzip can be 256 MiB)."""
+        if resp.is_stream_consumed:  # a response made whole (httpx.MockTransport): already decoded
+            return iter([resp.content])
+        coding = resp.headers.get("content-encoding")
+        return body_pieces(self.vendor, job_id, coding, resp.iter_raw(), step)
 
     def test_connection(self) -> tuple[bool, str]:
         """What the connection form's Test button calls: are the URL and credentials accepted?
@@ -417,8 +443,8 @@ class JobStatusHook(BaseHook):
     # -- Airflow < 3.2 connection form (3.2+ reads provider info) --------------------------------
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        spec = CONNECTION_TYPES.get(cls.conn_type, {})
-        return json.loads(json.dumps(spec.get("ui-field-behaviour", {})))  # type: ignore[no-any-return]
+        spec = connection_type(get_vendor(cls.conn_type))
+        return json.loads(json.dumps(spec["ui-field-behaviour"]))  # type: ignore[no-any-return]
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
@@ -428,7 +454,7 @@ class JobStatusHook(BaseHook):
             from wtforms import StringField
         except ImportError:  # Airflow 3.2+ without the FAB UI: provider info carries the fields
             return {}
-        fields = CONNECTION_TYPES.get(cls.conn_type, {}).get("conn-fields", {})
+        fields = connection_type(get_vendor(cls.conn_type))["conn-fields"]
         return {
             name: StringField(lazy_gettext(spec["label"]), widget=BS3TextFieldWidget())
             for name, spec in fields.items()

@@ -1,15 +1,13 @@
-"""Hook for Nitro PDF Services: the protocol lives in :mod:`airflow_provider_jobstatus.vendors.nitro`."""
+"""The hook of connection type ``nitro`` (Nitro PDF Services): its names come from
+:mod:`airflow_provider_jobstatus.vendors.nitro`, its work from :class:`.JobStatusHook`."""
 
 from __future__ import annotations
 
 from airflow_provider_jobstatus.hooks.base import JobStatusHook
 
 
-class NitroHook(JobStatusHook):
+class NitroHook(JobStatusHook, vendor="nitro"):
     """Nitro PDF Services job status, results and auth through an Airflow connection of type ``nitro``."""
 
-    vendor_name = "nitro"
-    conn_name_attr = "conn_id"
-    default_conn_name = "nitro_default"
-    conn_type = "nitro"
-    hook_name = "Nitro PDF Services"
+
+__all__ = ["NitroHook"]

@@ -1,7 +1,7 @@
 """pytest plugin (entry point ``jobstatus_simulator``): the vendor simulator as a fixture.
 
-``jobstatus_simulator`` (session scope) starts a :class:`~.simulator.Simulator`, points the five
-default connections (``nitro_default``, ``pdfco_default``, ``alteryx_default``,
+``jobstatus_simulator`` (session scope) starts a :class:`~.simulator.Simulator`, points each
+simulated vendor's default connection (``nitro_default``, ``pdfco_default``, ``alteryx_default``,
 ``apidatatools_default``, ``playment_default``) at it through ``AIRFLOW_CONN_*`` variables, and
 restores the environment afterwards. Importing this module is cheap: no Airflow, no simulator
 until the fixture is used.
@@ -41,7 +41,7 @@ def patched_environ(values: Mapping[str, str]) -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def jobstatus_simulator() -> Iterator[Simulator]:
-    """A running simulator; the default connections of the five vendors point at it."""
+    """A running simulator; the default connection of each vendor it simulates points at it."""
     from .simulator import Simulator
 
     sim = Simulator().start()

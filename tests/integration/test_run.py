@@ -32,34 +32,7 @@ from airflow_provider_jobstatus.operators.run import (
 from airflow_provider_jobstatus.testing.connections import connection_uri_env_name
 from airflow_provider_jobstatus.testing.simulator import Simulator
 from airflow_provider_jobstatus.triggers.job_status import JobStatusTrigger
-
-
-class FakeTI:
-    """What the operators use of a task instance: XCom pushes, in order, and the run of tries
-    (``max_tries``: Airflow's retries keep it, a Clear raises it)."""
-
-    def __init__(self, max_tries: int = 1) -> None:
-        self.pushed: list[tuple[str, Any]] = []
-        self.max_tries = max_tries
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.pushed.append((key, value))
-
-
-class FakeStore:
-    """Airflow 3.3's task state store as a task sees it (get/set/delete), kept across 'tries'."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return json.loads(json.dumps(self.values[key])) if key in self.values else default
-
-    def set(self, key: str, value: Any) -> None:
-        self.values[key] = value
-
-    def delete(self, key: str) -> None:
-        self.values.pop(key, None)
+from tests.task_doubles import FakeStore, FakeTI
 
 
 @pytest.fixture
@@ -415,7 +388,7 @@ def test_trigger_on_kill_after_a_freeze_is_a_reassignment(
 
     from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
 
-    from airflow_provider_jobstatus.triggers import job_status as job_status_module
+    from airflow_provider_jobstatus import airflow_workarounds
 
     monkeypatch.setenv("AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD", "4")
     monkeypatch.setattr(
@@ -426,7 +399,7 @@ def test_trigger_on_kill_after_a_freeze_is_a_reassignment(
     trigger.task_instance = TaskInstanceKey()  # type: ignore[assignment]
 
     async def main(freeze: float) -> None:
-        job_status_module.watch_stalls()
+        airflow_workarounds.watch_stalls()
         await asyncio.sleep(0.1)
         _time.sleep(freeze)  # the loop stands still, as in a frozen triggerer
         await asyncio.sleep(1.5)  # the watch wakes and notes it
@@ -472,7 +445,7 @@ def test_trigger_on_kill_outlasts_the_triggerers_repeated_cancels(
         _time.sleep(0.5)  # the supervisor's answer takes a while on a loaded triggerer
         return {"r": {"run_alteryx": "failed"}}
 
-    from airflow_provider_jobstatus.triggers import job_status as job_status_module
+    from airflow_provider_jobstatus import airflow_workarounds
 
     monkeypatch.setattr(RuntimeTaskInstance, "get_task_states", staticmethod(get_task_states))
     job = sim.create_job("alteryx", seconds=600)
@@ -497,7 +470,7 @@ def test_trigger_on_kill_outlasts_the_triggerers_repeated_cancels(
             await task
         # the triggerer's loop goes on after the trigger's task has ended; so does the cancel
         for _ in range(200):
-            if not job_status_module._outlasting:
+            if not airflow_workarounds._outlasting:
                 break
             await asyncio.sleep(0.05)
 
