@@ -31,6 +31,15 @@ async def _object(ctx: Ctx) -> dict[str, Any]:
     return body
 
 
+async def _for_vendor(ctx: Ctx) -> tuple[str, dict[str, Any]]:
+    """A body that names the vendor it is for (or ``"*"``), and that name."""
+    body = await _object(ctx)
+    vendor = body.get("vendor")
+    if not isinstance(vendor, str):
+        raise SimError(400, "vendor is required: a vendor name or '*'")
+    return vendor, body
+
+
 def routes(state: SimState, info: Callable[[], dict[str, Any]]) -> list[BaseRoute]:
     async def index(ctx: Ctx) -> Reply:
         return json_reply(200, info())
@@ -67,10 +76,7 @@ def routes(state: SimState, info: Callable[[], dict[str, Any]]) -> list[BaseRout
     async def faults(ctx: Ctx) -> Reply:
         method = ctx.scope["method"]
         if method == "POST":
-            body = await _object(ctx)
-            vendor = body.get("vendor")
-            if not isinstance(vendor, str):
-                raise SimError(400, "vendor is required: a vendor name or '*'")
+            vendor, body = await _for_vendor(ctx)
             try:
                 touched = state.faults.set(vendor, FaultSpec.from_dict(body))
             except ValueError as exc:
@@ -86,10 +92,7 @@ def routes(state: SimState, info: Callable[[], dict[str, Any]]) -> list[BaseRout
     async def rate_limits(ctx: Ctx) -> Reply:
         method = ctx.scope["method"]
         if method == "POST":
-            body = await _object(ctx)
-            vendor = body.get("vendor")
-            if not isinstance(vendor, str):
-                raise SimError(400, "vendor is required: a vendor name or '*'")
+            vendor, body = await _for_vendor(ctx)
             try:
                 state.rate_limits.set(vendor, RateLimit.from_dict(body))
             except ValueError as exc:
