@@ -335,5 +335,6 @@ class Simulator:
         return self.state.configure(**changes)
 
     def reset(self) -> None:
-        """Forget jobs, batches, faults, rate limits, the request log and config changes (tokens stay valid)."""
+        """Forget jobs, batches, faults, rate limits, the request log and config changes (tokens
+        stay valid)."""
         self.state.reset()

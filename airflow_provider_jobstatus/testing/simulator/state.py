@@ -184,7 +184,8 @@ class SimState:
         return dict(new)
 
     def reset(self) -> None:
-        """Forget jobs, batches, faults, rate limits, the request log and config changes (tokens stay valid)."""
+        """Forget jobs, batches, faults, rate limits, the request log and config changes (tokens
+        stay valid)."""
         with self.lock:
             self.jobs.clear()
             self.batches.clear()
