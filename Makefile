@@ -69,6 +69,7 @@ bench: install
 	$(BIN)/python -m pip install -q --disable-pip-version-check 'apache-airflow-providers-http>=5'
 	$(BIN)/python benchmarks/triggerer_scale.py
 	$(BIN)/python benchmarks/coalescing.py
+	$(BIN)/python -m benchmarks.rate_budget
 
 # 1,000 start_from_trigger waits in one real triggerer: ours, HttpSensorTrigger, DateTimeTrigger floor
 bench-triggerer: install

@@ -36,7 +36,7 @@ def get_provider_info() -> dict[str, Any]:
         "connection-types": provider_connection_types(),
         "config": {
             "jobstatus": {
-                "description": "Settings of the Job Status provider's waits.",
+                "description": "Settings of the Job Status provider's waits and request budgets.",
                 "options": {
                     "min_poll_interval": {
                         "description": "The least time, in seconds, between two calls about one job, "
@@ -45,6 +45,16 @@ def get_provider_info() -> dict[str, Any]:
                         "type": "float",
                         "example": "1.0",
                         "default": "1.0",
+                    },
+                    "rate_limit_storage": {
+                        "description": "Where the request budgets of connections with the extra "
+                        "requests_per_second are kept: a storage URI of the limits library such as "
+                        "redis://host:6379/0 (install airflow-provider-jobstatus[redis]), shared by "
+                        "every worker and triggerer that sets it. Empty: each process keeps its own.",
+                        "version_added": "0.3.0",
+                        "type": "string",
+                        "example": "redis://redis:6379/0",
+                        "default": "",
                     },
                 },
             },

@@ -18,6 +18,10 @@ Celery workers, two triggerers, and the vendor simulator with fault injection on
    is canceled.
 7. The PostgreSQL tables, Redis and every log file hold none of the keys, client secrets, tokens
    and URL signatures in play.
+8. PDF.co serves 10 requests a second per key (429 above) and its connection has
+   ``requests_per_second`` 8, one budget in Redis (``[jobstatus] rate_limit_storage``) for both
+   workers and both triggerers: hardly any request meets the vendor's limit, and (drill 1) every
+   wait still ends as the simulator was told.
 
 Jobs are created held (running) and finished by the drill on a schedule (some before, some during the
 failures, the rest at the end), so every failure happens while waits are held. ``--reduced`` (CI)
@@ -49,7 +53,11 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_jobstatus.testing.connections import DEFAULT_CONN_IDS, connection_env
+from airflow_provider_jobstatus.testing.connections import (
+    DEFAULT_CONN_IDS,
+    connection_env,
+    connection_uri_env_name,
+)
 from airflow_provider_jobstatus.testing.simulator import OUTCOMES, Simulator
 from dev import services
 from dev.local_airflow import LocalAirflow, LocalAirflowError, parse_time
@@ -67,6 +75,10 @@ FAULTS = {
     "slow": 0.02,
     "slow_seconds": 3.0,
 }
+#: drill 8: the vendor whose account limits requests, its limit, and the connection's budget
+BUDGET_VENDOR = "pdfco"
+VENDOR_LIMIT = 10
+BUDGET = 8
 BLOCKED = re.compile(r"async thread was blocked", re.IGNORECASE)
 STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z?")
 FINAL = {"success", "failed", "skipped", "upstream_failed", "removed"}
@@ -698,6 +710,27 @@ class Drill:
             )
         )
 
+    def rate_budget(self) -> None:
+        """Drill 8: requests to the rate-limited vendor over the whole drill, and how many met its
+        limit (a 429 of the limit itself, not an injected one)."""
+        counts = self.sim.requests(include_log=False)["counts"]
+        sent = sum(n for key, n in counts.items() if key.startswith(f"{BUDGET_VENDOR}."))
+        refused = int(self.sim.state.rate_limits.snapshot()["refused"])
+        log = self.sim.requests()["log"]
+        times = sorted(e["t"] for e in log if e["vendor"] == BUDGET_VENDOR and e["origin"] == "api")
+        busiest, start = 0, 0
+        for end, t in enumerate(times):
+            while t - times[start] >= 1.0:
+                start += 1
+            busiest = max(busiest, end - start + 1)
+        share = refused / sent if sent else 0.0
+        figure = (
+            f"{BUDGET_VENDOR} at {VENDOR_LIMIT} requests/s per key, requests_per_second {BUDGET} shared "
+            f"in Redis by 2 workers and 2 triggerers: {sent} requests, {refused} ({100 * share:.1f} %) "
+            f"over the vendor's limit, busiest second {busiest} (of the last {len(times)} logged)"
+        )
+        self.rows.append(Row("8 rate budget", figure, sent > 0 and share <= 0.02))
+
     def no_duplicates(self) -> None:
         """With run operators, 0 duplicate jobs: the simulator made exactly one job per run task
         (per vendor, and per Playment reference_id), every job a run task reported is one of them,
@@ -726,6 +759,14 @@ class Drill:
         )
         figure = f"remote cancel requests over the whole drill: {cancels}"
         self.rows.append(Row("- simulator", figure, cancels == 0))
+
+
+def budgeted(env: dict[str, str]) -> dict[str, str]:
+    """The connections with ``requests_per_second`` on the rate-limited vendor's."""
+    name = connection_uri_env_name(DEFAULT_CONN_IDS[BUDGET_VENDOR])
+    conn = json.loads(env[name])
+    conn["extra"] = {**(conn.get("extra") or {}), "requests_per_second": BUDGET}
+    return {**env, name: json.dumps(conn)}
 
 
 def _cancel_requests(sim: Simulator) -> int:
@@ -781,10 +822,12 @@ def topology(drill: Drill, patch: pytest.MonkeyPatch) -> Iterator[tuple[services
             drill.secrets = capture_secrets(drill.sim, patch)
             drill.watch_polls(patch)
             drill.sim.set_faults("*", **FAULTS)
+            drill.sim.set_rate_limit(BUDGET_VENDOR, VENDOR_LIMIT, retry_after=1)
+            budget = {"AIRFLOW__JOBSTATUS__RATE_LIMIT_STORAGE": redis.url(2)}
             drill.af = LocalAirflow(
                 drill.root / "airflow",
                 DAGS,
-                env={**connection_env(drill.sim), **p.airflow_env()},
+                env={**budgeted(connection_env(drill.sim)), **budget, **p.airflow_env()},
                 database_url=pg.url,
                 celery_broker=redis.url(0),
                 celery_result_backend=redis.url(1),
@@ -820,6 +863,7 @@ def run(profile: Profile, root: Path, say: Callable[[str], None]) -> int:
                 drill.deadline_restart()
                 drill.freeze_triggerer()
                 drill.finish_waits()
+                drill.rate_budget()
                 drill.no_duplicates()
             drill.blocked_warnings()
             say("Airflow stopped; searching for secrets")

@@ -198,7 +198,7 @@ class Redis:
 
         out: list[bytes] = []
         for db in range(16):
-            client = redis.Redis(host="127.0.0.1", port=self.port, db=db)
+            client: Any = redis.Redis(host="127.0.0.1", port=self.port, db=db)  # sync: not awaitables
             for key in client.scan_iter(count=1000):
                 out.append(bytes(key))
                 kind = client.type(key)

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from airflow_provider_jobstatus.hooks._budget import budget_deadline
 from airflow_provider_jobstatus.hooks._settings import ClientSettings, ConnSettings, origin_of
 from airflow_provider_jobstatus.hooks._vendor_hooks import VendorHooks, hook_class, hook_named
 from airflow_provider_jobstatus.hooks.base import JobStatusHook
@@ -27,6 +28,7 @@ __all__ = [
     "ClientSettings",
     "ConnSettings",
     "JobStatusHook",
+    "budget_deadline",
     "hook_class",
     "origin_of",
 ]

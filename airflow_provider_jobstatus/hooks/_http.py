@@ -30,6 +30,7 @@ import aiohttp
 import httpx
 import yarl
 
+from airflow_provider_jobstatus import metrics
 from airflow_provider_jobstatus.errors import (
     ConfigurationError,
     JobStatusError,
@@ -38,12 +39,20 @@ from airflow_provider_jobstatus.errors import (
     UnsafeRedirectError,
 )
 from airflow_provider_jobstatus.hooks._addresses import ALLOW_SETTING, refused_address, refused_kind
+from airflow_provider_jobstatus.hooks._budget import RateBudget, budget_for
 from airflow_provider_jobstatus.hooks._coalesce import SharedAnswers
 from airflow_provider_jobstatus.hooks._deadlines import Deadlines
 from airflow_provider_jobstatus.hooks._decoding import CodingError, CutShort, decoded
 from airflow_provider_jobstatus.hooks._settings import ConnSettings, origin_of, resolve_url, tls_context
 from airflow_provider_jobstatus.hooks._tls import misconfiguration
-from airflow_provider_jobstatus.vendors import MAX_BODY_BYTES, ApiRequest, ApiResponse, TokenGrant, VendorApi
+from airflow_provider_jobstatus.vendors import (
+    MAX_BODY_BYTES,
+    ApiRequest,
+    ApiResponse,
+    TokenGrant,
+    VendorApi,
+    retry_after_seconds,
+)
 
 #: Most redirect hops a download follows before calling it a loop.
 MAX_REDIRECTS = 5
@@ -323,6 +332,20 @@ def proxy_refused(
     )
 
 
+def account_budget(conn: ConnSettings, vendor: VendorApi) -> RateBudget | None:
+    return budget_for(vendor.name, vendor.display_name, conn.share_key, conn.client.requests_per_second)
+
+
+def heard(conn: ConnSettings, vendor: VendorApi, budget: RateBudget | None, resp: ApiResponse) -> None:
+    """A rate-limit answer is counted and pauses the whole account in this process (with a budget)."""
+    if vendor.rate_limited(resp):
+        metrics.rate_limited(vendor.name, conn.conn_id)
+        if budget is not None:
+            budget.rate_limited(retry_after_seconds(resp.headers.get("retry-after")))
+    elif budget is not None:
+        budget.answered()
+
+
 class TokenCache:
     """The current access token and when to stop trusting it (a little before the vendor says)."""
 
@@ -357,6 +380,7 @@ class SyncClient:
         self.tokens = TokenCache()
         self._token_lock = threading.Lock()
         self._lock = threading.Lock()
+        self.budget = account_budget(conn, vendor)
 
     def _client(self, own: bool) -> httpx.Client:
         with self._lock:
@@ -377,10 +401,18 @@ class SyncClient:
     def exchange(self, req: ApiRequest, job_id: str | None) -> ApiResponse:
         """One request with the vendor's auth; a refused token is renewed once and the request re-sent."""
         token = self.token(None) if needs_token(self.conn, self.vendor, req) else None
-        resp = self.send(prepare(self.conn, self.vendor, req, job_id, token))
+        resp = self.call(prepare(self.conn, self.vendor, req, job_id, token))
         if token is not None and resp.status_code == 401:
             token = self.token(token)
-            resp = self.send(prepare(self.conn, self.vendor, req, job_id, token))
+            resp = self.call(prepare(self.conn, self.vendor, req, job_id, token))
+        return resp
+
+    def call(self, out: Outgoing) -> ApiResponse:
+        """:meth:`send` within the account's request budget (downloads stream outside it)."""
+        if self.budget is not None:
+            self.budget.acquire(out.job_id)
+        resp = self.send(out)
+        heard(self.conn, self.vendor, self.budget, resp)
         return resp
 
     def send(self, out: Outgoing) -> ApiResponse:
@@ -459,7 +491,7 @@ class SyncClient:
             token = self.tokens.usable(stale)
             if token is not None:
                 return token
-            resp = self.send(
+            resp = self.call(
                 prepare(self.conn, self.vendor, self.vendor.token_request(self.conn.creds), None, None)
             )
             grant = self.vendor.parse_token(resp)
@@ -500,13 +532,22 @@ class AsyncClient:
         self.answers = SharedAnswers()
         self.refs = 0
         self._deadlines = Deadlines(asyncio.get_running_loop())
+        self.budget = account_budget(conn, vendor)
 
     async def exchange(self, req: ApiRequest, job_id: str | None) -> ApiResponse:
         token = await self.token(None) if needs_token(self.conn, self.vendor, req) else None
-        resp = await self.send(prepare(self.conn, self.vendor, req, job_id, token))
+        resp = await self.call(prepare(self.conn, self.vendor, req, job_id, token))
         if token is not None and resp.status_code == 401:
             token = await self.token(token)
-            resp = await self.send(prepare(self.conn, self.vendor, req, job_id, token))
+            resp = await self.call(prepare(self.conn, self.vendor, req, job_id, token))
+        return resp
+
+    async def call(self, out: Outgoing) -> ApiResponse:
+        """:meth:`send` within the account's request budget."""
+        if self.budget is not None:
+            await self.budget.aacquire(out.job_id)
+        resp = await self.send(out)
+        heard(self.conn, self.vendor, self.budget, resp)
         return resp
 
     async def send(self, out: Outgoing) -> ApiResponse:
@@ -562,7 +603,7 @@ class AsyncClient:
             if token is not None:
                 return token
             req = self.vendor.token_request(self.conn.creds)
-            resp = await self.send(prepare(self.conn, self.vendor, req, None, None))
+            resp = await self.call(prepare(self.conn, self.vendor, req, None, None))
             grant = self.vendor.parse_token(resp)
             await amask(grant.access_token)
             return self.tokens.store(grant)

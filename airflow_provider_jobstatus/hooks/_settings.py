@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import ssl
 from collections.abc import Mapping
@@ -24,7 +25,16 @@ from airflow_provider_jobstatus.vendors import Credentials, VendorApi
 log = logging.getLogger(__name__)
 
 #: connection extras that configure the HTTP client rather than the vendor
-CLIENT_EXTRAS = ("verify", "cert", "key", "proxy", "trust_env", "timeout", ALLOW_SETTING)
+CLIENT_EXTRAS = (
+    "verify",
+    "cert",
+    "key",
+    "proxy",
+    "trust_env",
+    "timeout",
+    ALLOW_SETTING,
+    "requests_per_second",
+)
 #: connection extras that bound what the hook reads rather than configure the vendor
 LIMIT_EXTRAS = ("max_pages",)
 #: connections already warned about ``verify`` false in this process (once each, not per wait)
@@ -33,7 +43,8 @@ _warned_unverified: set[str] = set()
 
 @dataclass(frozen=True)
 class ClientSettings:
-    """What the HTTP libraries are told, the same for httpx (sync) and aiohttp (async)."""
+    """What the HTTP libraries are told, the same for httpx (sync) and aiohttp (async), and how
+    many requests a second the connection's account may be sent (None: no budget)."""
 
     verify: bool | str = True
     cert: str | None = None
@@ -44,6 +55,7 @@ class ClientSettings:
     connect_timeout: float = 10.0
     #: result downloads may reach link-local, unspecified and multicast addresses
     allow_link_local: bool = False
+    requests_per_second: float | None = None
 
     def own_ssl(self) -> ssl.SSLContext:
         """Trust (and client certificate) for the connection's own origin, token endpoints included."""
@@ -278,12 +290,31 @@ def client_settings(vendor: VendorApi, where: str, extras: Mapping[str, Any]) ->
             timeout=total,
             connect_timeout=min(10.0, total),
             allow_link_local=_flag(vendor, where, ALLOW_SETTING, extras.get(ALLOW_SETTING), False),
+            requests_per_second=_rate(vendor, where, extras.get("requests_per_second")),
         )
         if isinstance(verify, str) or cert:
             settings.own_ssl()  # a bundle or certificate that does not load fails now, not per poll
     except (ssl.SSLError, OSError, ValueError) as exc:
         raise _tls_unloadable(vendor, where, exc) from None
     return settings
+
+
+def _rate(vendor: VendorApi, where: str, value: Any) -> float | None:
+    """The ``requests_per_second`` extra: a positive number (text holding one is accepted too)."""
+    if value is None or value == "":
+        return None
+    try:
+        rate = float(value) if not isinstance(value, bool) else math.nan
+    except (TypeError, ValueError):
+        rate = math.nan
+    if not (rate > 0 and math.isfinite(rate)):
+        raise ConfigurationError(
+            vendor.display_name,
+            None,
+            f"{where}: extra 'requests_per_second' must be a positive number (requests a second for "
+            f"this account, e.g. 18 for a vendor that allows 20), got {value!r}",
+        )
+    return rate
 
 
 def tls_context(conn: ConnSettings, vendor: VendorApi, own: bool) -> ssl.SSLContext:

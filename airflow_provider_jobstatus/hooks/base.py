@@ -15,6 +15,7 @@ import httpx
 import tenacity
 from airflow.sdk import BaseHook
 
+from airflow_provider_jobstatus import metrics
 from airflow_provider_jobstatus.connection_types import connection_type
 from airflow_provider_jobstatus.errors import (
     AuthenticationError,
@@ -211,6 +212,17 @@ class JobStatusHook(BaseHook):
             "reraise": True,
         }
 
+    @contextmanager
+    def _counted(self, poll: bool = False) -> Iterator[None]:
+        """Metrics of one call: a status request (``poll``), and any fault by kind."""
+        if poll:
+            metrics.polled(self.vendor.name, self.conn_id)
+        try:
+            yield
+        except JobStatusError as exc:
+            metrics.faulted(self.vendor.name, self.conn_id, exc)
+            raise
+
     # -- sync -----------------------------------------------------------------------------------
     def sync_client(self) -> SyncClient:
         return shared_sync(self.settings(), self.vendor, self._transport)
@@ -228,13 +240,14 @@ class JobStatusHook(BaseHook):
         req = self.vendor.status_request(job_id, opts)
 
         def once() -> JobStatus:
-            try:
-                return self.vendor.parse_status(job_id, client.exchange(req, job_id), opts)
-            except JobNotFoundError:
-                fallback = self.vendor.fallback_status_request(job_id, opts)
-                if fallback is None:
-                    raise
-                return self.vendor.parse_status(job_id, client.exchange(fallback, job_id), opts)
+            with self._counted(poll=True):
+                try:
+                    return self.vendor.parse_status(job_id, client.exchange(req, job_id), opts)
+                except JobNotFoundError:
+                    fallback = self.vendor.fallback_status_request(job_id, opts)
+                    if fallback is None:
+                        raise
+                    return self.vendor.parse_status(job_id, client.exchange(fallback, job_id), opts)
 
         return _seen(once() if retries == 1 else tenacity.Retrying(**self._retrying(retries))(once))
 
@@ -243,7 +256,9 @@ class JobStatusHook(BaseHook):
         req = self.vendor.cancel_request(job_id, self.options(self.settings(), {}))
         if req is None:
             return False
-        self.vendor.parse_cancel(job_id, self.request(req, job_id))
+        with self._counted():
+            self.vendor.parse_cancel(job_id, self.request(req, job_id))
+        metrics.cancelled(self.vendor.name, self.conn_id)
         return True
 
     def get_batch_page(self, batch_id: str, page_token: str | None = None) -> BatchPage:
@@ -357,7 +372,9 @@ class JobStatusHook(BaseHook):
         req = self.vendor.cancel_request(job_id, self.options(await self.asettings(), {}))
         if req is None:
             return False
-        self.vendor.parse_cancel(job_id, await self.arequest(req, job_id))
+        with self._counted():
+            self.vendor.parse_cancel(job_id, await self.arequest(req, job_id))
+        metrics.cancelled(self.vendor.name, self.conn_id)
         return True
 
     async def aget_job_status(
@@ -379,13 +396,14 @@ class JobStatusHook(BaseHook):
             self._status_request = (job_id, opts, req)
 
         async def once() -> JobStatus:
-            try:
-                return self.vendor.parse_status(job_id, await client.exchange(req, job_id), opts)
-            except JobNotFoundError:
-                fallback = self.vendor.fallback_status_request(job_id, opts)
-                if fallback is None:
-                    raise
-                return self.vendor.parse_status(job_id, await client.exchange(fallback, job_id), opts)
+            with self._counted(poll=True):
+                try:
+                    return self.vendor.parse_status(job_id, await client.exchange(req, job_id), opts)
+                except JobNotFoundError:
+                    fallback = self.vendor.fallback_status_request(job_id, opts)
+                    if fallback is None:
+                        raise
+                    return self.vendor.parse_status(job_id, await client.exchange(fallback, job_id), opts)
 
         fetch = once if retries == 1 else _aretrying(self._retrying(retries), once)
         if max_age is None:

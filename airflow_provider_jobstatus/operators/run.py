@@ -33,6 +33,7 @@ from airflow.providers.common.compat.sdk import (
     BaseOperator,
 )
 
+from airflow_provider_jobstatus import metrics
 from airflow_provider_jobstatus.airflow_workarounds import resume_not_before
 from airflow_provider_jobstatus.cancel import cancel_job
 from airflow_provider_jobstatus.errors import (
@@ -304,6 +305,7 @@ class RunJobOperator(BaseOperator):
                 describe_status(status),
             )
             return None, 0.0, None
+        metrics.reattached(hook.vendor.name, self.conn_id)
         self.log.info(
             "Reattaching to %s job %r started by an earlier try %.0f s ago (%s)",
             name,
@@ -390,6 +392,7 @@ class RunJobOperator(BaseOperator):
                 record = {"job_id": job_id, "submitted_at": time.time(), "conn_id": self.conn_id}
                 store.set(STATE_KEY, {**record, "max_tries": run})
             self.log.info("%s job %r started", name, job_id)
+            metrics.started(hook.vendor.name, self.conn_id)
             return job_id
         raise AssertionError("unreachable")  # pragma: no cover
 

@@ -260,6 +260,10 @@ class VendorApi(ABC):
         """The vendor's own words from an error body, when it has any."""
         return None
 
+    def rate_limited(self, resp: ApiResponse) -> bool:
+        """Whether an answer says the account is over its request rate: it pauses the account."""
+        return resp.status_code == 429
+
     def check_http(self, job_id: str | None, resp: ApiResponse) -> None:
         """Turn a non-2xx answer into the contract's error; return quietly on 2xx."""
         code = resp.status_code

@@ -6,6 +6,7 @@ a connection extra, and with the default we try the other documented path once o
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import replace
@@ -116,6 +117,18 @@ class ApiDataToolsApi(VendorApi):
             message = self.error_message({"error": error}) or "the job failed"
             return self.status_of(job_id, state, raw, data, message=message, details={"error": error})
         return self.status_of(job_id, state, raw, data, message=message, **pacing)
+
+    def rate_limited(self, resp: ApiResponse) -> bool:
+        """Its error codes may come in a 2xx body too (``{"status": "error", "error": "RATE_LIMITED"}``)."""
+        if resp.status_code == 429:
+            return True
+        if b"RATE_LIMITED" not in resp.body[:65536]:  # most answers: no JSON parsed here
+            return False
+        try:
+            data = json.loads(resp.body[:65536])
+        except (ValueError, RecursionError):
+            return False
+        return isinstance(data, dict) and data.get("error") == "RATE_LIMITED"
 
     def _success(self, job_id: str, data: dict[str, Any]) -> JobStatus:
         """Keep the file link and request id; the inline ``preview`` is left in ``raw`` only."""

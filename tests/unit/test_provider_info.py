@@ -132,3 +132,10 @@ def test_pytest_plugin_is_registered(request: pytest.FixtureRequest) -> None:
     (ep,) = [e for e in entry_points(group="pytest11") if e.name == "jobstatus_simulator"]
     assert request.config.pluginmanager.has_plugin("jobstatus_simulator")
     assert hasattr(ep.load(), "jobstatus_simulator")
+
+
+def test_rate_limit_storage_is_a_provider_option() -> None:
+    """``airflow config list`` shows ``[jobstatus] rate_limit_storage``; empty keeps budgets in-process."""
+    option = get_provider_info()["config"]["jobstatus"]["options"]["rate_limit_storage"]
+    assert option["default"] == "" and option["type"] == "string"
+    assert option["example"].startswith("redis://")

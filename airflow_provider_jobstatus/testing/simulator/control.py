@@ -12,6 +12,7 @@ from starlette.routing import BaseRoute, Route
 from .checks import SimError
 from .faults import FaultSpec
 from .http import ControlEndpoint, Ctx, Reply, dumps, json_reply
+from .ratelimit import RateLimit
 from .state import SimState
 
 BASE = "/_sim"
@@ -28,6 +29,15 @@ async def _object(ctx: Ctx) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise SimError(400, "the body must be a JSON object")
     return body
+
+
+async def _for_vendor(ctx: Ctx) -> tuple[str, dict[str, Any]]:
+    """A body that names the vendor it is for (or ``"*"``), and that name."""
+    body = await _object(ctx)
+    vendor = body.get("vendor")
+    if not isinstance(vendor, str):
+        raise SimError(400, "vendor is required: a vendor name or '*'")
+    return vendor, body
 
 
 def routes(state: SimState, info: Callable[[], dict[str, Any]]) -> list[BaseRoute]:
@@ -66,10 +76,7 @@ def routes(state: SimState, info: Callable[[], dict[str, Any]]) -> list[BaseRout
     async def faults(ctx: Ctx) -> Reply:
         method = ctx.scope["method"]
         if method == "POST":
-            body = await _object(ctx)
-            vendor = body.get("vendor")
-            if not isinstance(vendor, str):
-                raise SimError(400, "vendor is required: a vendor name or '*'")
+            vendor, body = await _for_vendor(ctx)
             try:
                 touched = state.faults.set(vendor, FaultSpec.from_dict(body))
             except ValueError as exc:
@@ -81,6 +88,18 @@ def routes(state: SimState, info: Callable[[], dict[str, Any]]) -> list[BaseRout
             except ValueError as exc:
                 raise SimError(400, str(exc)) from None
         return json_reply(200, {"faults": state.faults.snapshot()})
+
+    async def rate_limits(ctx: Ctx) -> Reply:
+        method = ctx.scope["method"]
+        if method == "POST":
+            vendor, body = await _for_vendor(ctx)
+            try:
+                state.rate_limits.set(vendor, RateLimit.from_dict(body))
+            except ValueError as exc:
+                raise SimError(400, str(exc)) from None
+        elif method == "DELETE":
+            state.rate_limits.clear(ctx.query("vendor"))
+        return json_reply(200, state.rate_limits.snapshot())
 
     async def requests(ctx: Ctx) -> Reply:
         if ctx.scope["method"] == "DELETE":
@@ -131,6 +150,7 @@ def routes(state: SimState, info: Callable[[], dict[str, Any]]) -> list[BaseRout
         Route(f"{BASE}/batches", ep(create_batch), methods=["POST"]),
         Route(f"{BASE}/finish", ep(finish), methods=["POST"]),
         Route(f"{BASE}/faults", ep(faults), methods=["GET", "POST", "DELETE"]),
+        Route(f"{BASE}/rate_limits", ep(rate_limits), methods=["GET", "POST", "DELETE"]),
         Route(f"{BASE}/requests", ep(requests), methods=["GET", "DELETE"]),
         Route(f"{BASE}/starts", ep(starts), methods=["GET", "POST"]),
         Route(f"{BASE}/config", ep(config), methods=["GET", "POST"]),

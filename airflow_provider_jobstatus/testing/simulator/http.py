@@ -328,8 +328,9 @@ class VendorEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = self.state
-        fault = state.faults.draw(self.vendor, self.route)
-        if fault is not None and fault.kind not in self.faults:
+        limited = state.rate_limits.over(self.vendor, scope)
+        fault = limited or state.faults.draw(self.vendor, self.route)
+        if fault is not None and fault.kind not in self.faults and fault is not limited:
             fault = None
         record = Recorder(state, "api", self.vendor, self.route, scope)
         status = 0
@@ -343,7 +344,7 @@ class VendorEndpoint:
                 record(0, logged or "reset")
                 await drop_connection(send, graceful=False)
             elif fault is not None and fault.kind in ("error_5xx", "rate_429", "html_error"):
-                logged = fault.kind
+                logged = "rate_limit" if fault is limited else fault.kind
                 status, _ = await send_reply(scope, send, self.fault_reply(fault), None)
             else:
                 ctx = Ctx(state, scope, receive, fault)

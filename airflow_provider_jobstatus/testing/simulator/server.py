@@ -16,6 +16,7 @@ import uvicorn
 from .app import build_api_app, build_files_app
 from .catalog import vendor, vendors
 from .faults import FaultSpec
+from .ratelimit import RateLimit
 from .state import SimState
 
 logger = logging.getLogger(__name__)
@@ -305,6 +306,15 @@ class Simulator:
     def clear_faults(self, vendor: str | None = None) -> None:
         self.state.faults.clear(vendor)
 
+    def set_rate_limit(self, vendor: str, per_second: int, retry_after: int = 1) -> None:
+        """Serve ``vendor`` (or ``"*"``) at most ``per_second`` requests a second per API key (a
+        sliding window); more are answered 429 with ``Retry-After: retry_after``."""
+        limit = RateLimit.from_dict({"per_second": per_second, "retry_after": retry_after})
+        self.state.rate_limits.set(vendor, limit)
+
+    def clear_rate_limits(self, vendor: str | None = None) -> None:
+        self.state.rate_limits.clear(vendor)
+
     def requests(self, limit: int | None = None, include_log: bool = True) -> dict[str, Any]:
         """Counters per ``<vendor>.<route>``, files-origin counters and the request log."""
         return self.state.requests_snapshot(limit, include_log)
@@ -325,5 +335,6 @@ class Simulator:
         return self.state.configure(**changes)
 
     def reset(self) -> None:
-        """Forget jobs, batches, faults, the request log and config changes (tokens stay valid)."""
+        """Forget jobs, batches, faults, rate limits, the request log and config changes (tokens
+        stay valid)."""
         self.state.reset()

@@ -32,6 +32,7 @@ from .checks import SimError, check_int, check_number, check_str
 from .content import content_key, sha256_of
 from .credentials import merge_credentials
 from .faults import FaultBoard
+from .ratelimit import RateLimits
 from .starts import StartBook
 
 LOG_CAPACITY = 10_000
@@ -154,6 +155,7 @@ class SimState:
         self.tokens: dict[str, tuple[str, float]] = {}
         self._token_counter = 0
         self.faults = FaultBoard()
+        self.rate_limits = RateLimits()
         self.starts = StartBook()
         self.log = RequestLog()
         self.pdfco_credits = 1_000_000
@@ -182,12 +184,14 @@ class SimState:
         return dict(new)
 
     def reset(self) -> None:
-        """Forget jobs, batches, faults, the request log and config changes (tokens stay valid)."""
+        """Forget jobs, batches, faults, rate limits, the request log and config changes (tokens
+        stay valid)."""
         with self.lock:
             self.jobs.clear()
             self.batches.clear()
             self.files.clear()
             self.faults.clear()
+            self.rate_limits.clear()
             self.starts.reset()
             self.log.clear()
             self.config = dict(self._initial_config)

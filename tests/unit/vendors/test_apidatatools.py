@@ -208,3 +208,19 @@ def test_no_result_unless_succeeded_with_a_file(load_fixture: Fixture, response:
         API.result_requests(status_of(response(200, load_fixture("apidatatools_queued.json"))), {}, {})
     with pytest.raises(JobStatusError, match="no result"):
         API.result_requests(status_of(response(200, {"status": "success", "result": {}})), {}, {})
+
+
+@pytest.mark.parametrize(
+    ("code", "body", "limited"),
+    [
+        (429, {"status": "error", "error": "RATE_LIMITED"}, True),
+        (200, {"status": "error", "error": "RATE_LIMITED", "details": {"message": "slow down"}}, True),
+        (200, {"status": "processing", "message": "RATE_LIMITED is not our error"}, False),
+        (200, {"status": "error", "error": "INTERNAL_ERROR"}, False),
+        (500, {"status": "error", "error": "INTERNAL_ERROR"}, False),
+    ],
+)
+def test_its_own_rate_limit_answer_pauses_the_account(
+    code: int, body: dict[str, Any], limited: bool, response: Respond
+) -> None:
+    assert API.rate_limited(response(code, json.dumps(body).encode())) is limited
