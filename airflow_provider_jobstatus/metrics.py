@@ -74,6 +74,13 @@ def wait_ended(vendor: str, conn_id: str, seconds: float, outcome: str) -> None:
         log.debug("metric %s not sent", WAIT_DURATION, exc_info=True)
 
 
+def wait_event(vendor: str, conn_id: str, seconds: float, event: dict[str, Any]) -> None:
+    """:func:`wait_ended` for a wait that ended with ``event``: the job's state, or the end's kind."""
+    job = event.get("job") if event.get("status") == "done" else None
+    outcome = job.get("state") if isinstance(job, dict) else event.get("status")
+    wait_ended(vendor, conn_id, seconds, str(outcome))
+
+
 #: most specific first: the first class an error is an instance of names its kind
 _KINDS: tuple[tuple[type[JobStatusError], str], ...] = (
     (AuthenticationError, "auth"),

@@ -4,10 +4,13 @@ operator makes before it defers, and the run operators' ``deferrable=False``. It
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
+from airflow_provider_jobstatus import metrics
 from airflow_provider_jobstatus.errors import JobStatusError
+from airflow_provider_jobstatus.hooks._budget import budget_deadline
 from airflow_provider_jobstatus.hooks.base import JobStatusHook
 from airflow_provider_jobstatus.status import JobStatus
 from airflow_provider_jobstatus.triggers.policy import End, Sleep, WaitPolicy
@@ -15,22 +18,29 @@ from airflow_provider_jobstatus.triggers.policy import End, Sleep, WaitPolicy
 
 def drive(policy: WaitPolicy, hook: JobStatusHook, log: Any, *, sleep: bool) -> End | Sleep:
     """Run ``policy`` with the sync hook until the wait ends; with ``sleep=False`` stop instead at
-    the first pause (the caller defers or reschedules with the policy's clocks)."""
-    step = policy.next(time.time())
-    while True:
-        if isinstance(step, End):
-            return step
-        if isinstance(step, Sleep):
-            if not sleep:
+    the first pause (the caller defers or reschedules with the policy's clocks). Calls queue for
+    the connection's request budget in the order of the wait's deadline."""
+    deadline = policy.deadline if math.isfinite(policy.deadline) else None
+    with budget_deadline(deadline):
+        step = policy.next(time.time())
+        while True:
+            if isinstance(step, End):
+                seconds = time.time() - policy.clocks.started
+                metrics.wait_event(hook.vendor.name, hook.conn_id, seconds, step.event)
                 return step
-            time.sleep(max(0.0, step.until - time.time()))
-            step = policy.next(time.time())
-            continue
-        try:
-            answer: JobStatus | JobStatusError = hook.get_job_status(policy.job_id, retries=1, **step.options)
-        except JobStatusError as exc:
-            answer = exc
-        step = policy.answer(answer, time.time())
-        if policy.notes:
-            for level, line in policy.take_notes():
-                log.log(level, line)
+            if isinstance(step, Sleep):
+                if not sleep:
+                    return step
+                time.sleep(max(0.0, step.until - time.time()))
+                step = policy.next(time.time())
+                continue
+            try:
+                answer: JobStatus | JobStatusError = hook.get_job_status(
+                    policy.job_id, retries=1, **step.options
+                )
+            except JobStatusError as exc:
+                answer = exc
+            step = policy.answer(answer, time.time())
+            if policy.notes:
+                for level, line in policy.take_notes():
+                    log.log(level, line)

@@ -13,6 +13,7 @@ import asyncio
 import functools
 import importlib
 import inspect
+import math
 import random
 import time
 import weakref
@@ -24,6 +25,7 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_jobstatus import airflow_workarounds as workarounds
+from airflow_provider_jobstatus import metrics
 from airflow_provider_jobstatus.errors import JobStatusError
 from airflow_provider_jobstatus.status import JobState, JobStatus
 from airflow_provider_jobstatus.triggers._sleep import sleep as pause
@@ -207,7 +209,7 @@ class JobStatusTrigger(BaseTrigger):
         if self.cancel_on_kill:
             workarounds.watch_stalls()
         hooks = await import_off_loop(_HOOKS_MODULE)
-        payload = await self._wait(hooks.JobStatusHook)
+        payload = await self._wait(hooks)
         if self.end_from_trigger is not None:
             ending = await self._task_end_event(payload)
             if ending is not None:
@@ -216,37 +218,45 @@ class JobStatusTrigger(BaseTrigger):
         await workarounds.hold_until(self.not_before)
         yield TriggerEvent(payload)  # type: ignore[no-untyped-call]
 
-    async def _wait(self, hook_class: Any) -> dict[str, Any]:
+    async def _wait(self, hooks: Any) -> dict[str, Any]:
         """Drive the wait's policy with the async hook until it ends; the end's event payload."""
         try:
-            hook = await hook_class.afor_connection(
+            hook = await hooks.JobStatusHook.afor_connection(
                 self.conn_id, retries=1, backoff=self.backoff, max_backoff=self.max_backoff
             )
             async with hook:
                 await hook.async_client()  # connection problems show here, before the first call
                 policy = self.policy(hook.vendor, time.time())
-                step = policy.next(time.time())
-                while not isinstance(step, End):
-                    if isinstance(step, Sleep):
-                        await pause(step.until - time.time())
-                        step = policy.next(time.time())
-                        continue
-                    try:
-                        if self.batch_id is None or step.probe:
-                            answer: JobStatus | JobStatusError = await hook.aget_job_status(
-                                self.job_id, retries=1, max_age=step.max_age, **step.options
-                            )
-                        else:
-                            answer = await self._batch_status(hook, step)
-                    except JobStatusError as exc:
-                        answer = exc
-                    step = policy.answer(answer, time.time())
-                    if policy.notes:
-                        for level, line in policy.take_notes():
-                            self.log.log(level, line)
-                return step.event
+                # calls queue for the connection's request budget in the order of the deadlines
+                with hooks.budget_deadline(policy.deadline if policy.deadline != math.inf else None):
+                    event = await self._poll(hook, policy)
+                seconds = time.time() - policy.clocks.started
+                metrics.wait_event(hook.vendor.name, self.conn_id, seconds, event)
+                return event
         except JobStatusError as exc:  # the connection, or a bad id, found before the first call
             return error_event(exc, self.job_id, None)
+
+    async def _poll(self, hook: Any, policy: WaitPolicy) -> dict[str, Any]:
+        step = policy.next(time.time())
+        while not isinstance(step, End):
+            if isinstance(step, Sleep):
+                await pause(step.until - time.time())
+                step = policy.next(time.time())
+                continue
+            try:
+                if self.batch_id is None or step.probe:
+                    answer: JobStatus | JobStatusError = await hook.aget_job_status(
+                        self.job_id, retries=1, max_age=step.max_age, **step.options
+                    )
+                else:
+                    answer = await self._batch_status(hook, step)
+            except JobStatusError as exc:
+                answer = exc
+            step = policy.answer(answer, time.time())
+            if policy.notes:
+                for level, line in policy.take_notes():
+                    self.log.log(level, line)
+        return step.event
 
     async def _batch_status(self, hook: Any, ask: Ask) -> JobStatus:
         """A job of a batch as its batch listing has it, shared by the waits on that batch in this

@@ -146,9 +146,6 @@ def test_faults_say_their_kind(metrics: dict[str, list[dict[str, str]]]) -> None
     assert "rate_limited" in kinds, metrics.get("jobstatus.fault")
 
 
-@pytest.mark.xfail(
-    strict=True, reason="the wait drivers call metrics.wait_ended once the wait loop is rewritten"
-)
 def test_a_wait_reports_its_duration(metrics: dict[str, list[dict[str, str]]]) -> None:
     ended = metrics.get("jobstatus.wait.duration", [])
     assert any(t.get("vendor") == "apidatatools" and t.get("outcome") == "succeeded" for t in ended), ended
