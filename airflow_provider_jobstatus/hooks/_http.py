@@ -10,7 +10,6 @@ origin, bodies are capped after decompression, and each library's errors become 
 from __future__ import annotations
 
 import asyncio
-import base64
 import os
 import re
 import ssl
@@ -41,7 +40,14 @@ from airflow_provider_jobstatus.hooks._coalesce import SharedAnswers
 from airflow_provider_jobstatus.hooks._deadlines import Deadlines
 from airflow_provider_jobstatus.hooks._settings import ConnSettings, origin_of, resolve_url, tls_context
 from airflow_provider_jobstatus.hooks._tls import misconfiguration
-from airflow_provider_jobstatus.vendors import MAX_BODY_BYTES, ApiRequest, ApiResponse, TokenGrant, VendorApi
+from airflow_provider_jobstatus.vendors import (
+    MAX_BODY_BYTES,
+    ApiRequest,
+    ApiResponse,
+    TokenGrant,
+    VendorApi,
+    basic_authorization,
+)
 
 #: Most redirect hops a download follows before calling it a loop.
 MAX_REDIRECTS = 5
@@ -75,7 +81,7 @@ def prepare(
             headers.update(vendor.auth_headers(conn.creds, token))
         if req.basic_auth:
             user, password = req.basic_auth
-            headers["Authorization"] = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+            headers["Authorization"] = basic_authorization(user, password)
     for name, value in headers.items():
         if "\r" in value or "\n" in value:  # never send what could inject a header
             raise ConfigurationError(

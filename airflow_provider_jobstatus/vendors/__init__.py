@@ -12,6 +12,7 @@ from airflow_provider_jobstatus.vendors._protocol import (
     ResultRequest,
     TokenGrant,
     VendorApi,
+    basic_authorization,
     retry_after_seconds,
 )
 from airflow_provider_jobstatus.vendors._results import (
@@ -55,6 +56,7 @@ __all__ = [
     "ResultRequest",
     "TokenGrant",
     "VendorApi",
+    "basic_authorization",
     "describe_status",
     "download_url",
     "get_vendor",

@@ -7,6 +7,7 @@ connection's own origin) and hands the answers back here.
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 from abc import ABC, abstractmethod
@@ -105,12 +106,14 @@ class VendorApi(ABC):
 
     #: connection type and short name, e.g. ``"pdfco"``
     name: ClassVar[str]
-    #: the name users know, used in every message
-    display_name: ClassVar[str]
+    #: the name users know, used in every message (a declared API's is its profile's ``name``)
+    display_name: str
     #: the public API's base URL, used when the connection's host is empty (None: must be set)
     default_base_url: ClassVar[str | None]
     #: whether the vendor wants a client id (login) besides the secret
     needs_login: ClassVar[bool] = False
+    #: whether the connection's password (the secret) must be set
+    needs_secret: bool = True
     #: whether auth goes through a token endpoint (Nitro, Alteryx) rather than a static key
     uses_token: ClassVar[bool] = False
     #: whether the vendor has a batch listing
@@ -341,6 +344,11 @@ def retry_after_seconds(value: str | None) -> float | None:
             when = when.replace(tzinfo=timezone.utc)
         seconds = (when - datetime.now(timezone.utc)).total_seconds()
     return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+def basic_authorization(user: str, password: str) -> str:
+    """An HTTP Basic ``Authorization`` value (RFC 7617: UTF-8 ``user:password`` in base64)."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 def path_segment(vendor: str, job_id: str | None, value: str) -> str:
