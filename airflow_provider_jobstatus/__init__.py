@@ -6,7 +6,7 @@ from typing import Any
 
 __version__ = "0.2.0"
 
-_VENDOR_MODULES = ["nitro", "pdfco", "alteryx", "apidatatools", "playment"]
+_VENDOR_MODULES = ["nitro", "pdfco", "alteryx", "apidatatools", "playment", "jobapi"]
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -18,7 +18,8 @@ def get_provider_info() -> dict[str, Any]:
         "package-name": "airflow-provider-jobstatus",
         "name": "Job Status",
         "description": "Deferrable waits on asynchronous jobs at Nitro, PDF.co, Alteryx Server, "
-        "APIDataTools and Playment, and operators that collect their results.",
+        "APIDataTools, Playment and any job API declared in a connection, and operators that collect "
+        "their results.",
         "versions": [__version__],
         "integrations": [{"integration-name": integration, "tags": ["service"]}],
         "hooks": [

@@ -104,6 +104,21 @@ CONNECTION_TYPES: dict[str, dict[str, Any]] = {
             **_CLIENT_FIELDS,
         },
     },
+    "jobapi": {
+        "hook-class-name": "airflow_provider_jobstatus.hooks.jobapi.JobApiHook",
+        "hook-name": "Job API (declared)",
+        "ui-field-behaviour": {
+            "hidden-fields": ["schema", "port"],
+            "relabeling": {"host": "API base URL", "login": "User name or client id", "password": "Secret"},
+            "placeholders": {
+                "host": "https://api.example.com",
+                "login": "only for auth scheme 'basic'",
+                "password": "the API key or token",
+                "extra": '{"profile": {"name": "...", "auth": {...}, "status": {...}}}',
+            },
+        },
+        "conn-fields": _CLIENT_FIELDS,
+    },
 }
 
 

@@ -6,12 +6,14 @@ from airflow_provider_jobstatus.hooks._settings import ClientSettings, ConnSetti
 from airflow_provider_jobstatus.hooks.alteryx import AlteryxHook
 from airflow_provider_jobstatus.hooks.apidatatools import ApiDataToolsHook
 from airflow_provider_jobstatus.hooks.base import JobStatusHook
+from airflow_provider_jobstatus.hooks.jobapi import JobApiHook
 from airflow_provider_jobstatus.hooks.nitro import NitroHook
 from airflow_provider_jobstatus.hooks.pdfco import PdfCoHook
 from airflow_provider_jobstatus.hooks.playment import PlaymentHook
 
 HOOKS: dict[str, type[JobStatusHook]] = {
-    hook.conn_type: hook for hook in (NitroHook, PdfCoHook, AlteryxHook, ApiDataToolsHook, PlaymentHook)
+    hook.conn_type: hook
+    for hook in (NitroHook, PdfCoHook, AlteryxHook, ApiDataToolsHook, PlaymentHook, JobApiHook)
 }
 
 __all__ = [
@@ -20,6 +22,7 @@ __all__ = [
     "ApiDataToolsHook",
     "ClientSettings",
     "ConnSettings",
+    "JobApiHook",
     "JobStatusHook",
     "NitroHook",
     "PdfCoHook",

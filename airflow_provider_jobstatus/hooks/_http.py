@@ -550,7 +550,8 @@ def _length(headers: Mapping[str, str]) -> int:
 
 
 # -- sharing ------------------------------------------------------------------------------------
-_Key = tuple[str, tuple[str, str, str], Any]
+#: (vendor protocol, who may share, client settings): a declared API's protocol is its connection's
+_Key = tuple[VendorApi, tuple[str, str, str], Any]
 _async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[_Key, AsyncClient]] = (
     weakref.WeakKeyDictionary()
 )
@@ -565,7 +566,7 @@ async def acquire_async(conn: ConnSettings, vendor: VendorApi) -> AsyncClient:
     """The running loop's client for this connection; callers must :func:`release_async` it."""
     loop = asyncio.get_running_loop()
     clients = _async_clients.setdefault(loop, {})
-    key = (vendor.name, conn.share_key, conn.client)
+    key = (vendor, conn.share_key, conn.client)
     client = clients.get(key)
     if client is None:
         # a thousand waits starting together make one client: the first loads the TLS roots off
@@ -598,7 +599,7 @@ async def release_async(client: AsyncClient) -> None:
 
 
 def shared_sync(conn: ConnSettings, vendor: VendorApi, transport: httpx.BaseTransport | None) -> SyncClient:
-    key = (vendor.name, conn.share_key, (conn.client, transport))
+    key = (vendor, conn.share_key, (conn.client, transport))
     with _sync_lock:
         client = _sync_clients.get(key)
         if client is None:

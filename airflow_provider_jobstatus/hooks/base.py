@@ -61,6 +61,8 @@ class JobStatusHook(BaseHook):
     """
 
     vendor_name: ClassVar[str] = ""
+    #: the protocol is declared by each connection (``jobapi``): set when the connection is read
+    declared: ClassVar[bool] = False
     conn_name_attr = "conn_id"
     default_conn_name = ""
     conn_type = ""
@@ -83,7 +85,9 @@ class JobStatusHook(BaseHook):
             raise TypeError(
                 "JobStatusHook is abstract: use NitroHook, PdfCoHook, ... or JobStatusHook.for_connection()"
             )
-        self.vendor: VendorApi = get_vendor(self.vendor_name)
+        self.vendor: VendorApi
+        if not self.declared:
+            self.vendor = get_vendor(self.vendor_name)
         self.conn_id = conn_id or self.default_conn_name
         self.retries = max(1, retries)
         self.backoff = Backoff(base=backoff, cap=max_backoff)
@@ -114,13 +118,13 @@ class JobStatusHook(BaseHook):
         key = (conn_id, hook.vendor_name, hook._timeout, hook._connect_timeout)
         shared = _shared_settings.get(key)
         if shared is not None and shared[0] is conn:  # the same lookup: the same settings
-            hook._settings = shared[1]
+            hook._settings, hook.vendor = shared[1], shared[2]
             return hook
         hook._settings = hook._settings_from(conn)
         await _amask_proxy(hook._settings)
         if len(_shared_settings) >= 1024:
             _shared_settings.clear()
-        _shared_settings[key] = (conn, hook._settings)
+        _shared_settings[key] = (conn, hook._settings, hook.vendor)
         return hook
 
     def settings(self) -> ConnSettings:
@@ -144,7 +148,7 @@ class JobStatusHook(BaseHook):
             port=conn.port,
             login=conn.login,
             password=conn.password,
-            extras=parse_extras(conn.extra, self.vendor, self.conn_id),
+            extras=parse_extras(conn.extra, self.vendor.display_name, self.conn_id),
         )
         client = settings.client
         if self._timeout is not None:
@@ -426,7 +430,7 @@ _connections: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SharedAnswers
 
 #: the settings built from the connection :func:`shared_connection` last handed out, per hook
 #: options: the waits that start together share one (frozen) copy instead of one each
-_shared_settings: dict[tuple[str, str, float | None, float | None], tuple[Any, ConnSettings]] = {}
+_shared_settings: dict[tuple[str, str, float | None, float | None], tuple[Any, ConnSettings, VendorApi]] = {}
 
 
 def _aretrying(kwargs: dict[str, Any], once: Callable[[], Awaitable[T]]) -> Callable[[], Awaitable[T]]:

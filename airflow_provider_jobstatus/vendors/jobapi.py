@@ -311,3 +311,6 @@ def _compiled(expression: str | None) -> Any:
 
 def _text(value: str | int | float | bool) -> str:
     return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+__all__ = ["DECLARED", "JobApi", "declared_api"]

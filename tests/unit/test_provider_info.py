@@ -10,7 +10,7 @@ import pytest
 
 from airflow_provider_jobstatus import get_provider_info
 
-VENDORS = ["nitro", "pdfco", "alteryx", "apidatatools", "playment"]
+VENDORS = ["nitro", "pdfco", "alteryx", "apidatatools", "playment", "jobapi"]
 
 
 def _import(dotted: str) -> object:
@@ -31,7 +31,7 @@ def test_entry_point_is_registered() -> None:
     assert ep.load() is get_provider_info
 
 
-def test_connection_types_name_the_five_hooks() -> None:
+def test_connection_types_name_the_six_hooks() -> None:
     types = get_provider_info()["connection-types"]
     assert [t["connection-type"] for t in types] == VENDORS
     for entry in types:
@@ -43,7 +43,12 @@ def test_connection_types_name_the_five_hooks() -> None:
         assert hook.get_ui_field_behaviour() == entry["ui-field-behaviour"]  # type: ignore[attr-defined]
         behaviour = entry["ui-field-behaviour"]
         assert set(behaviour) <= {"hidden-fields", "relabeling", "placeholders"}
-        assert behaviour["relabeling"]["password"] in {"API key", "Client secret", "API access secret"}
+        assert behaviour["relabeling"]["password"] in {
+            "API key",
+            "Client secret",
+            "API access secret",
+            "Secret",
+        }
         for field in entry["conn-fields"].values():
             assert field["label"] and field["schema"]["type"]
 
@@ -55,6 +60,8 @@ def test_vendor_specific_fields() -> None:
     assert types["nitro"]["ui-field-behaviour"]["relabeling"]["login"] == "Client ID"
     assert "login" in types["pdfco"]["ui-field-behaviour"]["hidden-fields"]
     assert "login" not in types["alteryx"]["ui-field-behaviour"]["hidden-fields"]
+    assert types["jobapi"]["hook-name"] == "Job API (declared)"
+    assert "host" not in types["jobapi"]["ui-field-behaviour"]["hidden-fields"]
 
 
 def test_every_listed_module_imports() -> None:
