@@ -2,54 +2,46 @@
 
 from __future__ import annotations
 
+from importlib.resources import files
 from typing import Any
 
 __version__ = "0.2.0"
 
-_VENDOR_MODULES = ["nitro", "pdfco", "alteryx", "apidatatools", "playment", "jobapi"]
+#: the kinds of public module Airflow's provider info lists, each a subpackage
+_LISTED = ("hooks", "sensors", "triggers", "operators")
 
 
 def get_provider_info() -> dict[str, Any]:
-    """What Airflow's ProvidersManager reads through the ``apache_airflow_provider`` entry point."""
+    """What Airflow's ProvidersManager reads through the ``apache_airflow_provider`` entry point.
+
+    The connection types come from the vendor registry and the module lists from the package's
+    files, so neither can miss a vendor or a module."""
     from airflow_provider_jobstatus.connection_types import provider_connection_types
+    from airflow_provider_jobstatus.vendors import VENDORS
 
     integration = "Job Status"
+    names = [api.display_name for api in VENDORS.values()]
+    vendors = f"{', '.join(names[:-1])} and {names[-1]}" if len(names) > 1 else "".join(names)
     return {
         "package-name": "airflow-provider-jobstatus",
         "name": "Job Status",
-        "description": "Deferrable waits on asynchronous jobs at Nitro, PDF.co, Alteryx Server, "
-        "APIDataTools, Playment and any job API declared in a connection, and operators that collect "
-        "their results.",
+        "description": f"Deferrable waits on asynchronous jobs at {vendors}, "
+        "and operators that collect their results.",
         "versions": [__version__],
         "integrations": [{"integration-name": integration, "tags": ["service"]}],
-        "hooks": [
-            {
-                "integration-name": integration,
-                "python-modules": [
-                    f"airflow_provider_jobstatus.hooks.{m}" for m in ["base", *_VENDOR_MODULES]
-                ],
-            }
-        ],
-        "sensors": [
-            {
-                "integration-name": integration,
-                "python-modules": ["airflow_provider_jobstatus.sensors.job_status"],
-            }
-        ],
-        "triggers": [
-            {
-                "integration-name": integration,
-                "python-modules": ["airflow_provider_jobstatus.triggers.job_status"],
-            }
-        ],
-        "operators": [
-            {
-                "integration-name": integration,
-                "python-modules": [
-                    "airflow_provider_jobstatus.operators.download",
-                    "airflow_provider_jobstatus.operators.batch",
-                ],
-            }
-        ],
+        **{
+            kind: [{"integration-name": integration, "python-modules": public_modules(kind)}]
+            for kind in _LISTED
+        },
         "connection-types": provider_connection_types(),
     }
+
+
+def public_modules(kind: str) -> list[str]:
+    """The public modules of subpackage ``kind`` (names not starting with ``_``), found without
+    importing them: Airflow reads provider info at every start."""
+    return sorted(
+        f"{__name__}.{kind}.{entry.name.removesuffix('.py')}"
+        for entry in files(__name__).joinpath(kind).iterdir()
+        if entry.name.endswith(".py") and not entry.name.startswith("_")
+    )

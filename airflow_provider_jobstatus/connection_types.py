@@ -1,8 +1,11 @@
-"""What Airflow's connection form shows for each vendor: one table, read by provider info and hooks."""
+"""What Airflow's connection form shows for each vendor, made from the vendor registry: read by
+provider info (Airflow 3.2+) and by the hooks (Airflow < 3.2)."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from airflow_provider_jobstatus.vendors import VENDORS, VendorApi
 
 _TIMEOUT_FIELD = {
     "label": "HTTP timeout (seconds)",
@@ -43,84 +46,28 @@ _CLIENT_FIELDS: dict[str, Any] = {
 }
 
 
-def _ui(host_placeholder: str, login: str | None, password: str, password_hint: str) -> dict[str, Any]:
+def connection_type(api: VendorApi) -> dict[str, Any]:
+    """Provider info's entry for one vendor's connection type, made from its declaration."""
+    form = api.form
+    login = api.needs_login or form.optional_login
     hidden = ["schema", "port"] + ([] if login else ["login"])
-    relabel = {"host": "API base URL", "password": password}
-    placeholders = {"host": host_placeholder, "password": password_hint}
+    relabel = {"host": "API base URL", "password": form.password_label}
+    placeholders = {
+        "host": form.host_placeholder or api.default_base_url or "https://",
+        "password": form.password_placeholder,
+    }
     if login:
-        relabel["login"] = login
-        placeholders["login"] = f"{login} from the vendor's console"
-    return {"hidden-fields": hidden, "relabeling": relabel, "placeholders": placeholders}
-
-
-CONNECTION_TYPES: dict[str, dict[str, Any]] = {
-    "nitro": {
-        "hook-class-name": "airflow_provider_jobstatus.hooks.nitro.NitroHook",
-        "hook-name": "Nitro PDF Services",
-        "ui-field-behaviour": _ui("https://api.gonitro.dev", "Client ID", "Client secret", "clientSecret"),
-        "conn-fields": _CLIENT_FIELDS,
-    },
-    "pdfco": {
-        "hook-class-name": "airflow_provider_jobstatus.hooks.pdfco.PdfCoHook",
-        "hook-name": "PDF.co",
-        "ui-field-behaviour": _ui(
-            "https://api.pdf.co", None, "API key", "x-api-key from the PDF.co dashboard"
-        ),
-        "conn-fields": _CLIENT_FIELDS,
-    },
-    "alteryx": {
-        "hook-class-name": "airflow_provider_jobstatus.hooks.alteryx.AlteryxHook",
-        "hook-name": "Alteryx Server",
-        "ui-field-behaviour": _ui(
-            "https://alteryx.example.com/webapi", "API access key", "API access secret", "API access secret"
-        ),
-        "conn-fields": _CLIENT_FIELDS,
-    },
-    "apidatatools": {
-        "hook-class-name": "airflow_provider_jobstatus.hooks.apidatatools.ApiDataToolsHook",
-        "hook-name": "APIDataTools",
-        "ui-field-behaviour": _ui("https://api.apidatatools.com", None, "API key", "x-api-key"),
-        "conn-fields": {
-            "status_path": {
-                "label": "Status path",
-                "description": "Path of the job status endpoint; {job_id} is replaced by the job id.",
-                "schema": {"type": ["string", "null"], "default": "/jobs/{job_id}"},
-            },
-            **_CLIENT_FIELDS,
-        },
-    },
-    "playment": {
-        "hook-class-name": "airflow_provider_jobstatus.hooks.playment.PlaymentHook",
-        "hook-name": "Playment (GT Studio)",
-        "ui-field-behaviour": _ui(
-            "https://api.playment.io", None, "API key", "x-api-key from the GT Studio dashboard"
-        ),
-        "conn-fields": {
-            "project_id": {
-                "label": "Project ID",
-                "description": "The GT Studio project the jobs belong to.",
-                "schema": {"type": ["string", "null"], "minLength": 1},
-            },
-            **_CLIENT_FIELDS,
-        },
-    },
-    "jobapi": {
-        "hook-class-name": "airflow_provider_jobstatus.hooks.jobapi.JobApiHook",
-        "hook-name": "Job API (declared)",
-        "ui-field-behaviour": {
-            "hidden-fields": ["schema", "port"],
-            "relabeling": {"host": "API base URL", "login": "User name or client id", "password": "Secret"},
-            "placeholders": {
-                "host": "https://api.example.com",
-                "login": "only for auth scheme 'basic'",
-                "password": "the API key or token",
-                "extra": '{"profile": {"name": "...", "auth": {...}, "status": {...}}}',
-            },
-        },
-        "conn-fields": _CLIENT_FIELDS,
-    },
-}
+        relabel["login"] = form.login_label
+        placeholders["login"] = f"{form.login_label} from the vendor's console"
+    return {
+        "connection-type": api.name,
+        "hook-class-name": f"airflow_provider_jobstatus.hooks.{api.hook_class_name}",
+        "hook-name": api.hook_name,
+        "ui-field-behaviour": {"hidden-fields": hidden, "relabeling": relabel, "placeholders": placeholders},
+        "conn-fields": {**form.fields, **_CLIENT_FIELDS},
+    }
 
 
 def provider_connection_types() -> list[dict[str, Any]]:
-    return [{"connection-type": name, **spec} for name, spec in CONNECTION_TYPES.items()]
+    """Every registered vendor's connection type."""
+    return [connection_type(api) for api in VENDORS.values()]

@@ -1,15 +1,10 @@
-"""Hook for Alteryx Server: the protocol lives in :mod:`airflow_provider_jobstatus.vendors.alteryx`."""
+"""``AlteryxHook`` at its fixed public name: the hook of connection type ``alteryx``, made from
+:mod:`airflow_provider_jobstatus.vendors.alteryx` as every vendor's is."""
 
 from __future__ import annotations
 
-from airflow_provider_jobstatus.hooks.base import JobStatusHook
+from airflow_provider_jobstatus.hooks import hook_class
 
+AlteryxHook = hook_class("alteryx")
 
-class AlteryxHook(JobStatusHook):
-    """Alteryx Server job status, results and auth through an Airflow connection of type ``alteryx``."""
-
-    vendor_name = "alteryx"
-    conn_name_attr = "conn_id"
-    default_conn_name = "alteryx_default"
-    conn_type = "alteryx"
-    hook_name = "Alteryx Server"
+__all__ = ["AlteryxHook"]

@@ -1,15 +1,10 @@
-"""Hook for APIDataTools: the protocol lives in :mod:`airflow_provider_jobstatus.vendors.apidatatools`."""
+"""``ApiDataToolsHook`` at its fixed public name: the hook of connection type ``apidatatools``, made from
+:mod:`airflow_provider_jobstatus.vendors.apidatatools` as every vendor's is."""
 
 from __future__ import annotations
 
-from airflow_provider_jobstatus.hooks.base import JobStatusHook
+from airflow_provider_jobstatus.hooks import hook_class
 
+ApiDataToolsHook = hook_class("apidatatools")
 
-class ApiDataToolsHook(JobStatusHook):
-    """APIDataTools job status, results and auth through an Airflow connection of type ``apidatatools``."""
-
-    vendor_name = "apidatatools"
-    conn_name_attr = "conn_id"
-    default_conn_name = "apidatatools_default"
-    conn_type = "apidatatools"
-    hook_name = "APIDataTools"
+__all__ = ["ApiDataToolsHook"]

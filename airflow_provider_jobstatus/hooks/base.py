@@ -9,13 +9,13 @@ import logging
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import httpx
 import tenacity
 from airflow.sdk import BaseHook
 
-from airflow_provider_jobstatus.connection_types import CONNECTION_TYPES
+from airflow_provider_jobstatus.connection_types import connection_type
 from airflow_provider_jobstatus.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -61,8 +61,6 @@ class JobStatusHook(BaseHook):
     """
 
     vendor_name: ClassVar[str] = ""
-    #: the protocol is declared by each connection (``jobapi``): set when the connection is read
-    declared: ClassVar[bool] = False
     conn_name_attr = "conn_id"
     default_conn_name = ""
     conn_type = ""
@@ -86,8 +84,9 @@ class JobStatusHook(BaseHook):
                 "JobStatusHook is abstract: use NitroHook, PdfCoHook, ... or JobStatusHook.for_connection()"
             )
         self.vendor: VendorApi
-        if not self.declared:
+        if get_vendor(self.vendor_name).declared_by is None:
             self.vendor = get_vendor(self.vendor_name)
+        # else the connection declares its API: read with the connection (``__getattr__``)
         self.conn_id = conn_id or self.default_conn_name
         self.retries = max(1, retries)
         self.backoff = Backoff(base=backoff, cap=max_backoff)
@@ -102,6 +101,15 @@ class JobStatusHook(BaseHook):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(conn_id={self.conn_id!r})"
+
+    if not TYPE_CHECKING:  # for mypy, ``vendor`` is a plain attribute and nothing else is dynamic
+
+        def __getattr__(self, name: str) -> Any:
+            """``vendor`` of a connection that declares its API, asked before it was read: read it."""
+            if name != "vendor":
+                raise AttributeError(name)
+            self.settings()
+            return self.__dict__["vendor"]
 
     # -- connection -----------------------------------------------------------------------------
     @classmethod
@@ -140,6 +148,16 @@ class JobStatusHook(BaseHook):
         return self._settings
 
     def _settings_from(self, conn: Any) -> ConnSettings:
+        api = get_vendor(self.vendor_name)
+        extras = parse_extras(conn.extra, api.display_name, self.conn_id)
+        if api.declared_by is not None:  # the declaration stays out of the options polls send
+            try:
+                self.vendor = api.for_connection(extras)
+            except ConfigurationError as exc:
+                raise ConfigurationError(
+                    exc.vendor, None, f"connection {self.conn_id!r}: {exc.detail}"
+                ) from None
+            extras = {k: v for k, v in extras.items() if k != api.declared_by}
         settings = build_settings(
             self.vendor,
             self.conn_id,
@@ -148,7 +166,7 @@ class JobStatusHook(BaseHook):
             port=conn.port,
             login=conn.login,
             password=conn.password,
-            extras=parse_extras(conn.extra, self.vendor.display_name, self.conn_id),
+            extras=extras,
         )
         client = settings.client
         if self._timeout is not None:
@@ -279,19 +297,19 @@ class JobStatusHook(BaseHook):
 
         Key vendors are asked about a made-up job id: "not found" means the key was accepted.
         Messages speak of the vendor, not of that probe id."""
-        name = self.vendor.display_name
         try:
-            self.settings()
+            self.settings()  # a connection that declares its API: the declaration is checked here
+            name = self.vendor.display_name
             if self.vendor.uses_token:
                 self.sync_client().token(None)
                 return True, f"{name}: credentials accepted (token issued)"
             self.get_job_status(_PROBE_JOB_ID)
         except (AuthenticationError, ConfigurationError) as exc:
-            return False, f"{name}: {exc.detail}"
+            return False, f"{exc.vendor}: {exc.detail}"
         except JobStatusError as exc:
             if exc.transient:
-                return False, f"{name}: {exc.detail}"
-            return True, f"{name}: credentials accepted ({exc.detail})"
+                return False, f"{exc.vendor}: {exc.detail}"
+            return True, f"{exc.vendor}: credentials accepted ({exc.detail})"
         return True, f"{name}: credentials accepted"
 
     # -- async ----------------------------------------------------------------------------------
@@ -403,8 +421,8 @@ class JobStatusHook(BaseHook):
     # -- Airflow < 3.2 connection form (3.2+ reads provider info) --------------------------------
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        spec = CONNECTION_TYPES.get(cls.conn_type, {})
-        return json.loads(json.dumps(spec.get("ui-field-behaviour", {})))  # type: ignore[no-any-return]
+        spec = connection_type(get_vendor(cls.conn_type))
+        return json.loads(json.dumps(spec["ui-field-behaviour"]))  # type: ignore[no-any-return]
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
@@ -414,7 +432,7 @@ class JobStatusHook(BaseHook):
             from wtforms import StringField
         except ImportError:  # Airflow 3.2+ without the FAB UI: provider info carries the fields
             return {}
-        fields = CONNECTION_TYPES.get(cls.conn_type, {}).get("conn-fields", {})
+        fields = connection_type(get_vendor(cls.conn_type))["conn-fields"]
         return {
             name: StringField(lazy_gettext(spec["label"]), widget=BS3TextFieldWidget())
             for name, spec in fields.items()

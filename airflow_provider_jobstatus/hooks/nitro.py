@@ -1,15 +1,10 @@
-"""Hook for Nitro PDF Services: the protocol lives in :mod:`airflow_provider_jobstatus.vendors.nitro`."""
+"""``NitroHook`` at its fixed public name: the hook of connection type ``nitro``, made from
+:mod:`airflow_provider_jobstatus.vendors.nitro` as every vendor's is."""
 
 from __future__ import annotations
 
-from airflow_provider_jobstatus.hooks.base import JobStatusHook
+from airflow_provider_jobstatus.hooks import hook_class
 
+NitroHook = hook_class("nitro")
 
-class NitroHook(JobStatusHook):
-    """Nitro PDF Services job status, results and auth through an Airflow connection of type ``nitro``."""
-
-    vendor_name = "nitro"
-    conn_name_attr = "conn_id"
-    default_conn_name = "nitro_default"
-    conn_type = "nitro"
-    hook_name = "Nitro PDF Services"
+__all__ = ["NitroHook"]

@@ -1,15 +1,10 @@
-"""Hook for PDF.co: the protocol lives in :mod:`airflow_provider_jobstatus.vendors.pdfco`."""
+"""``PdfCoHook`` at its fixed public name: the hook of connection type ``pdfco``, made from
+:mod:`airflow_provider_jobstatus.vendors.pdfco` as every vendor's is."""
 
 from __future__ import annotations
 
-from airflow_provider_jobstatus.hooks.base import JobStatusHook
+from airflow_provider_jobstatus.hooks import hook_class
 
+PdfCoHook = hook_class("pdfco")
 
-class PdfCoHook(JobStatusHook):
-    """PDF.co job status, results and auth through an Airflow connection of type ``pdfco``."""
-
-    vendor_name = "pdfco"
-    conn_name_attr = "conn_id"
-    default_conn_name = "pdfco_default"
-    conn_type = "pdfco"
-    hook_name = "PDF.co"
+__all__ = ["PdfCoHook"]

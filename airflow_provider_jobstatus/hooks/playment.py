@@ -1,15 +1,10 @@
-"""Hook for Playment (GT Studio): the protocol lives in :mod:`airflow_provider_jobstatus.vendors.playment`."""
+"""``PlaymentHook`` at its fixed public name: the hook of connection type ``playment``, made from
+:mod:`airflow_provider_jobstatus.vendors.playment` as every vendor's is."""
 
 from __future__ import annotations
 
-from airflow_provider_jobstatus.hooks.base import JobStatusHook
+from airflow_provider_jobstatus.hooks import hook_class
 
+PlaymentHook = hook_class("playment")
 
-class PlaymentHook(JobStatusHook):
-    """Playment (GT Studio) job status, results and auth through a connection of type ``playment``."""
-
-    vendor_name = "playment"
-    conn_name_attr = "conn_id"
-    default_conn_name = "playment_default"
-    conn_type = "playment"
-    hook_name = "Playment (GT Studio)"
+__all__ = ["PlaymentHook"]

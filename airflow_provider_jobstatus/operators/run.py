@@ -90,7 +90,7 @@ class RunJobOperator(BaseOperator):
         worker would (as the sensor's ``end_from_trigger``); a timeout then cancels the job there.
     """
 
-    #: the connection type this operator starts jobs for
+    #: the connection type this operator starts jobs for: its vendor module's ``API.name``
     vendor_name: ClassVar[str] = ""
     #: a second start with the same arguments cannot make a second job (Playment's reference_id)
     idempotent_start: ClassVar[bool] = False
@@ -382,7 +382,7 @@ class NitroRunJobOperator(RunJobOperator):
     :param storage_conn_id: the connection object-storage paths are read with.
     """
 
-    vendor_name = "nitro"
+    vendor_name = nitro.API.name
     template_fields: Sequence[str] = ("conn_id", "operation", "method", "method_params", "file", "files")
 
     def __init__(
@@ -444,7 +444,7 @@ class PdfCoRunJobOperator(RunJobOperator):
     :param payload: the endpoint's JSON body (``url``, ``pages``, ...).
     """
 
-    vendor_name = "pdfco"
+    vendor_name = pdfco.API.name
     template_fields: Sequence[str] = ("conn_id", "endpoint", "payload")
 
     def __init__(self, *, endpoint: str, payload: Mapping[str, Any], **kwargs: Any) -> None:
@@ -467,7 +467,7 @@ class AlteryxRunWorkflowOperator(RunJobOperator):
     :param credential_id: run with this stored credential.
     """
 
-    vendor_name = "alteryx"
+    vendor_name = alteryx.API.name
     template_fields: Sequence[str] = (
         "conn_id",
         "workflow_id",
@@ -508,7 +508,7 @@ class ApiDataToolsRunJobOperator(RunJobOperator):
     :param source_url: the input the tool fetches.
     """
 
-    vendor_name = "apidatatools"
+    vendor_name = apidatatools.API.name
     template_fields: Sequence[str] = ("conn_id", "tool", "source_url")
 
     def __init__(self, *, tool: str, source_url: str, **kwargs: Any) -> None:
@@ -535,7 +535,7 @@ class PlaymentCreateJobOperator(RunJobOperator):
     :param batch_id: the batch to add it to (Playment's default batch when None).
     """
 
-    vendor_name = "playment"
+    vendor_name = playment.API.name
     idempotent_start = True
     template_fields: Sequence[str] = ("conn_id", "reference_id", "data", "work_flow_id", "batch_id")
 

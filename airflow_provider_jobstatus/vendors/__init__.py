@@ -1,9 +1,19 @@
-"""The sans-IO vendor protocols, keyed by Airflow connection type, and what other packages use of them."""
+"""The vendor registry: the sans-IO protocols keyed by Airflow connection type, and what other
+packages use of them.
+
+Every public module of this package that has an ``API`` (a :class:`VendorApi`) is a vendor: the
+connection types, the hook classes, provider info, the run operators' check of a connection's
+type and the simulator's catalog are all made from :data:`VENDORS`. Adding a vendor is adding
+its module here (and its simulator module and tests); nothing lists the vendors by hand.
+"""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 from airflow_provider_jobstatus.status import JobStatus
-from airflow_provider_jobstatus.vendors import alteryx, apidatatools, nitro, pdfco, playment
+from airflow_provider_jobstatus.vendors._form import ConnectionForm, text_field
 from airflow_provider_jobstatus.vendors._protocol import (
     MAX_BODY_BYTES,
     ApiRequest,
@@ -22,9 +32,33 @@ from airflow_provider_jobstatus.vendors._results import (
     url_file_name,
 )
 
-VENDORS: dict[str, VendorApi] = {
-    module.API.name: module.API for module in (nitro, pdfco, alteryx, apidatatools, playment)
-}
+
+def _discover() -> dict[str, VendorApi]:
+    found: dict[str, VendorApi] = {}
+    for module in pkgutil.iter_modules(__path__, f"{__name__}."):
+        if not module.name.rpartition(".")[2].startswith("_"):
+            api = getattr(importlib.import_module(module.name), "API", None)
+            if isinstance(api, VendorApi):
+                found[api.name] = api
+    return found
+
+
+#: connection type -> protocol, in the order of the modules' names
+VENDORS: dict[str, VendorApi] = _discover()
+
+
+def register(api: VendorApi) -> None:
+    """Add a vendor declared outside this package (a test's, a plug-in's); call it before the
+    connection types, hooks or the simulator are asked for it."""
+    known = VENDORS.get(api.name)
+    if known is not None and known is not api:
+        raise ValueError(f"a vendor {api.name!r} is already registered ({known.display_name})")
+    VENDORS[api.name] = api
+
+
+def unregister(name: str) -> None:
+    """Forget a vendor added by :func:`register`."""
+    VENDORS.pop(name, None)
 
 
 def get_vendor(name: str) -> VendorApi:
@@ -52,6 +86,7 @@ __all__ = [
     "VENDORS",
     "ApiRequest",
     "ApiResponse",
+    "ConnectionForm",
     "Credentials",
     "ResultRequest",
     "TokenGrant",
@@ -60,8 +95,11 @@ __all__ = [
     "describe_status",
     "download_url",
     "get_vendor",
+    "register",
     "retry_after_seconds",
     "safe_file_name",
+    "text_field",
     "unique_names",
+    "unregister",
     "url_file_name",
 ]

@@ -197,29 +197,28 @@ _KNOWN = {
 }
 
 
-def read_profile(raw: Any, conn_id: str) -> Profile:
-    """The connection's ``profile`` extra (an object, or a string holding one), checked; a
-    :class:`ConfigurationError` naming the connection and each wrong field otherwise."""
-    where = f"connection {conn_id!r}"
+def read_profile(raw: Any) -> Profile:
+    """A connection's ``profile`` extra (an object, or a string holding one), checked; a
+    :class:`ConfigurationError` naming each wrong field otherwise (the hook adds the connection)."""
     name = DECLARED
     if raw is None or raw == "":
         raise ConfigurationError(
-            name, None, f"{where}: extra 'profile' is missing: a jobapi connection declares its API there"
+            name, None, "extra 'profile' is missing: a jobapi connection declares its API there"
         )
     if isinstance(raw, str):
         try:
             raw = json.loads(raw)
         except ValueError as exc:
-            raise ConfigurationError(name, None, f"{where}: profile: not valid JSON ({exc})") from None
+            raise ConfigurationError(name, None, f"profile: not valid JSON ({exc})") from None
     if not isinstance(raw, Mapping):
-        raise ConfigurationError(name, None, f"{where}: profile: must be a JSON object")
+        raise ConfigurationError(name, None, "profile: must be a JSON object")
     if isinstance(raw.get("name"), str) and raw["name"].strip():
         name = raw["name"].strip()
     try:
         return Profile.model_validate(dict(raw))
     except ValidationError as exc:
         problems = [_problem(error) for error in exc.errors(include_url=False)]
-        raise ConfigurationError(name, None, f"{where}: {'; '.join(problems[:5])}") from None
+        raise ConfigurationError(name, None, "; ".join(problems[:5])) from None
 
 
 def _problem(error: Mapping[str, Any]) -> str:

@@ -27,6 +27,7 @@ from airflow_provider_jobstatus.errors import (
     VendorRequestError,
 )
 from airflow_provider_jobstatus.status import BatchPage, JobState, JobStatus, ResultFile
+from airflow_provider_jobstatus.vendors._form import ConnectionForm
 from airflow_provider_jobstatus.vendors._json import field_of, load_json, type_name
 
 #: Largest status/token/listing body a hook will read (the contract's default).
@@ -102,12 +103,20 @@ class ResultRequest:
 
 
 class VendorApi(ABC):
-    """One vendor's protocol. Subclasses are stateless; one instance per module is enough."""
+    """One vendor's protocol. Subclasses are stateless; one instance per module is enough.
+
+    A vendor module's ``API`` is the vendor's one declaration: the connection type, the hook class,
+    the connection form and provider info are all made from it (see :mod:`.vendors`).
+    """
 
     #: connection type and short name, e.g. ``"pdfco"``
     name: ClassVar[str]
     #: the name users know, used in every message (a declared API's is its profile's ``name``)
     display_name: str
+    #: the name of the hook class made for the connection type, e.g. ``"PdfCoHook"``
+    hook_class_name: ClassVar[str]
+    #: what Airflow's connection form shows for the connection type
+    form: ClassVar[ConnectionForm] = ConnectionForm()
     #: the public API's base URL, used when the connection's host is empty (None: must be set)
     default_base_url: ClassVar[str | None]
     #: whether the vendor wants a client id (login) besides the secret
@@ -124,6 +133,25 @@ class VendorApi(ABC):
     final_check_options: ClassVar[dict[str, Any]] = {}
     #: connection extras the vendor cannot work without: name -> what it holds (for the message)
     required_extras: ClassVar[Mapping[str, str]] = {}
+
+    @property
+    def hook_name(self) -> str:
+        """The connection type's name in Airflow's connection form."""
+        return self.form.title or self.display_name
+
+    @property
+    def default_conn_id(self) -> str:
+        """The connection id a hook uses when given none, e.g. ``"pdfco_default"``."""
+        return f"{self.name}_default"
+
+    #: the connection extra that declares the API (a ``jobapi`` connection's ``profile``); None
+    #: for a vendor whose API is the same for every account
+    declared_by: ClassVar[str | None] = None
+
+    def for_connection(self, extras: Mapping[str, Any]) -> VendorApi:
+        """The protocol for one connection: this one, for a vendor whose API is the same for every
+        account; a vendor whose API a connection declares builds one from the connection's extras."""
+        return self
 
     # -- auth -----------------------------------------------------------------------------------
     def token_request(self, creds: Credentials) -> ApiRequest:

@@ -13,6 +13,7 @@ from typing import Any
 
 from airflow_provider_jobstatus.errors import ConfigurationError, MalformedResponseError
 from airflow_provider_jobstatus.status import BatchJob, JobState, JobStatus, ResultFile
+from airflow_provider_jobstatus.vendors._form import ConnectionForm
 from airflow_provider_jobstatus.vendors._json import bool_option, field_of, join_text, optional_field
 from airflow_provider_jobstatus.vendors._protocol import (
     ApiRequest,
@@ -40,6 +41,13 @@ _STATES = {
 class AlteryxApi(VendorApi):
     name = "alteryx"
     display_name = "Alteryx Server"
+    hook_class_name = "AlteryxHook"
+    form = ConnectionForm(
+        login_label="API access key",
+        password_label="API access secret",
+        password_placeholder="API access secret",
+        host_placeholder="https://alteryx.example.com/webapi",
+    )
     default_base_url = None
     needs_login = True
     uses_token = True

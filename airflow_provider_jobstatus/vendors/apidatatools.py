@@ -13,6 +13,7 @@ from typing import Any
 
 from airflow_provider_jobstatus.errors import ConfigurationError, VendorRequestError
 from airflow_provider_jobstatus.status import JobState, JobStatus, ResultFile
+from airflow_provider_jobstatus.vendors._form import ConnectionForm, text_field
 from airflow_provider_jobstatus.vendors._json import field_of, join_text, optional_field
 from airflow_provider_jobstatus.vendors._protocol import (
     ApiRequest,
@@ -48,6 +49,17 @@ _ERROR_CODES = {
 class ApiDataToolsApi(VendorApi):
     name = "apidatatools"
     display_name = "APIDataTools"
+    hook_class_name = "ApiDataToolsHook"
+    form = ConnectionForm(
+        password_placeholder="x-api-key",
+        fields={
+            "status_path": text_field(
+                "Status path",
+                "Path of the job status endpoint; {job_id} is replaced by the job id.",
+                default="/jobs/{job_id}",
+            )
+        },
+    )
     default_base_url = "https://api.apidatatools.com"
 
     def auth_headers(self, creds: Credentials, token: str | None) -> dict[str, str]:

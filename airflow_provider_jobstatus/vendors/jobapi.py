@@ -16,6 +16,7 @@ import jmespath
 
 from airflow_provider_jobstatus.errors import ConfigurationError, MalformedResponseError
 from airflow_provider_jobstatus.status import JobState, JobStatus, ResultFile
+from airflow_provider_jobstatus.vendors._form import ConnectionForm, text_field
 from airflow_provider_jobstatus.vendors._json import is_kind, type_name
 from airflow_provider_jobstatus.vendors._profile import DECLARED, FIELD, Profile, read_profile
 from airflow_provider_jobstatus.vendors._protocol import (
@@ -45,7 +46,9 @@ class JobApi(VendorApi):
 
     name = "jobapi"
     display_name = DECLARED
+    hook_class_name = "JobApiHook"
     default_base_url = None
+    declared_by = "profile"
 
     def __init__(self, profile: Profile) -> None:
         self.profile = profile
@@ -288,21 +291,71 @@ class JobApi(VendorApi):
         return base_url + url if url.startswith("/") else url
 
 
-def declared_api(raw_profile: Any, conn_id: str) -> JobApi:
-    """The protocol a connection's ``profile`` declares (checked now; one object per profile)."""
+def declared_api(raw_profile: Any) -> JobApi:
+    """The protocol a ``profile`` declares (checked now; one object per profile)."""
     if raw_profile is None:
         raw_profile = ""
     if not isinstance(raw_profile, str):
         try:
             raw_profile = json.dumps(raw_profile, sort_keys=True)
         except (TypeError, ValueError):  # not from JSON: checked as it is, not kept
-            return JobApi(read_profile(raw_profile, conn_id))
-    return _api(raw_profile, conn_id)
+            return JobApi(read_profile(raw_profile))
+    return _api(raw_profile)
 
 
 @lru_cache(maxsize=256)
-def _api(text: str, conn_id: str) -> JobApi:
-    return JobApi(read_profile(text, conn_id))
+def _api(text: str) -> JobApi:
+    return JobApi(read_profile(text))
+
+
+class Undeclared(VendorApi):
+    """The ``jobapi`` connection type itself: each connection's protocol is the one its
+    ``profile`` declares (:meth:`for_connection`), read with the connection."""
+
+    name = "jobapi"
+    display_name = DECLARED
+    hook_class_name = "JobApiHook"
+    default_base_url = None
+    declared_by = "profile"
+    needs_secret = False
+    form = ConnectionForm(
+        title=DECLARED,
+        password_label="Secret",
+        password_placeholder="the API key or token (none for auth scheme 'none')",
+        login_label="User name or client id",
+        optional_login=True,
+        host_placeholder="https://api.example.com",
+        fields={
+            "profile": text_field(
+                "Profile",
+                "The API's declaration as JSON: name, auth, headers, start, status, results, cancel, "
+                "job_url (see the provider's 'Your own job API' page).",
+            )
+        },
+    )
+
+    def for_connection(self, extras: Mapping[str, Any]) -> JobApi:
+        return declared_api(extras.get(self.declared_by or ""))
+
+    def _unread(self) -> ConfigurationError:
+        return ConfigurationError(DECLARED, None, "the connection's profile was not read")
+
+    def auth_headers(self, creds: Credentials, token: str | None) -> dict[str, str]:
+        raise self._unread()
+
+    def status_request(self, job_id: str, options: Mapping[str, Any]) -> ApiRequest:
+        raise self._unread()
+
+    def parse_status(self, job_id: str, resp: ApiResponse, options: Mapping[str, Any]) -> JobStatus:
+        raise self._unread()
+
+    def result_requests(
+        self, status: JobStatus, selector: Mapping[str, Any], options: Mapping[str, Any]
+    ) -> list[ResultRequest]:
+        raise self._unread()
+
+
+API = Undeclared()
 
 
 def _compiled(expression: str | None) -> Any:
@@ -313,4 +366,4 @@ def _text(value: str | int | float | bool) -> str:
     return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
-__all__ = ["DECLARED", "JobApi", "declared_api"]
+__all__ = ["API", "DECLARED", "JobApi", "Undeclared", "declared_api"]

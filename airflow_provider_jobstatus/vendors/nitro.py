@@ -17,6 +17,7 @@ from airflow_provider_jobstatus.errors import (
     ResultExpiredError,
 )
 from airflow_provider_jobstatus.status import JobState, JobStatus, ResultFile
+from airflow_provider_jobstatus.vendors._form import ConnectionForm
 from airflow_provider_jobstatus.vendors._json import field_of, join_text, optional_field
 from airflow_provider_jobstatus.vendors._protocol import (
     ApiRequest,
@@ -48,6 +49,8 @@ _URL_PART = "application/vnd.gonitro.url+json"
 class NitroApi(VendorApi):
     name = "nitro"
     display_name = "Nitro PDF Services"
+    hook_class_name = "NitroHook"
+    form = ConnectionForm(password_label="Client secret", password_placeholder="clientSecret")
     default_base_url = "https://api.gonitro.dev"
     needs_login = True
     uses_token = True

@@ -20,6 +20,7 @@ from airflow_provider_jobstatus.errors import (
     VendorRequestError,
 )
 from airflow_provider_jobstatus.status import JobState, JobStatus, ResultFile
+from airflow_provider_jobstatus.vendors._form import ConnectionForm
 from airflow_provider_jobstatus.vendors._json import bool_option, field_of, join_text, optional_field
 from airflow_provider_jobstatus.vendors._protocol import (
     ApiRequest,
@@ -51,6 +52,8 @@ _START_REFUSALS = {
 class PdfCoApi(VendorApi):
     name = "pdfco"
     display_name = "PDF.co"
+    hook_class_name = "PdfCoHook"
+    form = ConnectionForm(password_placeholder="x-api-key from the PDF.co dashboard")
     default_base_url = "https://api.pdf.co"
     #: ``working`` also means "no such job"; only ``force`` makes PDF.co say ``unknown``
     final_check_options: ClassVar[dict[str, Any]] = {"force": True}

@@ -19,6 +19,7 @@ from airflow_provider_jobstatus.errors import (
     VendorRequestError,
 )
 from airflow_provider_jobstatus.status import BatchJob, BatchPage, JobState, JobStatus, ResultFile
+from airflow_provider_jobstatus.vendors._form import ConnectionForm, text_field
 from airflow_provider_jobstatus.vendors._json import field_of, join_text, optional_field
 from airflow_provider_jobstatus.vendors._protocol import (
     ApiRequest,
@@ -41,6 +42,14 @@ _TRANSIENT_HTTP = frozenset({443, 444})
 class PlaymentApi(VendorApi):
     name = "playment"
     display_name = "Playment"
+    hook_class_name = "PlaymentHook"
+    form = ConnectionForm(
+        title="Playment (GT Studio)",
+        password_placeholder="x-api-key from the GT Studio dashboard",
+        fields={
+            "project_id": text_field("Project ID", "The GT Studio project the jobs belong to.", minLength=1)
+        },
+    )
     default_base_url = "https://api.playment.io"
     has_batches = True
     required_extras: ClassVar[Mapping[str, str]] = {

@@ -237,3 +237,16 @@ async def test_async_path_and_profiles_not_mixed_on_one_host(monkeypatch: pytest
     one, two = rec.requests
     assert one.headers["authorization"] == "Bearer same" and "x-key" not in one.headers
     assert two.headers["x-key"] == "same" and "authorization" not in two.headers
+
+
+def test_connection_form_shows_login_and_the_profile_field() -> None:
+    from airflow_provider_jobstatus import get_provider_info
+
+    (entry,) = [t for t in get_provider_info()["connection-types"] if t["connection-type"] == "jobapi"]
+    assert entry["hook-class-name"] == "airflow_provider_jobstatus.hooks.JobApiHook"
+    assert entry["hook-name"] == "Job API (declared)"
+    behaviour = entry["ui-field-behaviour"]
+    assert "login" not in behaviour["hidden-fields"] and "host" not in behaviour["hidden-fields"]
+    assert behaviour["relabeling"]["login"] == "User name or client id"
+    assert entry["conn-fields"]["profile"]["schema"]["type"] == ["string", "null"]
+    assert JobApiHook.get_ui_field_behaviour() == behaviour

@@ -36,9 +36,9 @@ def test_registered() -> None:
 
 
 def test_unknown_vendor_lists_the_known_ones() -> None:
-    with pytest.raises(ValueError, match="alteryx, apidatatools, nitro, pdfco, playment"):
+    with pytest.raises(ValueError, match="alteryx, apidatatools, jobapi, nitro, pdfco, playment"):
         get_vendor("pdf.co")
-    assert sorted(VENDORS) == ["alteryx", "apidatatools", "nitro", "pdfco", "playment"]
+    assert sorted(VENDORS) == ["alteryx", "apidatatools", "jobapi", "nitro", "pdfco", "playment"]
 
 
 def test_auth_headers() -> None:
