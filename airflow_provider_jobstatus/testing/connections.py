@@ -18,6 +18,7 @@ DEFAULT_CONN_IDS: Mapping[str, str] = {
     "alteryx": "alteryx_default",
     "apidatatools": "apidatatools_default",
     "playment": "playment_default",
+    "jobapi": "jobapi_default",
 }
 
 
@@ -36,6 +37,9 @@ def connection_dict(sim: Simulator, vendor: str) -> dict[str, Any]:
         conn["password"] = creds["api_key"]
     if vendor == "playment":
         conn["extra"] = {"project_id": creds["project_id"]}
+    if vendor == "jobapi":  # the profile the simulator serves, as the connection declares it
+        conn["login"] = creds["login"]
+        conn["extra"] = {"profile": sim.profile}
     return conn
 
 

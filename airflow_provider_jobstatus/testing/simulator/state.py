@@ -46,6 +46,7 @@ DISPLAY_NAMES = {
     "alteryx": "Alteryx",
     "apidatatools": "APIDataTools",
     "playment": "Playment",
+    "jobapi": "the declared API",
 }
 _OUTCOME_WORDS = {
     "nitro": {"succeeded": "completed", "failed": "failed", "canceled": "canceled"},
@@ -53,6 +54,7 @@ _OUTCOME_WORDS = {
     "alteryx": {"succeeded": "Completed/Success", "failed": "Completed/Error", "canceled": "Cancelled"},
     "apidatatools": {"succeeded": "success", "failed": "failed"},
     "playment": {"succeeded": "completed"},
+    "jobapi": {"succeeded": "succeeded", "failed": "failed", "canceled": "canceled"},
 }
 
 
@@ -215,6 +217,7 @@ class SimState:
         self.log = RequestLog()
         self.pdfco_credits = 1_000_000
         self._default_batch: str | None = None
+        self.declared = self.declare(None)
         #: set (on the server's loop) when the simulator stops: ends ``slow`` faults early
         self.stopping: asyncio.Event | None = None
 
@@ -250,6 +253,16 @@ class SimState:
             self.config = dict(self._initial_config)
             self.pdfco_credits = 1_000_000
             self._default_batch = None
+
+    def declare(self, profile: Mapping[str, Any] | None) -> Any:
+        """Serve ``profile`` as the declared API (``jobapi``); None: the default profile. Kept
+        across :meth:`reset`, like the credentials."""
+        from .declared import DEFAULT_PROFILE, Declared
+
+        declared = Declared(DEFAULT_PROFILE if profile is None else profile)
+        with self.lock:
+            self.declared = declared
+        return declared
 
     # -- ids -----------------------------------------------------------------------------------
     def _uuid(self) -> str:
@@ -406,6 +419,13 @@ class SimState:
             clean["error_message"] = _check_str(
                 "error_message", opts.get("error_message", "JSON validation failed.")
             )
+        elif vendor == "jobapi":
+            self.declared.raw_state(outcome)  # the profile must have a word for it
+            clean["error_message"] = _check_str(
+                "error_message", opts.get("error_message", "the simulated job failed")
+            )
+            if "retry_after" in opts:
+                clean["retry_after"] = _check_int("retry_after", opts["retry_after"], 0)
         elif vendor == "playment":
             if "reference_id" in opts:
                 clean["reference_id"] = _check_str("reference_id", opts["reference_id"])

@@ -5,11 +5,11 @@ from __future__ import annotations
 from starlette.routing import BaseRoute
 
 from ..state import SimState
-from . import alteryx, apidatatools, nitro, pdfco, playment
+from . import alteryx, apidatatools, jobapi, nitro, pdfco, playment
 
 
 def all_routes(state: SimState) -> list[BaseRoute]:
     routes: list[BaseRoute] = []
-    for module in (nitro, pdfco, alteryx, apidatatools, playment):
+    for module in (nitro, pdfco, alteryx, apidatatools, playment, jobapi):
         routes.extend(module.routes(state))
     return routes
