@@ -73,7 +73,9 @@ def describe_status(status: JobStatus) -> str:
     """A one-line summary for logs and error messages, with the vendor's display name (the name
     users know, as in every error): "PDF.co job 'X' is running (vendor status 'working')"."""
     vendor = VENDORS.get(status.vendor)
-    text = f"{vendor.display_name if vendor else status.vendor} job {status.job_id!r} is {status.state.value}"
+    text = (
+        f"{vendor.name_in(status) if vendor else status.vendor} job {status.job_id!r} is {status.state.value}"
+    )
     if status.raw_status is not None and status.raw_status != status.state.value:
         text += f" (vendor status {status.raw_status!r})"
     if status.message:

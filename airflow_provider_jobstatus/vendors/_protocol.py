@@ -153,6 +153,10 @@ class VendorApi(ABC):
         account; a vendor whose API a connection declares builds one from the connection's extras."""
         return self
 
+    def name_in(self, status: JobStatus) -> str:
+        """The name messages about ``status`` use (a declared API's status carries its own)."""
+        return self.display_name
+
     # -- auth -----------------------------------------------------------------------------------
     def token_request(self, creds: Credentials) -> ApiRequest:
         raise NotImplementedError(f"{self.display_name} has no token endpoint")

@@ -171,9 +171,16 @@ class JobApi(VendorApi):
     def status_of(
         self, job_id: str, state: JobState, raw_status: str | None, body: Any, **fields: Any
     ) -> JobStatus:
-        """Statuses carry the profile's name as their vendor: every message shows it."""
+        """Statuses carry the profile's name (``details["api"]``): every message shows it."""
+        details = {"api": self.display_name}
         return JobStatus(
-            vendor=self.display_name, job_id=job_id, state=state, raw_status=raw_status, raw=body, **fields
+            vendor=self.name,
+            job_id=job_id,
+            state=state,
+            raw_status=raw_status,
+            raw=body,
+            details=details,
+            **fields,
         )
 
     def _message_of(self, data: Any) -> str | None:
@@ -333,6 +340,10 @@ class Undeclared(VendorApi):
             )
         },
     )
+
+    def name_in(self, status: JobStatus) -> str:
+        api = status.details.get("api")
+        return api if isinstance(api, str) and api else self.display_name
 
     def for_connection(self, extras: Mapping[str, Any]) -> JobApi:
         return declared_api(extras.get(self.declared_by or ""))

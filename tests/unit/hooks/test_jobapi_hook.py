@@ -66,7 +66,7 @@ def test_status_through_a_declared_api(monkeypatch: pytest.MonkeyPatch, as_text:
     declare(monkeypatch, "ja_status", json.dumps(ASSEMBLYAI) if as_text else ASSEMBLYAI, password="aai-key")
     rec = answer({"id": "t1", "status": "processing", "error": None})
     status = fast(JobApiHook, "ja_status", rec).get_job_status("t 1")
-    assert (status.state, status.raw_status, status.vendor) == (JobState.RUNNING, "processing", "AssemblyAI")
+    assert (status.state, status.raw_status, status.vendor) == (JobState.RUNNING, "processing", "jobapi")
     (req,) = rec.requests
     assert (req.method, req.url.raw_path) == ("GET", b"/v2/transcript/t%201")
     assert req.headers["authorization"] == "aai-key"

@@ -18,7 +18,7 @@ from airflow_provider_jobstatus.errors import (
     VendorRequestError,
 )
 from airflow_provider_jobstatus.status import JobState, JobStatus
-from airflow_provider_jobstatus.vendors import Credentials
+from airflow_provider_jobstatus.vendors import Credentials, describe_status
 from airflow_provider_jobstatus.vendors.jobapi import JobApi, declared_api
 from tests.unit.vendors.conftest import make_response
 
@@ -209,7 +209,9 @@ def test_status_request_fills_the_path_escaped() -> None:
 )
 def test_states_map_raw_values(raw: str, state: JobState) -> None:
     got = status(api_with(), {"id": "j1", "status": raw, "error": None})
-    assert (got.state, got.raw_status, got.vendor, got.job_id) == (state, raw, "AssemblyAI", "j1")
+    assert (got.state, got.raw_status, got.vendor, got.job_id) == (state, raw, "jobapi", "j1")
+    assert got.details == {"api": "AssemblyAI"}
+    assert describe_status(got).startswith("AssemblyAI job 'j1' is ")
 
 
 def test_canceled_and_several_raw_values_per_state() -> None:
