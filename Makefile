@@ -61,6 +61,7 @@ bench: install
 	$(BIN)/python -m pip install -q --disable-pip-version-check 'apache-airflow-providers-http>=5'
 	$(BIN)/python benchmarks/triggerer_scale.py
 	$(BIN)/python benchmarks/coalescing.py
+	$(BIN)/python benchmarks/declared_poll.py
 
 # 1,000 start_from_trigger waits in one real triggerer: ours, HttpSensorTrigger, DateTimeTrigger floor
 bench-triggerer: install

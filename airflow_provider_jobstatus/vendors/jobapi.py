@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 import jmespath
+from jmespath import visitor
 
 from airflow_provider_jobstatus.errors import ConfigurationError, MalformedResponseError
 from airflow_provider_jobstatus.status import JobState, JobStatus, ResultFile
@@ -56,7 +57,9 @@ class JobApi(VendorApi):
         self.needs_secret = profile.auth.scheme in ("bearer", "header")
         status, results, start = profile.status, profile.results, profile.start
         self._states = {raw: JobState(state) for state, raws in status.states.items() for raw in raws}
-        self._state = jmespath.compile(status.state)
+        # one interpreter for every read: ``search()`` would make one per call (most of its cost)
+        self._read = visitor.TreeInterpreter().visit
+        self._state = jmespath.compile(status.state).parsed
         self._message = _compiled(status.message)
         self._retry_after = _compiled(status.retry_after)
         self._job_id = _compiled(start.job_id if start else None)
@@ -67,6 +70,9 @@ class JobApi(VendorApi):
 
     def __repr__(self) -> str:
         return f"JobApi({self.display_name!r})"
+
+    def _find(self, expression: Any, data: Any) -> Any:
+        return None if expression is None else self._read(expression, data)
 
     # -- auth -----------------------------------------------------------------------------------
     def auth_headers(self, creds: Credentials, token: str | None) -> dict[str, str]:
@@ -112,7 +118,7 @@ class JobApi(VendorApi):
     def parse_start(self, resp: ApiResponse) -> str:
         self.start_refused(resp)
         data = self.decode_json(None, resp)
-        found = self._job_id.search(data) if self._job_id else None
+        found = self._find(self._job_id, data)
         if is_kind(found, int):
             return str(found)
         if not isinstance(found, str) or not found.strip():
@@ -140,7 +146,7 @@ class JobApi(VendorApi):
             )
         self.check_http(job_id, resp)
         data = self.decode_json(job_id, resp)
-        found = self._state.search(data)
+        found = self._read(self._state, data)
         if is_kind(found, int):
             found = str(found)
         if not isinstance(found, str):
@@ -184,14 +190,14 @@ class JobApi(VendorApi):
         )
 
     def _message_of(self, data: Any) -> str | None:
-        found = self._message.search(data) if self._message else None
+        found = self._find(self._message, data)
         if found is None or found == "":
             return None
         text = found if isinstance(found, str) else json.dumps(found, separators=(",", ":"), default=str)
         return text[:_MESSAGE_CHARS]
 
     def _seconds(self, job_id: str, data: Any) -> float | None:
-        found = self._retry_after.search(data) if self._retry_after else None
+        found = self._find(self._retry_after, data)
         if found is None:
             return None
         if not is_kind(found, (int, float)):
@@ -209,7 +215,7 @@ class JobApi(VendorApi):
     def _results(self, job_id: str, data: Any) -> list[ResultFile]:
         if self._files is None:
             return []
-        found = self._files.search(data)
+        found = self._find(self._files, data)
         if found is None or found == []:
             return []
         if isinstance(found, str):
@@ -231,14 +237,14 @@ class JobApi(VendorApi):
         if template is not None:
             url = self._fill(job_id, template, item)
         else:
-            found = self._url.search(item) if self._url else None
+            found = self._find(self._url, item)
             if not isinstance(found, str) or not found:
                 raise self._wrong(job_id, "url", found, "a URL")
             url = self._url_of(job_id, found)
-        name = self._name.search(item) if self._name else None
+        name = self._find(self._name, item)
         if name is not None and not isinstance(name, str):
             raise self._wrong(job_id, "name", name, "a text")
-        size = self._size.search(item) if self._size else None
+        size = self._find(self._size, item)
         if size is not None and not (is_kind(size, int) and size >= 0):
             raise self._wrong(job_id, "size", size, "a number of bytes")
         named = safe_file_name(name, "result") if name else url_file_name(self._absolute(url))
@@ -370,7 +376,8 @@ API = Undeclared()
 
 
 def _compiled(expression: str | None) -> Any:
-    return jmespath.compile(expression) if expression is not None else None
+    """The expression's syntax tree (what the interpreter walks), or None."""
+    return jmespath.compile(expression).parsed if expression is not None else None
 
 
 def _text(value: str | int | float | bool) -> str:
