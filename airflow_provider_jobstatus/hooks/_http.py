@@ -10,17 +10,17 @@ origin, bodies are capped after decompression, and each library's errors become 
 from __future__ import annotations
 
 import asyncio
+import enum
 import os
 import re
 import ssl
 import threading
 import time
 import weakref
-import zlib
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 from urllib.parse import urlsplit
 from urllib.request import getproxies_environment, proxy_bypass_environment  # type: ignore[attr-defined]
@@ -36,8 +36,10 @@ from airflow_provider_jobstatus.errors import (
     TransientVendorError,
     UnsafeRedirectError,
 )
+from airflow_provider_jobstatus.hooks._addresses import ALLOW_SETTING, refused_address, refused_kind
 from airflow_provider_jobstatus.hooks._coalesce import SharedAnswers
 from airflow_provider_jobstatus.hooks._deadlines import Deadlines
+from airflow_provider_jobstatus.hooks._decoding import CodingError, CutShort, decoded
 from airflow_provider_jobstatus.hooks._settings import ConnSettings, origin_of, resolve_url, tls_context
 from airflow_provider_jobstatus.hooks._tls import misconfiguration
 from airflow_provider_jobstatus.vendors import (
@@ -132,15 +134,61 @@ def mask_url(url: str) -> None:
         mask_secret(query)
 
 
-def _mask_location(event: str, info: Mapping[str, Any]) -> None:
-    """httpcore's ``trace`` hook, called just before httpcore logs the same event at DEBUG: a
-    redirect's ``Location`` (a signed URL) is registered with the masker before that line exists."""
-    if event.endswith("receive_response_headers.complete"):
-        _, status, _, headers = info["return_value"]
-        if 300 <= status < 400:
-            for name, value in headers:
-                if name.lower() == b"location":
-                    mask_url(value.decode("latin-1"))
+class _Trace:
+    """httpcore's ``trace`` hook for one sync request (an httpx request extension): what the
+    library says about the exchange, read as data rather than from an error's text.
+
+    - a redirect's ``Location`` (a signed URL) is registered with the masker before httpcore logs
+      the same event at DEBUG;
+    - a proxy refusing a ``CONNECT`` with 407 or 403 is the connection's configuration: httpcore
+      would report it as a ``ProxyError`` whose only trace of the status is its message;
+    - with ``vet`` (a result off the connection's origin), the peer the client connected to is
+      checked: a name can resolve otherwise for the client than it did for the check before sending.
+      A connection to a proxy is the proxy's: its target was checked by name before sending.
+    """
+
+    def __init__(
+        self,
+        proxy_refused: Callable[[int], JobStatusError],
+        vet: tuple[str, Callable[[str, str], JobStatusError]] | None = None,
+    ) -> None:
+        self.proxy_refused = proxy_refused
+        self.vet = vet
+        self.tunnel = False  # the answer awaited is a proxy's to CONNECT
+        self.direct = False  # the connection being made is to the request's own host
+
+    def __call__(self, event: str, info: Mapping[str, Any]) -> None:
+        if event.endswith("send_request_headers.started"):
+            self.tunnel = info["request"].method == b"CONNECT"
+        elif event.endswith("receive_response_headers.complete"):
+            _, status, _, headers = info["return_value"]
+            if self.tunnel and status in (407, 403):
+                raise self.proxy_refused(status)
+            if 300 <= status < 400:
+                for name, value in headers:
+                    if name.lower() == b"location":
+                        mask_url(value.decode("latin-1"))
+        elif self.vet is not None and event.endswith("connect_tcp.started"):
+            self.direct = info.get("host") == self.vet[0]
+        elif self.vet is not None and event.endswith("connect_tcp.complete") and self.direct:
+            stream = info["return_value"]
+            peer = stream.get_extra_info("server_addr")
+            kind = refused_kind(str(peer[0])) if peer else None
+            if kind is not None:
+                stream.close()
+                raise self.vet[1](str(peer[0]), kind)
+
+
+def address_refused(
+    conn: ConnSettings, vendor: VendorApi, job_id: str | None, host: str, address: str, kind: str
+) -> UnsafeRedirectError:
+    return UnsafeRedirectError(
+        vendor.display_name,
+        job_id,
+        f"refusing to fetch a result from {host!r}: it resolves to {address}, a {kind} address "
+        f"(where cloud metadata services answer); if the result really lives there, set the extra "
+        f"'{ALLOW_SETTING}': true on {conn.where}",
+    )
 
 
 async def amask_url(url: str) -> None:
@@ -175,31 +223,70 @@ def too_large(vendor: VendorApi, job_id: str | None) -> MalformedResponseError:
     )
 
 
+class Fault(enum.Enum):
+    """What a library's error means for the contract."""
+
+    #: the request cannot be made as configured (bad URL, a header the library refuses)
+    CONFIGURATION = enum.auto()
+    #: a proxy's answer: 407 or 403 is the proxy's configuration, anything else may pass
+    PROXY = enum.auto()
+    #: nothing can have reached the vendor
+    UNSENT = enum.auto()
+    UNSENT_TIMEOUT = enum.auto()
+    #: may have reached the vendor
+    TIMEOUT = enum.auto()
+    MALFORMED = enum.auto()
+    TRANSIENT = enum.auto()
+
+
+#: Each library's errors as the contract's, most specific first: the first class that matches wins
+#: (the shape of httpx's ``HTTPCORE_EXC_MAP``). Anything else either library raises is
+#: ``TRANSIENT``. TLS errors are judged before this table, over the chain of causes (httpx keeps
+#: httpcore's error, which keeps the ``ssl`` one): see ``_tls.misconfiguration``.
+FAULTS: tuple[tuple[type[BaseException], Fault], ...] = (
+    (httpx.UnsupportedProtocol, Fault.CONFIGURATION),
+    (httpx.LocalProtocolError, Fault.CONFIGURATION),
+    (aiohttp.InvalidURL, Fault.CONFIGURATION),
+    (aiohttp.ClientHttpProxyError, Fault.PROXY),
+    (httpx.ProxyError, Fault.UNSENT),  # a CONNECT's 407/403 never gets here: _Trace raises it
+    (httpx.ConnectTimeout, Fault.UNSENT_TIMEOUT),
+    (httpx.PoolTimeout, Fault.UNSENT_TIMEOUT),
+    (aiohttp.ConnectionTimeoutError, Fault.UNSENT_TIMEOUT),
+    (httpx.ConnectError, Fault.UNSENT),
+    (aiohttp.ClientConnectorError, Fault.UNSENT),  # DNS, refused, a proxy that cannot be reached
+    (httpx.TimeoutException, Fault.TIMEOUT),
+    (TimeoutError, Fault.TIMEOUT),  # our deadline (asyncio's) and aiohttp's read timeouts
+    (httpx.RemoteProtocolError, Fault.MALFORMED),
+    (aiohttp.ClientResponseError, Fault.MALFORMED),
+)
+
+
+def fault_of(exc: BaseException) -> Fault:
+    for cls, meaning in FAULTS:
+        if isinstance(exc, cls):
+            return meaning
+    return Fault.TRANSIENT
+
+
 def fault(conn: ConnSettings, vendor: VendorApi, job_id: str | None, exc: BaseException) -> JobStatusError:
     """A library's error as the contract's: TLS set-up mistakes fail at once, naming the connection;
     what may pass is transient, with ``sent`` False when nothing can have reached the vendor."""
     wrong = misconfiguration(exc)
     if wrong is not None:
         return ConfigurationError(vendor.display_name, job_id, f"{conn.where}: {wrong}")
+    meaning = fault_of(exc)
     text = _no_query(str(exc)) or type(exc).__name__
-    if isinstance(exc, (httpx.UnsupportedProtocol, httpx.LocalProtocolError, aiohttp.InvalidURL)):
-        return ConfigurationError(vendor.display_name, job_id, f"{conn.where}: {type(exc).__name__}: {text}")
-    if isinstance(exc, aiohttp.ClientHttpProxyError) and exc.status in (407, 403):
+    said = f"{type(exc).__name__}: {text}"
+    if meaning is Fault.CONFIGURATION:
+        return ConfigurationError(vendor.display_name, job_id, f"{conn.where}: {said}")
+    if meaning is Fault.PROXY and isinstance(exc, aiohttp.ClientHttpProxyError) and exc.status in (407, 403):
         return proxy_refused(conn, vendor, job_id, exc.status)
-    said = str(exc)[:3]  # httpcore's message for a refused CONNECT: "407 Proxy Authentication Required"
-    if isinstance(exc, httpx.ProxyError) and said in ("407", "403"):
-        return proxy_refused(conn, vendor, job_id, int(said))
-    unsent = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError)
-    unsent_aio = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError, aiohttp.ClientHttpProxyError)
-    sent = not isinstance(exc, unsent + unsent_aio)
-    timed_out = isinstance(exc, (httpx.TimeoutException, asyncio.TimeoutError))
-    kind = "timed out" if timed_out else "connection failed"
-    malformed = (httpx.RemoteProtocolError, aiohttp.ClientResponseError)
-    if isinstance(exc, malformed) and not isinstance(exc, aiohttp.ClientHttpProxyError) and not timed_out:
+    if meaning is Fault.MALFORMED:
         return MalformedResponseError(vendor.display_name, job_id, f"broken HTTP answer: {text}")
-    return TransientVendorError(
-        vendor.display_name, job_id, f"{kind}: {type(exc).__name__}: {text}", sent=sent
-    )
+    timed_out = meaning in (Fault.UNSENT_TIMEOUT, Fault.TIMEOUT)
+    sent = meaning not in (Fault.UNSENT, Fault.UNSENT_TIMEOUT, Fault.PROXY)
+    kind = "timed out" if timed_out else "connection failed"
+    return TransientVendorError(vendor.display_name, job_id, f"{kind}: {said}", sent=sent)
 
 
 def proxy_refused(
@@ -289,8 +376,10 @@ class SyncClient:
             return ApiResponse(resp.status_code, resp.headers, body)
 
     @contextmanager
-    def stream(self, out: Outgoing, follow: bool = False) -> Iterator[httpx.Response]:
-        """The response with its body unread (downloads stream it), redirects followed if asked."""
+    def stream(self, out: Outgoing, follow: bool = False, result: bool = False) -> Iterator[httpx.Response]:
+        """The response with its body unread (downloads stream it), redirects followed if asked.
+        A ``result`` (and each hop of its redirects) off the connection's origin never reaches a
+        link-local, unspecified or multicast address unless the connection allows it."""
         for _ in range(MAX_REDIRECTS + 1):
             client = self._client(out.own)
             try:
@@ -302,7 +391,11 @@ class SyncClient:
                     data=out.form,
                     files=out.files,
                     headers=out.headers,
-                    extensions={"trace": _mask_location},
+                )
+                vet = result and not out.own and not self.conn.client.allow_link_local
+                request.extensions["trace"] = _Trace(
+                    partial(proxy_refused, self.conn, self.vendor, out.job_id),
+                    self._vet(out, request.url) if vet else None,
                 )
                 resp = client.send(request, stream=True)
                 try:
@@ -324,6 +417,20 @@ class SyncClient:
         raise UnsafeRedirectError(
             self.vendor.display_name, out.job_id, f"more than {MAX_REDIRECTS} redirects (a loop?)"
         )
+
+    def _vet(self, out: Outgoing, url: httpx.URL) -> tuple[str, Callable[[str, str], JobStatusError]]:
+        """Refuse ``url`` now if its host resolves to a refused address (nothing is sent), and
+        return what the trace hook needs to check the address the client really connects to."""
+        host = url.raw_host.decode("ascii")
+        port = url.port or (443 if url.scheme == "https" else 80)
+
+        def refused(address: str, kind: str) -> UnsafeRedirectError:
+            return address_refused(self.conn, self.vendor, out.job_id, url.host, address, kind)
+
+        found = refused_address(host, port)
+        if found is not None:
+            raise refused(*found)
+        return host, refused
 
     def token(self, stale: str | None) -> str:
         with self._token_lock:
@@ -507,38 +614,30 @@ def _httpx_origin(origin: str) -> str:
 
 #: what the sync client asks for (httpx would add ``br``/``zstd`` when their packages are installed)
 ACCEPT_ENCODING = "gzip, deflate"
+#: the most a status body's decoding yields per step (the body itself is capped at MAX_BODY_BYTES)
+_STATUS_STEP = 1024 * 1024
+
+
+def body_pieces(
+    vendor: VendorApi, job_id: str | None, coding: str | None, raw: Iterable[bytes], step: int
+) -> Iterator[bytes]:
+    """A body read from the wire with its content codings undone, at most ``step`` bytes a piece
+    (httpx would inflate each network read whole: 64 KiB of gzip can become 64 MiB)."""
+    try:
+        yield from decoded(coding, raw, step)
+    except CutShort as exc:  # the connection closed mid-stream: another try may get it whole
+        raise TransientVendorError(vendor.display_name, job_id, f"answer truncated: {exc}") from None
+    except CodingError as exc:
+        raise MalformedResponseError(vendor.display_name, job_id, f"answer refused: {exc}") from None
 
 
 def _inflate(vendor: VendorApi, job_id: str | None, coding: str | None, raw: Iterator[bytes]) -> bytes:
-    """A status body inflated here, never past the cap: httpx inflates each network read whole
-    (64 KiB of gzip can become 64 MiB, and stacked codings multiply that without bound)."""
-    coding = (coding or "identity").strip().lower()
-    if coding not in ("identity", "gzip", "x-gzip", "deflate"):
-        raise MalformedResponseError(
-            vendor.display_name, job_id, f"answer in unsupported content encoding {coding!r}"
-        )
-    inflater = None if coding == "identity" else zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib
+    """A status body, decoded never past the cap."""
     body = bytearray()
-    try:
-        for chunk in raw:
-            data = chunk
-            while data:
-                if inflater is None:
-                    piece, data = data, b""
-                else:
-                    piece = inflater.decompress(data, MAX_BODY_BYTES + 1 - len(body))
-                    data = inflater.unconsumed_tail
-                body += piece
-                if len(body) > MAX_BODY_BYTES:
-                    raise too_large(vendor, job_id)
-        if inflater is not None:
-            body += inflater.flush()
-    except zlib.error:
-        raise MalformedResponseError(
-            vendor.display_name, job_id, f"answer is not valid {coding} data"
-        ) from None
-    if len(body) > MAX_BODY_BYTES:
-        raise too_large(vendor, job_id)
+    for piece in body_pieces(vendor, job_id, coding, raw, _STATUS_STEP):
+        body += piece
+        if len(body) > MAX_BODY_BYTES:
+            raise too_large(vendor, job_id)
     return bytes(body)
 
 

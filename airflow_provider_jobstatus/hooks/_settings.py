@@ -16,13 +16,14 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from airflow_provider_jobstatus.errors import ConfigurationError
+from airflow_provider_jobstatus.hooks._addresses import ALLOW_SETTING
 from airflow_provider_jobstatus.hooks._tls import default_ssl_context, ssl_context
 from airflow_provider_jobstatus.vendors import Credentials, VendorApi
 
 log = logging.getLogger(__name__)
 
 #: connection extras that configure the HTTP client rather than the vendor
-CLIENT_EXTRAS = ("verify", "cert", "key", "proxy", "trust_env", "timeout")
+CLIENT_EXTRAS = ("verify", "cert", "key", "proxy", "trust_env", "timeout", ALLOW_SETTING)
 #: connections already warned about ``verify`` false in this process (once each, not per wait)
 _warned_unverified: set[str] = set()
 
@@ -38,6 +39,8 @@ class ClientSettings:
     trust_env: bool = True
     timeout: float = 30.0
     connect_timeout: float = 10.0
+    #: result downloads may reach link-local, unspecified and multicast addresses
+    allow_link_local: bool = False
 
     def own_ssl(self) -> ssl.SSLContext:
         """Trust (and client certificate) for the connection's own origin, token endpoints included."""
@@ -241,6 +244,7 @@ def client_settings(vendor: VendorApi, where: str, extras: Mapping[str, Any]) ->
             trust_env=_flag(vendor, where, "trust_env", extras.get("trust_env"), True),
             timeout=total,
             connect_timeout=min(10.0, total),
+            allow_link_local=_flag(vendor, where, ALLOW_SETTING, extras.get(ALLOW_SETTING), False),
         )
         if isinstance(verify, str) or cert:
             settings.own_ssl()  # a bundle or certificate that does not load fails now, not per poll

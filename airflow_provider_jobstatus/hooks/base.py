@@ -32,6 +32,7 @@ from airflow_provider_jobstatus.hooks._http import (
     acquire_async,
     amask,
     amask_url,
+    body_pieces,
     mask,
     mask_url,
     needs_token,
@@ -222,8 +223,9 @@ class JobStatusHook(BaseHook):
         token renewed once; no retries: the caller knows whether sending twice is safe."""
         return self.sync_client().exchange(req, job_id)
 
-    def get_job_status(self, job_id: str, **options: Any) -> JobStatus:
-        """The job's current status; transient faults are retried a few times, then raised."""
+    def get_job_status(self, job_id: str, *, retries: int | None = None, **options: Any) -> JobStatus:
+        """The job's current status; transient faults are retried a few times (``retries=1``: asked
+        exactly once, for a wait that keeps its own fault clock), then raised."""
         opts = self.options(self.settings(), options)
         client = self.sync_client()
         req = self.vendor.status_request(job_id, opts)
@@ -237,7 +239,7 @@ class JobStatusHook(BaseHook):
                     raise
                 return self.vendor.parse_status(job_id, client.exchange(fallback, job_id), opts)
 
-        return _seen(tenacity.Retrying(**self._retrying())(once))
+        return _seen(once() if retries == 1 else tenacity.Retrying(**self._retrying(retries))(once))
 
     def cancel_job(self, job_id: str) -> bool:
         """Ask the vendor to cancel a job; False (nothing sent) where it documents no cancel call."""
@@ -277,7 +279,8 @@ class JobStatusHook(BaseHook):
     @contextmanager
     def open_result(self, result: ResultRequest, job_id: str | None = None) -> Iterator[httpx.Response]:
         """Open one result of job ``job_id`` for streaming: the vendor's auth on its own origin
-        only, redirects followed without credentials, a refused token renewed once."""
+        only, redirects followed without credentials, a refused token renewed once. Read the body
+        with :meth:`iter_result` (bounded decoding)."""
         settings = self.settings()
         client = self.sync_client()
         mask_url(result.request.url)
@@ -285,12 +288,23 @@ class JobStatusHook(BaseHook):
         for _ in range(2):
             token = client.token(stale) if needs_token(settings, self.vendor, result.request) else None
             out = prepare(settings, self.vendor, result.request, job_id, token)
-            with client.stream(out, follow=result.follow_redirects) as resp:
+            with client.stream(out, follow=result.follow_redirects, result=True) as resp:
                 if resp.status_code == 401 and token is not None and stale is None:
                     stale = token
                     continue
                 yield resp
                 return
+
+    def iter_result(
+        self, resp: httpx.Response, job_id: str | None = None, *, step: int = 1024 * 1024
+    ) -> Iterator[bytes]:
+        """The body of an :meth:`open_result` answer as the vendor meant it (gzip or deflate
+        undone), at most ``step`` bytes a piece whatever the wire carries. Read results this way:
+        ``resp.iter_bytes()`` inflates each network read whole (250 KB of gzip can be 256 MiB)."""
+        if resp.is_stream_consumed:  # a response made whole (httpx.MockTransport): already decoded
+            return iter([resp.content])
+        coding = resp.headers.get("content-encoding")
+        return body_pieces(self.vendor, job_id, coding, resp.iter_raw(), step)
 
     def test_connection(self) -> tuple[bool, str]:
         """What the connection form's Test button calls: are the URL and credentials accepted?

@@ -195,8 +195,10 @@ class DownloadJobResultOperator(ReportsLineage, BaseOperator):
                 )
             digest = hashlib.sha256()
             size = 0
+            # one step never decodes more than max_bytes allows: memory is bounded as the file is
+            step = CHUNK if self.max_bytes is None else max(1, min(CHUNK, self.max_bytes + 1))
             with target.writing() as out:
-                for chunk in resp.iter_bytes(CHUNK):
+                for chunk in hook.iter_result(resp, self.job_id, step=step):
                     size += len(chunk)
                     if self.max_bytes is not None and size > self.max_bytes:
                         raise VendorRequestError(
@@ -233,10 +235,13 @@ class DownloadJobResultOperator(ReportsLineage, BaseOperator):
             return
         vendor = hook.vendor
         body = b""
-        for chunk in resp.iter_bytes():
-            body += chunk
-            if len(body) >= _ERROR_BODY_BYTES:
-                break
+        try:
+            for chunk in hook.iter_result(resp, self.job_id, step=_ERROR_BODY_BYTES):
+                body += chunk
+                if len(body) >= _ERROR_BODY_BYTES:
+                    break
+        except JobStatusError:  # an error page that does not decode: its status still speaks
+            pass
         foreign = origin_of(str(resp.url)) != hook.settings().origin
         if resp.status_code == 410 or (foreign and resp.status_code in (401, 403)):
             hint = _s3_message(body)

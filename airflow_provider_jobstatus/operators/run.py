@@ -29,6 +29,8 @@ from airflow.providers.common.compat.sdk import (
     BaseOperator,
 )
 
+from airflow_provider_jobstatus.airflow_workarounds import resume_not_before
+from airflow_provider_jobstatus.cancel import cancel_job
 from airflow_provider_jobstatus.errors import (
     ConfigurationError,
     DuplicateJobError,
@@ -49,10 +51,10 @@ from airflow_provider_jobstatus.triggers.outcome import (
     DEFER_TIMEOUT_MARGIN,
     Ending,
     event_outcome,
-    resume_not_before,
     status_outcome,
     timeout_cancels,
 )
+from airflow_provider_jobstatus.triggers.policy import End, positive_seconds
 from airflow_provider_jobstatus.vendors import (
     ApiRequest,
     alteryx,
@@ -63,6 +65,7 @@ from airflow_provider_jobstatus.vendors import (
     pdfco,
     playment,
 )
+from airflow_provider_jobstatus.worker_wait import drive, worker_policy
 
 #: the task state store key holding ``{"job_id", "submitted_at", "conn_id", "max_tries"}`` across
 #: tries; ``max_tries`` names the run of tries (a Clear raises it, Airflow's retries keep it)
@@ -104,30 +107,42 @@ class RunJobOperator(BaseOperator):
         conn_id: str,
         wait: bool = True,
         deferrable: bool = True,
-        poll_interval: float = 30.0,
+        poll_interval: float | timedelta = 30.0,
         timeout: float | timedelta = DEFAULT_TIMEOUT,
         cancel_on_kill: bool = True,
         fail_on_warning: bool = False,
         canceled_as_skipped: bool = False,
-        transient_fault_tolerance: float = DEFAULT_FAULT_TOLERANCE,
-        not_found_grace: float = DEFAULT_NOT_FOUND_GRACE,
+        transient_fault_tolerance: float | timedelta = DEFAULT_FAULT_TOLERANCE,
+        not_found_grace: float | timedelta = DEFAULT_NOT_FOUND_GRACE,
         hook_params: Mapping[str, Any] | None = None,
         end_from_trigger: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        where = f"{type(self).__name__} {self.task_id!r}"
+        try:
+            self.poll_interval = positive_seconds(poll_interval, f"{where}: poll_interval")
+            self.timeout = positive_seconds(timeout, f"{where}: timeout")
+            self.transient_fault_tolerance = positive_seconds(
+                transient_fault_tolerance, f"{where}: transient_fault_tolerance"
+            )
+            self.not_found_grace = positive_seconds(not_found_grace, f"{where}: not_found_grace")
+        except ValueError as exc:
+            raise AirflowException(str(exc)) from None
+        if self.timeout < self.poll_interval:
+            raise AirflowException(
+                f"{where}: timeout ({self.timeout:.0f} s) is shorter than poll_interval "
+                f"({self.poll_interval:.0f} s): the job would be started and time out before its "
+                "first check; raise timeout or lower poll_interval"
+            )
         self.conn_id = conn_id
         self.end_from_trigger = end_from_trigger
         self.hook_params = dict(hook_params or {})
         self.wait = wait
         self.deferrable = deferrable
-        self.poll_interval = float(poll_interval)
-        self.timeout = timeout.total_seconds() if isinstance(timeout, timedelta) else float(timeout)
         self.cancel_on_kill = cancel_on_kill
         self.fail_on_warning = fail_on_warning
         self.canceled_as_skipped = canceled_as_skipped
-        self.transient_fault_tolerance = float(transient_fault_tolerance)
-        self.not_found_grace = float(not_found_grace)
         self.start_backoff = Backoff()
         self._job_id: str | None = None
 
@@ -306,37 +321,27 @@ class RunJobOperator(BaseOperator):
         )
 
     def _wait_here(self, hook: JobStatusHook, job_id: str, deadline: float, context: Any) -> Any:
-        """The wait on the worker (``deferrable=False``): the same outcomes as the trigger's."""
-        backoff = Backoff()
-        faults_since: float | None = None
-        failures = 0
+        """The wait on the worker (``deferrable=False``): the trigger's policy, with the sync hook."""
+        now = time.time()
+        limit = self.execution_timeout
+        policy = worker_policy(
+            hook,
+            job_id,
+            poll_interval=self.poll_interval,
+            transient_fault_tolerance=self.transient_fault_tolerance,
+            not_found_grace=self.not_found_grace,
+            timeout_at=deadline,
+            execution_deadline=now + limit.total_seconds() if limit else None,
+            vendor_options=self._options(),
+            now=now,
+        )
         try:
-            while True:
-                now = time.time()
-                try:
-                    status = hook.get_job_status(job_id, **self._options())
-                except JobStatusError as exc:
-                    found_late = isinstance(exc, JobNotFoundError)
-                    if not (exc.transient or found_late):
-                        raise airflow_error(exc) from exc
-                    failures += 1
-                    faults_since = faults_since or now
-                    limit = self.not_found_grace if found_late else self.transient_fault_tolerance
-                    if now - faults_since >= limit:
-                        raise AirflowException(f"{exc} (for {now - faults_since:.0f} s)") from exc
-                    delay = backoff.delay(failures, getattr(exc, "retry_after", None))
-                else:
-                    faults_since, failures = None, 0
-                    if status.state.is_terminal:
-                        return self._finish(status, context)
-                    delay = status.retry_after or self.poll_interval
-                if time.time() >= deadline:
-                    self._cancel(hook, job_id, "the wait timed out")
-                    raise self._timed_out(hook, job_id)
-                time.sleep(max(0.0, min(delay, deadline - time.time())))
+            step = drive(policy, hook, self.log, sleep=True)
         except AirflowTaskTimeout:
             self._cancel(hook, job_id, "the task's execution_timeout was reached")
             raise
+        assert isinstance(step, End)  # sleep=True runs to the end
+        return self.execute_complete(context, step.event)
 
     def _finish(self, status: JobStatus, context: Any) -> dict[str, Any] | None:
         outcome = status_outcome(status, Ending.of(self, context))
@@ -350,18 +355,8 @@ class RunJobOperator(BaseOperator):
         )
 
     def _cancel(self, hook: JobStatusHook, job_id: str, why: str) -> None:
-        if not self.cancel_on_kill:
-            return
-        name = hook.vendor.display_name
-        try:
-            if hook.cancel_job(job_id):
-                self.log.info("%s job %r canceled: %s", name, job_id, why)
-            else:
-                self.log.warning(
-                    "%s has no cancel call: job %r is left running at %s (%s)", name, job_id, name, why
-                )
-        except JobStatusError as exc:
-            self.log.warning("Could not cancel job %r (%s): %s", job_id, why, exc)
+        if self.cancel_on_kill:
+            cancel_job(hook, job_id, why, self.log)
 
 
 def _run_of(context: Any) -> int | None:

@@ -10,29 +10,27 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from airflow.exceptions import AirflowRescheduleException
 from airflow.providers.common.compat.sdk import AirflowException, BaseSensorOperator, PokeReturnValue
 from airflow.triggers.base import StartTriggerArgs
 
-from airflow_provider_jobstatus.errors import JobNotFoundError, JobStatusError
+from airflow_provider_jobstatus.airflow_workarounds import resume_not_before
 from airflow_provider_jobstatus.hooks.base import JobStatusHook
-from airflow_provider_jobstatus.status import JobStatus
-from airflow_provider_jobstatus.task_errors import airflow_error, hook_for
+from airflow_provider_jobstatus.task_errors import hook_for
 from airflow_provider_jobstatus.triggers.job_status import (
     DEFAULT_FAULT_TOLERANCE,
     DEFAULT_NOT_FOUND_GRACE,
     JobStatusTrigger,
 )
-from airflow_provider_jobstatus.triggers.outcome import (
-    DEFER_TIMEOUT_MARGIN,
-    Ending,
-    event_outcome,
-    resume_not_before,
-    status_outcome,
-)
-from airflow_provider_jobstatus.vendors import describe_status
+from airflow_provider_jobstatus.triggers.outcome import DEFER_TIMEOUT_MARGIN, Ending, event_outcome
+from airflow_provider_jobstatus.triggers.policy import End, WaitPolicy, positive_seconds
+from airflow_provider_jobstatus.worker_wait import drive, worker_policy
+
+#: the task state store key holding a reschedule-mode wait's clocks between pokes (Airflow 3.3+)
+WAIT_STATE_KEY = "jobstatus_wait"
 
 _TRIGGER_PATH = f"{JobStatusTrigger.__module__}.{JobStatusTrigger.__qualname__}"
 
@@ -78,26 +76,38 @@ class JobStatusSensor(BaseSensorOperator):
         conn_id: str,
         job_id: str,
         deferrable: bool = True,
-        poke_interval: float = 30.0,
+        poke_interval: float | timedelta = 30.0,
         fail_on_warning: bool = False,
         canceled_as_skipped: bool = False,
         vendor_options: dict[str, Any] | None = None,
-        transient_fault_tolerance: float = DEFAULT_FAULT_TOLERANCE,
-        not_found_grace: float = DEFAULT_NOT_FOUND_GRACE,
+        transient_fault_tolerance: float | timedelta = DEFAULT_FAULT_TOLERANCE,
+        not_found_grace: float | timedelta = DEFAULT_NOT_FOUND_GRACE,
         start_from_trigger: bool = False,
         batch_id: str | None = None,
         end_from_trigger: bool = False,
         **kwargs: Any,
     ) -> None:
-        super().__init__(poke_interval=poke_interval, **kwargs)
+        where = f"JobStatusSensor {kwargs.get('task_id')!r}"
+        try:
+            interval = positive_seconds(poke_interval, f"{where}: poke_interval")
+            tolerance = positive_seconds(transient_fault_tolerance, f"{where}: transient_fault_tolerance")
+            grace = positive_seconds(not_found_grace, f"{where}: not_found_grace")
+        except ValueError as exc:
+            raise AirflowException(str(exc)) from None
+        super().__init__(poke_interval=interval, **kwargs)
+        if self.timeout < interval:
+            raise AirflowException(
+                f"{where}: timeout ({self.timeout:.0f} s) is shorter than poke_interval ({interval:.0f} s): "
+                "the wait would end before its second check; raise timeout or lower poke_interval"
+            )
         self.conn_id = conn_id
         self.job_id = job_id
         self.deferrable = deferrable
         self.fail_on_warning = fail_on_warning
         self.canceled_as_skipped = canceled_as_skipped
         self.vendor_options = dict(vendor_options or {})
-        self.transient_fault_tolerance = transient_fault_tolerance
-        self.not_found_grace = not_found_grace
+        self.transient_fault_tolerance = tolerance
+        self.not_found_grace = grace
         self.batch_id = batch_id
         self.end_from_trigger = end_from_trigger
         if start_from_trigger:
@@ -148,21 +158,32 @@ class JobStatusSensor(BaseSensorOperator):
 
     # -- execution ------------------------------------------------------------------------------
     def execute(self, context: Any) -> Any:
-        if not self.deferrable:
-            return super().execute(context)
-        status = self._check(self.hook())
-        ending = Ending.of(self, context)
-        if status is not None and status.state.is_terminal:
-            return status_outcome(status, ending).apply()
+        """One check on the worker, then the wait: deferred (default), or ``poke``/``reschedule``."""
+        hook = self.hook()
         now = time.time()
-        execution_deadline = now + self.execution_timeout.total_seconds() if self.execution_timeout else None
+        if self.deferrable or self.mode != "reschedule":
+            policy = self._policy(hook, now, now + self.timeout, self._execution_deadline(now))
+        else:
+            policy = self._rescheduled_policy(hook, context, now)
+        step = drive(policy, hook, self.log, sleep=not self.deferrable and self.mode == "poke")
+        if isinstance(step, End):
+            self._forget(context)
+            return self.execute_complete(context, step.event)
+        if not self.deferrable:
+            self._remember(context, policy)
+            raise AirflowRescheduleException(datetime.fromtimestamp(step.until, tz=timezone.utc))  # type: ignore[no-untyped-call]
+        last = policy.clocks.last
         self.defer(
             trigger=JobStatusTrigger(
                 **self._trigger_kwargs(
-                    now + self.timeout, execution_deadline, ending, resume_not_before(now)
+                    policy.clocks.started + self.timeout,
+                    self._execution_deadline(now),
+                    Ending.of(self, context),
+                    resume_not_before(now),
                 ),
                 spread_start=True,
-                seen_status=status.raw_status if status is not None else None,
+                seen_status=last.raw_status if last is not None else None,
+                wait_state=policy.clocks.to_dict(),
             ),
             method_name="execute_complete",
             # Airflow's own deferral timeout is the backstop: the trigger's deadline comes first and
@@ -171,39 +192,88 @@ class JobStatusSensor(BaseSensorOperator):
         )
 
     def poke(self, context: Any) -> bool | PokeReturnValue:
-        status = self._check(self.hook())
-        if status is None or not status.state.is_terminal:
+        """One step of the wait (Airflow's sensor interface); the wait's clocks stay on this task."""
+        hook = self.hook()
+        policy = self.__dict__.get("_poke_policy")
+        if policy is None:
+            now = time.time()
+            policy = self.__dict__["_poke_policy"] = self._policy(hook, now, now + self.timeout, None)
+        step = drive(policy, hook, self.log, sleep=False)
+        if not isinstance(step, End):
             return False
-        return PokeReturnValue(
-            is_done=True, xcom_value=status_outcome(status, Ending.of(self, context)).apply()
+        return PokeReturnValue(is_done=True, xcom_value=self.execute_complete(context, step.event))
+
+    def _policy(
+        self,
+        hook: JobStatusHook,
+        now: float,
+        timeout_at: float,
+        execution_deadline: float | None,
+        clocks: dict[str, Any] | None = None,
+    ) -> WaitPolicy:
+        return worker_policy(
+            hook,
+            self.job_id,
+            poll_interval=float(self.poke_interval),
+            transient_fault_tolerance=float(self.transient_fault_tolerance),
+            not_found_grace=float(self.not_found_grace),
+            timeout_at=timeout_at,
+            execution_deadline=execution_deadline,
+            vendor_options=self._options(),
+            now=now,
+            clocks=clocks,
         )
 
-    def _check(self, hook: JobStatusHook) -> JobStatus | None:
-        """One status check on the worker; None when it met a transient fault (the wait goes on)."""
-        try:
-            status = hook.get_job_status(self.job_id, **self._options())
-        except JobStatusError as exc:
-            if exc.transient:
-                self.log.warning("%s; will check again", exc)
-                return None
-            if isinstance(exc, JobNotFoundError) and self._within_grace():
-                self.log.warning("%s; allowing up to %.0f s for it to appear", exc, self.not_found_grace)
-                return None
-            raise airflow_error(exc) from exc
-        self.log.info("%s", describe_status(status))
-        return status
+    def _execution_deadline(self, now: float) -> float | None:
+        return now + self.execution_timeout.total_seconds() if self.execution_timeout else None
 
-    def _within_grace(self) -> bool:
-        """404s are tolerated for ``not_found_grace`` from the first one this task instance saw
-        (in reschedule mode each run is a new instance, so the sensor timeout bounds it)."""
-        if self.deferrable:
-            return True  # the trigger keeps the grace period
-        first = float(self.__dict__.setdefault("_not_found_since", time.monotonic()))
-        return time.monotonic() - first < self.not_found_grace
+    def _rescheduled_policy(self, hook: JobStatusHook, context: Any, now: float) -> WaitPolicy:
+        """Each reschedule is a new process: the clocks come from Airflow's task state store (3.3+),
+        else the wait's start from Airflow's first reschedule, with the fault and 404 clocks of
+        this poke only (the sensor's ``timeout`` then bounds them). ``execution_timeout`` applies
+        to each poke, as Airflow's own sensors have it."""
+        saved = self._saved(context)
+        started = (saved or {}).get("started") or _first_reschedule(context) or now
+        return self._policy(hook, now, float(started) + self.timeout, None, saved or {"started": started})
+
+    def _saved(self, context: Any) -> dict[str, Any] | None:
+        store = context.get("task_state_store") if context else None
+        saved = store.get(WAIT_STATE_KEY) if store is not None else None
+        ti = context.get("ti") if context else None
+        if not isinstance(saved, dict) or saved.get("try") != getattr(ti, "try_number", None):
+            return None  # none, or an earlier try's
+        clocks = saved.get("clocks")
+        return clocks if isinstance(clocks, dict) else None
+
+    def _remember(self, context: Any, policy: WaitPolicy) -> None:
+        store = context.get("task_state_store") if context else None
+        if store is not None:
+            ti = context.get("ti")
+            store.set(
+                WAIT_STATE_KEY, {"try": getattr(ti, "try_number", None), "clocks": policy.clocks.to_dict()}
+            )
+
+    def _forget(self, context: Any) -> None:
+        store = context.get("task_state_store") if context else None
+        if store is not None and not self.deferrable and self.mode == "reschedule":
+            store.delete(WAIT_STATE_KEY)
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> Any:
-        """Turn the trigger's event into the task's outcome; anything unexpected is an error."""
+        """Turn the wait's end into the task's outcome; anything unexpected is an error."""
         outcome = event_outcome(event, Ending.of(self, context), f"JobStatusSensor {self.task_id}")
         if isinstance(event, dict) and event.get("status") == "done":
             self.log.info("%s; the wait is over", outcome.message)  # the trigger leaves this line to us
         return outcome.apply()
+
+
+def _first_reschedule(context: Any) -> float | None:
+    """When Airflow started this sensor's first poke (its reschedule records), epoch seconds."""
+    ti = context.get("ti") if context else None
+    getter = getattr(ti, "get_first_reschedule_date", None)
+    if getter is None:
+        return None
+    try:
+        first = getter(context)
+    except Exception:  # no record is a first poke
+        return None
+    return first.timestamp() if isinstance(first, datetime) else None

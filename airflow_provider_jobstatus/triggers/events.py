@@ -27,13 +27,16 @@ def error_event(
         "job_id": job_id,
         "error": type(exc).__name__,
         "message": message,
+        # a fault that may pass leaves the task to its retries; credentials, a refused request or a
+        # job the vendor does not know fail it for good (retrying cannot help)
+        "retryable": exc.transient,
         "job": last.to_event() if last else None,
     }
 
 
 def timeout_event(reason: str, vendor: str, job_id: str, last: JobStatus | None) -> dict[str, Any]:
     seen = describe_status(last) if last else "no status was read"
-    what = "the task's execution_timeout" if reason == "execution_timeout" else "the sensor's timeout"
+    what = "the task's execution_timeout" if reason == "execution_timeout" else "the task's timeout"
     return {
         "status": "timeout",
         "job_id": job_id,

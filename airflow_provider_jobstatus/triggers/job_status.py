@@ -2,8 +2,9 @@
 
 Everything in the kwargs is plain data (no credential: the connection is fetched again in the
 triggerer), and the deadlines are absolute epoch seconds, so a triggerer restart that re-creates
-the trigger from its kwargs goes on where it was. One event ends the wait; transient faults never
-do until they have lasted ``transient_fault_tolerance`` seconds.
+the trigger from its kwargs goes on where it was. The rules of the wait are
+:class:`~airflow_provider_jobstatus.triggers.policy.WaitPolicy`'s, as on a worker; this module
+only drives it with the async hook.
 """
 
 from __future__ import annotations
@@ -12,18 +13,41 @@ import asyncio
 import functools
 import importlib
 import inspect
+import random
 import time
 import weakref
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator
 from datetime import datetime
 from types import ModuleType
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-DEFAULT_POLL_INTERVAL = 30.0
-DEFAULT_FAULT_TOLERANCE = 30 * 60.0
-DEFAULT_NOT_FOUND_GRACE = 60.0
+from airflow_provider_jobstatus import airflow_workarounds as workarounds
+from airflow_provider_jobstatus.errors import JobStatusError
+from airflow_provider_jobstatus.status import JobState, JobStatus
+from airflow_provider_jobstatus.triggers._sleep import sleep as pause
+from airflow_provider_jobstatus.triggers.events import error_event
+from airflow_provider_jobstatus.triggers.policy import (
+    DEFAULT_FAULT_TOLERANCE,
+    DEFAULT_NOT_FOUND_GRACE,
+    DEFAULT_POLL_INTERVAL,
+    Ask,
+    DeadlineReason,
+    End,
+    Sleep,
+    WaitPolicy,
+    WaitRules,
+    configured_min_interval,
+    nearest_deadline,
+)
+
+__all__ = [
+    "DEFAULT_FAULT_TOLERANCE",
+    "DEFAULT_NOT_FOUND_GRACE",
+    "DEFAULT_POLL_INTERVAL",
+    "JobStatusTrigger",
+]
 
 
 class JobStatusTrigger(BaseTrigger):
@@ -39,8 +63,9 @@ class JobStatusTrigger(BaseTrigger):
     :param not_found_grace: seconds a 404 is read as "not visible yet" before "job not found".
     :param batch_id: the job's batch (Playment): waits on jobs of one batch are answered from one
         batch listing per interval, shared by every wait in the triggerer process.
-    :param spread_start: make the first poll at a random point of the first interval (the sensor
-        has just checked on its worker), so waits that start together do not poll in lock-step.
+    :param spread_start: when no call is due yet (no ``wait_state``, or a restart long after it),
+        make the first at a random point of one interval, so waits that start together (a mapped
+        sensor, a triggerer restart) do not poll in lock-step.
     :param seen_status: the vendor status the sensor saw (and logged) just before deferring: the
         trigger logs state changes, and that one is not news.
     :param cancel_on_kill: on Airflow 3.3+, when the deferred task is marked failed or success or
@@ -51,6 +76,8 @@ class JobStatusTrigger(BaseTrigger):
         event resumes the task on a worker.
     :param not_before: epoch seconds before which no event resumes the task on a worker (the
         deferring worker's exit must have been reported first: Airflow's late-exit race).
+    :param wait_state: the wait's clocks (:meth:`.policy.Clocks.to_dict`) from the check made
+        before deferring: when it started, faults and 404s seen, when the next call is due.
     """
 
     def __init__(
@@ -71,6 +98,7 @@ class JobStatusTrigger(BaseTrigger):
         cancel_on_kill: bool = False,
         end_from_trigger: dict[str, Any] | None = None,
         not_before: float | None = None,
+        wait_state: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.conn_id = conn_id
@@ -89,6 +117,7 @@ class JobStatusTrigger(BaseTrigger):
         self.cancel_on_kill = bool(cancel_on_kill)
         self.end_from_trigger = dict(end_from_trigger) if end_from_trigger is not None else None
         self.not_before = not_before
+        self.wait_state = dict(wait_state) if wait_state else None
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -110,6 +139,7 @@ class JobStatusTrigger(BaseTrigger):
                 "cancel_on_kill": self.cancel_on_kill,
                 "end_from_trigger": self.end_from_trigger,
                 "not_before": self.not_before,
+                "wait_state": self.wait_state,
             },
         )
 
@@ -129,59 +159,146 @@ class JobStatusTrigger(BaseTrigger):
         return {name: value for name, value in kwargs.items() if not default(name, value)}
 
     def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
-        """Render the task's templated fields (``job_id``, ``conn_id``) only when one holds a
-        template: Airflow makes a Jinja environment per trigger to render them (cyclic garbage
-        that stays until the collector runs), for fields that were rendered on the worker or never
-        had a template."""
-        if jinja_env is None and not any(
-            _may_template(getattr(self, name, None), self.template_ext) for name in self.template_fields
-        ):
+        """Render the task's templated fields only when one holds a template (``airflow_workarounds``)."""
+        if jinja_env is None and not workarounds.needs_rendering(self):
             return
         super().render_template_fields(context, jinja_env)
 
-    def deadline(self) -> tuple[float, str]:
+    def deadline(self) -> tuple[float, DeadlineReason]:
         """The nearer of the two deadlines and which one it is.
 
         Started by the scheduler (``start_from_trigger``) there is no ``timeout_at``: the
         triggerer's own ``timeout_after`` (the sensor's timeout, capped by ``execution_timeout``,
         from when the scheduler created the trigger) stands in, so the trigger still ends the wait
         itself and says what it saw last."""
-        candidates = [(float("inf"), "none")]
-        if self.timeout_at is not None:
-            candidates.append((float(self.timeout_at), "timeout"))
-        else:
-            scheduled = getattr(self, "timeout_after", None)  # set by the triggerer
-            if isinstance(scheduled, datetime):
-                candidates.append((scheduled.timestamp(), "timeout"))
-        if self.execution_deadline is not None:
-            candidates.append((float(self.execution_deadline), "execution_timeout"))
-        return min(candidates)
+        timeout_at = self.timeout_at
+        scheduled = getattr(self, "timeout_after", None)  # set by the triggerer
+        if timeout_at is None and isinstance(scheduled, datetime):
+            timeout_at = scheduled.timestamp()
+        return nearest_deadline(timeout_at, self.execution_deadline)
+
+    def policy(self, vendor: Any, now: float) -> WaitPolicy:
+        """The wait's rules, with the clocks the sensor or operator handed over."""
+        rules = WaitRules(
+            poll_interval=self.poll_interval,
+            transient_fault_tolerance=self.transient_fault_tolerance,
+            not_found_grace=self.not_found_grace,
+            backoff=self.backoff,
+            max_backoff=self.max_backoff,
+            min_interval=configured_min_interval(),
+            probe_options=vendor.final_check_options,
+        )
+        deadline, reason = self.deadline()
+        policy = WaitPolicy(
+            rules,
+            vendor=vendor.display_name,
+            job_id=self.job_id,
+            deadline=deadline,
+            reason=reason,
+            now=now,
+            vendor_options=self.vendor_options,
+            clocks=self.wait_state,
+            seen_status=self.seen_status,
+        )
+        if self.spread_start:
+            # waits that start together (a mapped sensor, a triggerer restart) should not all hit
+            # the vendor at one instant: the first call comes at a random point of one interval
+            c = policy.clocks
+            if c.due is None or c.due < now:
+                c.due = now + random.uniform(0, max(0.0, min(rules.interval, deadline - now)))
+        return policy
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         if self.cancel_on_kill:
-            watch_stalls()
-        wait = await _wait_module()
-        payload = await wait.wait_for(self)
+            workarounds.watch_stalls()
+        hooks = await import_off_loop(_HOOKS_MODULE)
+        payload = await self._wait(hooks.JobStatusHook)
         if self.end_from_trigger is not None:
-            ending = await wait.task_end_event(self, payload)
+            ending = await self._task_end_event(payload)
             if ending is not None:
                 yield ending
                 return
-        await wait.hold_until(self.not_before)
+        await workarounds.hold_until(self.not_before)
         yield TriggerEvent(payload)  # type: ignore[no-untyped-call]
+
+    async def _wait(self, hook_class: Any) -> dict[str, Any]:
+        """Drive the wait's policy with the async hook until it ends; the end's event payload."""
+        try:
+            hook = await hook_class.afor_connection(
+                self.conn_id, retries=1, backoff=self.backoff, max_backoff=self.max_backoff
+            )
+            async with hook:
+                await hook.async_client()  # connection problems show here, before the first call
+                policy = self.policy(hook.vendor, time.time())
+                step = policy.next(time.time())
+                while not isinstance(step, End):
+                    if isinstance(step, Sleep):
+                        await pause(step.until - time.time())
+                        step = policy.next(time.time())
+                        continue
+                    try:
+                        answer: JobStatus | JobStatusError = await self._ask(hook, step)
+                    except JobStatusError as exc:
+                        answer = exc
+                    step = policy.answer(answer, time.time())
+                    for level, line in policy.take_notes():
+                        self.log.log(level, line)
+                return step.event
+        except JobStatusError as exc:  # the connection, or a bad id, found before the first call
+            return error_event(exc, self.job_id, None)
+
+    async def _ask(self, hook: Any, ask: Ask) -> JobStatus:
+        """One status call; answers younger than ``ask.max_age`` are shared with the other waits
+        of this triggerer, and waits on one batch share its listing."""
+        if self.batch_id and not ask.probe:
+            listed = (await hook.abatch_snapshot(self.batch_id, max_age=ask.max_age or 0.0)).get(self.job_id)
+            if listed is not None and listed.state in (JobState.QUEUED, JobState.RUNNING):
+                return JobStatus(
+                    vendor=hook.vendor.name,
+                    job_id=self.job_id,
+                    state=listed.state,
+                    raw_status=listed.status,
+                    message=f"as listed in batch {self.batch_id!r}",
+                )
+        status: JobStatus = await hook.aget_job_status(
+            self.job_id, retries=1, max_age=ask.max_age, **ask.options
+        )
+        return status
+
+    async def _task_end_event(self, payload: dict[str, Any]) -> TriggerEvent | None:
+        """The event that ends the task from the triggerer (``end_from_trigger``), with the outcome
+        logged as the task would log it; None when only a worker can end it exactly."""
+        from airflow_provider_jobstatus.triggers.outcome import Ending, event_outcome, timeout_cancels
+
+        ending = Ending.from_kwargs(self.end_from_trigger or {})
+        outcome = event_outcome(payload, ending, self.job_id)
+        event = outcome.task_end_event(ending)
+        if event is not None and self.cancel_on_kill and timeout_cancels(payload):
+            await self._cancel("the wait timed out")  # the worker would have, before failing
+        if event is None:
+            why = "would retry it" if not outcome.retryable else "cannot retry it on this Airflow"
+            self.log.info(
+                "%s; the task resumes on a worker to end (Airflow's task-failed event %s)",
+                outcome.message,
+                why,
+            )
+        elif outcome.state == "success":
+            self.log.info("%s; the wait is over", outcome.message)
+            ti = getattr(self, "task_instance", None)
+            event = await workarounds.pushed_as_the_worker_would(event, ti)
+        elif outcome.state == "skipped":
+            self.log.info("%s; skipping the task", outcome.message)
+        else:
+            self.log.error("%s: %s", outcome.error.__name__, outcome.message)
+        return event
 
     async def on_kill(self) -> None:
         """Airflow 3.3 calls this when it stops the trigger for a user's action on the task, but
         also when it merely moves the trigger to another triggerer: the job is cancelled only if
-        Airflow says the task is no longer deferred. A triggerer restart calls only ``cleanup``.
-
-        Not either when this triggerer's loop stood still past half the health-check threshold a
-        short while ago (it was frozen or starved): Airflow has then handed its triggers to
-        another triggerer, whose copy may already have ended the wait, so the task is no longer
-        deferred although nobody killed it."""
+        Airflow says the task is no longer deferred (``airflow_workarounds``)."""
         if not self.cancel_on_kill:
             return
-        stall = recent_stall()
+        stall = workarounds.recent_stall()
         if stall is not None:
             self.log.warning(
                 "Job %r: trigger stopped %.0f s after this triggerer stood still for %.0f s (past half "
@@ -193,22 +310,43 @@ class JobStatusTrigger(BaseTrigger):
                 stall[1],
             )
             return
-        await outlast_cancels(self._cancel_job_on_kill(), ON_KILL_SECONDS)
+        await workarounds.outlast_cancels(self._cancel_job_on_kill(), workarounds.ON_KILL_SECONDS)
 
     async def _cancel_job_on_kill(self) -> None:
-        wait = await _wait_module()
+        state = await workarounds.task_state(getattr(self, "task_instance", None))
+        if state == "deferred" or state is workarounds.UNKNOWN_STATE:
+            why = (
+                "Airflow could not say"
+                if state is workarounds.UNKNOWN_STATE
+                else "the task is still deferred"
+            )
+            self.log.info(
+                "Job %r: trigger stopped but %s (moved to another triggerer?): not cancelling",
+                self.job_id,
+                why,
+            )
+            return
         if not await self._job_has_ended():
-            await wait.cancel_on_kill(self)
+            await self._cancel(f"the task is now {state}")
+
+    async def _cancel(self, why: str) -> None:
+        hooks = await import_off_loop(_HOOKS_MODULE)
+        from airflow_provider_jobstatus.cancel import acancel_job
+
+        try:
+            hook = await hooks.JobStatusHook.afor_connection(self.conn_id, retries=1)
+            async with hook:
+                await acancel_job(hook, self.job_id, why, self.log)
+        except JobStatusError as exc:
+            self.log.warning("Could not cancel job %r (%s): %s", self.job_id, why, exc)
 
     async def _job_has_ended(self) -> bool:
         """Whether the vendor says the job has ended: there is nothing to cancel, and another copy
         of this trigger (Airflow may run one briefly in two triggerers) has ended the wait, which
         is why the task is no longer deferred although nobody killed it. Unknown: False."""
-        from airflow_provider_jobstatus.errors import JobStatusError
-        from airflow_provider_jobstatus.hooks import JobStatusHook
-
+        hooks = await import_off_loop(_HOOKS_MODULE)
         try:
-            hook = await JobStatusHook.afor_connection(self.conn_id, retries=1)
+            hook = await hooks.JobStatusHook.afor_connection(self.conn_id, retries=1)
             async with hook:
                 status = await hook.aget_job_status(self.job_id, retries=1, **self.vendor_options)
         except JobStatusError:
@@ -223,83 +361,6 @@ class JobStatusTrigger(BaseTrigger):
         return True
 
 
-#: seconds between the stall watch's wake-ups, and the least overshoot it records
-STALL_TICK = 1.0
-STALL_FLOOR = 2.0
-#: loop -> (monotonic end, seconds) of the last time that loop stood still
-_stalls: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[float, float]] = (
-    weakref.WeakKeyDictionary()
-)
-_watches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task[None]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def watch_stalls() -> None:
-    """Start (once per event loop) the watch that notes when this loop last stood still: one
-    wake-up a second for the whole triggerer, only where a trigger may cancel its job."""
-    loop = asyncio.get_running_loop()
-    if loop not in _watches or _watches[loop].done():
-        _watches[loop] = loop.create_task(_watch(), name="jobstatus stall watch")
-
-
-async def _watch() -> None:
-    loop = asyncio.get_running_loop()
-    while True:
-        before = time.monotonic()
-        await asyncio.sleep(STALL_TICK)
-        now = time.monotonic()
-        if (stood := now - before - STALL_TICK) >= STALL_FLOOR:
-            _stalls[loop] = (now, stood)
-
-
-def recent_stall() -> tuple[float, float] | None:
-    """(seconds since it ended, seconds it lasted) of a stall of this loop long enough, and
-    recent enough, that Airflow will have reassigned this triggerer's triggers; else None."""
-    from airflow.providers.common.compat.sdk import conf
-
-    try:
-        threshold = float(conf.getfloat("triggerer", "triggerer_health_check_threshold", fallback=30.0))
-    except (TypeError, ValueError):
-        threshold = 30.0
-    last = _stalls.get(asyncio.get_running_loop())
-    if last is None:
-        return None
-    ago, stood = time.monotonic() - last[0], last[1]
-    return (ago, stood) if stood >= threshold / 2 and ago <= max(120.0, 4 * threshold) else None
-
-
-#: the longest on_kill waits out the triggerer's repeated cancellations (below Airflow's
-#: ``[triggerer] on_kill_timeout``, 30 s by default)
-ON_KILL_SECONDS = 20.0
-_outlasting: set[asyncio.Task[None]] = set()
-
-
-async def outlast_cancels(work: Coroutine[Any, Any, None], seconds: float) -> None:
-    """Run ``work`` to its end although the calling task is cancelled meanwhile, for up to
-    ``seconds``; then raise the last cancellation (``work`` goes on in its own task).
-
-    Airflow 3.3's triggerer sends a cancelled trigger's id again on every state sync (about once
-    a second) until the trigger has finished, and cancels its task again each time. ``on_kill``
-    runs inside that task, and Airflow swallows the CancelledError without a log line, so an
-    ``on_kill`` needing more than a second (ask for the task's state, look up the connection,
-    call the vendor) was cut off silently."""
-    task = asyncio.create_task(work)
-    _outlasting.add(task)
-    task.add_done_callback(_outlasting.discard)
-    deadline = time.monotonic() + seconds
-    cancelled: asyncio.CancelledError | None = None
-    while not task.done() and (left := deadline - time.monotonic()) > 0:
-        try:
-            await asyncio.wait({task}, timeout=left)
-        except asyncio.CancelledError as exc:
-            cancelled = exc
-    if cancelled is not None:
-        raise cancelled
-    if task.done() and not task.cancelled():
-        task.result()
-
-
 @functools.cache
 def _init_defaults(cls: type[JobStatusTrigger]) -> dict[str, Any]:
     return {
@@ -309,7 +370,8 @@ def _init_defaults(cls: type[JobStatusTrigger]) -> dict[str, Any]:
     }
 
 
-_WAIT_MODULE = "airflow_provider_jobstatus.triggers._wait"
+#: the hooks, vendors, HTTP clients and TLS roots: imported off the triggerer's event loop
+_HOOKS_MODULE = "airflow_provider_jobstatus.hooks"
 _loaded: dict[str, ModuleType] = {}
 _loading: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Future[ModuleType]]] = (
     weakref.WeakKeyDictionary()
@@ -330,21 +392,3 @@ async def import_off_loop(name: str) -> ModuleType:
             future.add_done_callback(lambda _: pending.pop(name, None))  # a failed import is tried again
         module = _loaded[name] = await asyncio.shield(future)
     return module
-
-
-async def _wait_module() -> Any:
-    """The poll loop and everything it needs (hooks, vendors, the HTTP client, TLS roots)."""
-    return await import_off_loop(_WAIT_MODULE)
-
-
-def _may_template(value: Any, extensions: Any) -> bool:
-    """Whether Jinja could change ``value``: anything but a string without Jinja's delimiters, a
-    line break (Jinja drops a trailing one) or a template file's extension."""
-    if not isinstance(value, str):
-        return value is not None
-    return (
-        "{" in value
-        or "\n" in value
-        or "\r" in value
-        or bool(extensions and value.endswith(tuple(extensions)))
-    )

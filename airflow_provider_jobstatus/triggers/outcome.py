@@ -2,16 +2,12 @@
 (``execute_complete``, and a status that was already terminal at the first check) and in the
 triggerer (``end_from_trigger``), by the sensor and by the run operators alike.
 
-Also the guard against Airflow's late-exit race (see the README's "Known Airflow issues"): an event
-that would resume the task on a worker is held until the deferring worker's exit has surely been
-reported, and an ending the triggerer can give exactly is given there (Airflow's task-success,
-task-failed and task-skipped events), where the race cannot happen.
+An ending the triggerer can give exactly is given there (Airflow's task-success, task-failed and
+task-skipped events), where Airflow's late-exit race cannot happen (``airflow_workarounds``).
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -24,12 +20,9 @@ from airflow.providers.common.compat.sdk import (
 )
 from airflow.triggers.base import TaskFailedEvent, TaskSkippedEvent, TaskSuccessEvent, TriggerEvent
 
+from airflow_provider_jobstatus.airflow_workarounds import retries_trigger_failures
 from airflow_provider_jobstatus.status import JobState, JobStatus
 from airflow_provider_jobstatus.vendors import describe_status
-
-#: seconds added to the worker's ``[workers] min_heartbeat_interval`` before an event may resume a
-#: task that deferred: the scheduler must have read the deferring run's exit first (a loop or two)
-RESUME_MARGIN = 5.0
 
 #: seconds Airflow's deferral timeout is given past the trigger's own deadline, so that the trigger
 #: (not the scheduler's check, every ``[scheduler] trigger_timeout_check_interval``) ends the wait
@@ -114,33 +107,9 @@ class Outcome:
             return TaskSkippedEvent()
         if ending.retry_possible is False:
             return TaskFailedEvent()  # no retry either way
-        if self.retryable and ending.retry_possible and _airflow_retries_trigger_failures():
+        if self.retryable and ending.retry_possible and retries_trigger_failures():
             return TaskFailedEvent()
         return None
-
-
-async def pushed_as_the_worker_would(event: TriggerEvent, task_instance: Any) -> TriggerEvent:
-    """A task-success event with its XComs written through the Task SDK first (as a worker writes
-    them: the configured XCom backend, values stored as JSON), the event then carrying none.
-
-    Airflow 3.3.2 stores a task-end event's ``xcoms`` with the core model's ``json.dumps``: the UI
-    and REST API read them back, but a downstream task's ``xcom_pull`` gets a JSON string, not the
-    dict. Outside a triggerer (no task instance) the event is returned as it is."""
-    xcoms = getattr(event, "xcoms", None)
-    if not isinstance(event, TaskSuccessEvent) or not xcoms or task_instance is None:
-        return event
-    from airflow.sdk.execution_time.xcom import XCom
-
-    for key, value in xcoms.items():
-        await XCom.aset(
-            key=key,
-            value=value,
-            dag_id=task_instance.dag_id,
-            task_id=task_instance.task_id,
-            run_id=task_instance.run_id,
-            map_index=task_instance.map_index,
-        )
-    return TaskSuccessEvent()
 
 
 def status_outcome(status: JobStatus, ending: Ending) -> Outcome:
@@ -168,7 +137,9 @@ def event_outcome(event: Any, ending: Ending, task_id: str = "") -> Outcome:
     elif kind in ("error", "timeout"):
         message = str(event.get("message") or "no message")
         if kind == "error":
-            return _failure(message, AirflowException, True, ending)
+            if event.get("retryable", True):  # events of older triggers carry no flag: they retried
+                return _failure(message, AirflowException, True, ending)
+            return _failure(message, AirflowFailException, False, ending)
         if event.get("reason") == "execution_timeout":
             return _failure(message, AirflowTaskTimeout, True, ending)
         return _failure(message, AirflowSensorTimeout, False, ending)
@@ -188,52 +159,3 @@ def _failure(message: str, error: type[BaseException], retryable: bool, ending: 
     if ending.skip_failures and issubclass(error, AirflowException):
         return Outcome("skipped", f"{message} (skipped: soft_fail)")
     return Outcome("failed", message, error=error, retryable=retryable)
-
-
-def _airflow_retries_trigger_failures() -> bool:
-    """Airflow routes a trigger's task-failed event through the task's retries from 3.3.1
-    (apache/airflow#69821); before, it failed the task for good."""
-    from airflow_provider_jobstatus.version_compat import AIRFLOW_V_3_3_1_PLUS
-
-    return AIRFLOW_V_3_3_1_PLUS
-
-
-# -- the late-exit race ----------------------------------------------------------------------------
-
-
-def resume_not_before(now: float | None = None) -> float | None:
-    """Epoch seconds before which an event must not resume a task that is deferring now; None
-    when nothing can exit late (``dag.test()`` runs the task and the trigger in its own process).
-
-    Read on the deferring worker: its supervisor may report the process's exit up to
-    ``[workers] min_heartbeat_interval`` late, and a resumption queued before the scheduler has
-    read that exit is failed by Airflow (``process_executor_events``)."""
-    from airflow.providers.common.compat.sdk import conf
-
-    if _in_process_test_run():
-        return None
-
-    try:
-        heartbeat = float(conf.getfloat("workers", "min_heartbeat_interval", fallback=5.0))
-    except (ValueError, TypeError):
-        heartbeat = 5.0
-    return (time.time() if now is None else now) + max(0.0, heartbeat) + RESUME_MARGIN
-
-
-def _in_process_test_run() -> bool:
-    """Whether the task runs under ``dag.test()`` (the Task SDK's in-process supervisor), judged by
-    the type's name so that a Task SDK without it simply reads as a real worker."""
-    try:
-        from airflow.sdk.execution_time import task_runner
-    except ImportError:
-        return False
-    comms = getattr(task_runner, "SUPERVISOR_COMMS", None)
-    return type(comms).__name__ == "InProcessSupervisorComms"
-
-
-async def hold_until(not_before: float | None) -> None:
-    """Sleep until ``not_before`` (epoch seconds); at once when it has passed or is None."""
-    if not_before is not None:
-        delay = not_before - time.time()
-        if delay > 0:
-            await asyncio.sleep(delay)

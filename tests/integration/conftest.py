@@ -8,6 +8,7 @@ import pytest
 
 from airflow_provider_jobstatus.testing.pytest_plugin import patched_environ
 from tests.s3_server import S3Server, running_s3_server
+from tests.servers import Background
 
 
 @pytest.fixture(scope="session")
@@ -26,7 +27,15 @@ def no_resume_hold_off(request: pytest.FixtureRequest, monkeypatch: pytest.Monke
     10 s of sleep in every test that runs a wait to its end in this process, where no worker can
     exit late. Tests of the hold-off itself are marked ``resume_hold_off`` and keep it."""
     if request.node.get_closest_marker("resume_hold_off") is None:
-        from airflow_provider_jobstatus.triggers import outcome
+        from airflow_provider_jobstatus import airflow_workarounds
 
         monkeypatch.setenv("AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL", "0")
-        monkeypatch.setattr(outcome, "RESUME_MARGIN", 0.0)
+        monkeypatch.setattr(airflow_workarounds, "RESUME_MARGIN", 0.0)
+
+
+@pytest.fixture(scope="module")
+def bg() -> Iterator[Background]:
+    """An event loop in a thread for the hand-written hostile servers of ``tests/servers.py``."""
+    loop = Background()
+    yield loop
+    loop.close()

@@ -130,13 +130,6 @@ def files_script(seen: Seen) -> Reply:
 
 
 @pytest.fixture(scope="module")
-def bg() -> Iterator[Background]:
-    loop = Background()
-    yield loop
-    loop.close()
-
-
-@pytest.fixture(scope="module")
 def origin(bg: Background) -> Iterator[Origin]:
     server = Origin(bg, script)
     yield server

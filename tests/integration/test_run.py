@@ -420,7 +420,7 @@ def test_trigger_on_kill_after_a_freeze_is_a_reassignment(
 
     from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
 
-    from airflow_provider_jobstatus.triggers import job_status as job_status_module
+    from airflow_provider_jobstatus import airflow_workarounds
 
     monkeypatch.setenv("AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD", "4")
     monkeypatch.setattr(
@@ -431,7 +431,7 @@ def test_trigger_on_kill_after_a_freeze_is_a_reassignment(
     trigger.task_instance = TaskInstanceKey()  # type: ignore[assignment]
 
     async def main(freeze: float) -> None:
-        job_status_module.watch_stalls()
+        airflow_workarounds.watch_stalls()
         await asyncio.sleep(0.1)
         _time.sleep(freeze)  # the loop stands still, as in a frozen triggerer
         await asyncio.sleep(1.5)  # the watch wakes and notes it
@@ -477,7 +477,7 @@ def test_trigger_on_kill_outlasts_the_triggerers_repeated_cancels(
         _time.sleep(0.5)  # the supervisor's answer takes a while on a loaded triggerer
         return {"r": {"run_alteryx": "failed"}}
 
-    from airflow_provider_jobstatus.triggers import job_status as job_status_module
+    from airflow_provider_jobstatus import airflow_workarounds
 
     monkeypatch.setattr(RuntimeTaskInstance, "get_task_states", staticmethod(get_task_states))
     job = sim.create_job("alteryx", seconds=600)
@@ -502,7 +502,7 @@ def test_trigger_on_kill_outlasts_the_triggerers_repeated_cancels(
             await task
         # the triggerer's loop goes on after the trigger's task has ended; so does the cancel
         for _ in range(200):
-            if not job_status_module._outlasting:
+            if not airflow_workarounds._outlasting:
                 break
             await asyncio.sleep(0.05)
 

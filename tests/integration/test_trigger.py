@@ -228,8 +228,8 @@ async def test_started_by_the_scheduler_the_triggerers_timeout_is_the_deadline(s
     assert event["job"]["state"] == "running"
 
 
-def test_many_first_triggers_at_once_all_get_the_loaded_poll_loop() -> None:
-    """In a fresh triggerer the first waits start together while the poll loop is still being
+def test_many_first_triggers_at_once_all_get_the_loaded_hooks() -> None:
+    """In a fresh triggerer the first waits start together while the hooks are still being
     imported (off the event loop): none of them may see a half-loaded module, and they share one
     import (one thread of the loop's pool, not one per wait up to the pool's limit)."""
     import subprocess
@@ -239,9 +239,10 @@ def test_many_first_triggers_at_once_all_get_the_loaded_poll_loop() -> None:
         "import asyncio, threading\n"
         "from airflow_provider_jobstatus.triggers import job_status\n"
         "async def main():\n"
-        "    mods = await asyncio.gather(*(job_status._wait_module() for _ in range(50)))\n"
+        "    load = job_status.import_off_loop\n"
+        "    mods = await asyncio.gather(*(load(job_status._HOOKS_MODULE) for _ in range(50)))\n"
         "    pool = [t for t in threading.enumerate() if t.name.startswith('asyncio_')]\n"
-        "    print(all(hasattr(m, 'wait_for') for m in mods), len(pool))\n"
+        "    print(all(hasattr(m, 'JobStatusHook') for m in mods), len(pool))\n"
         "asyncio.run(main())\n"
     )
     out = subprocess.run(

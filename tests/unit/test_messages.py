@@ -17,7 +17,7 @@ def test_a_status_is_described_with_the_display_name(vendor: str) -> None:
     name = VENDORS[vendor].display_name
     assert describe_status(status) == f"{name} job 'j1' is running (vendor status 'x'): m"
     seen = timeout_event("timeout", name, "j1", status)["message"]
-    assert seen == f"{name} job 'j1': the sensor's timeout was reached; last seen: {describe_status(status)}"
+    assert seen == f"{name} job 'j1': the task's timeout was reached; last seen: {describe_status(status)}"
     if name.lower() != vendor:
         assert f"{vendor} job" not in seen
 

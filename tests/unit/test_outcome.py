@@ -21,12 +21,13 @@ from airflow.providers.common.compat.sdk import (
 )
 from airflow.triggers.base import TaskFailedEvent, TaskSkippedEvent, TaskSuccessEvent
 
-from airflow_provider_jobstatus.errors import AuthenticationError
+from airflow_provider_jobstatus.airflow_workarounds import RESUME_MARGIN, resume_not_before
+from airflow_provider_jobstatus.errors import AuthenticationError, TransientVendorError
 from airflow_provider_jobstatus.sensors.job_status import JobStatusSensor
 from airflow_provider_jobstatus.status import JobState, JobStatus
 from airflow_provider_jobstatus.triggers import outcome
 from airflow_provider_jobstatus.triggers.events import done_event, error_event, timeout_event
-from airflow_provider_jobstatus.triggers.outcome import Ending, event_outcome, resume_not_before
+from airflow_provider_jobstatus.triggers.outcome import Ending, event_outcome
 
 
 def status(state: JobState, message: str | None = None) -> JobStatus:
@@ -69,7 +70,7 @@ def trigger_state(event: Any, ending: Ending) -> tuple[str, Any] | None:
     if isinstance(end, TaskSkippedEvent):
         return "skipped", None
     assert isinstance(end, TaskFailedEvent)
-    routes = outcome._airflow_retries_trigger_failures()
+    routes = outcome.retries_trigger_failures()
     return ("up_for_retry" if ending.retry_possible and routes else "failed"), None
 
 
@@ -86,7 +87,7 @@ def test_trigger_ends_the_task_as_the_worker_would(
     retry_possible: bool,
     routes_retries: bool,
 ) -> None:
-    monkeypatch.setattr(outcome, "_airflow_retries_trigger_failures", lambda: routes_retries)
+    monkeypatch.setattr(outcome, "retries_trigger_failures", lambda: routes_retries)
     task = JobStatusSensor(
         task_id="w",
         conn_id="pdfco_default",
@@ -112,7 +113,12 @@ def test_what_each_event_does() -> None:
     assert (failed.state, failed.error, failed.retryable) == ("failed", AirflowFailException, False)
     assert "input file damaged" in failed.message
     assert event_outcome(EVENTS["timeout"], plain).error is AirflowSensorTimeout
-    assert event_outcome(EVENTS["error"], plain).retryable
+    # credentials refused: retrying cannot help, on a worker or from the trigger alike
+    refused = event_outcome(EVENTS["error"], plain)
+    assert (refused.error, refused.retryable) == (AirflowFailException, False)
+    fault = TransientVendorError("PDF.co", "j1", "HTTP 503")
+    assert event_outcome(error_event(fault, "j1", None, persisted_for=40), plain).retryable
+    assert event_outcome({"status": "error", "message": "an older trigger's"}, plain).retryable
     assert event_outcome(EVENTS["canceled"], Ending(canceled_as_skipped=True)).state == "skipped"
     soft = event_outcome(EVENTS["timeout"], Ending(skip_failures=True))
     assert soft.state == "skipped" and "last seen" in soft.message
@@ -147,7 +153,7 @@ def test_retry_possible_follows_airflow_eligibility() -> None:
 def test_resumption_waits_for_the_workers_late_exit(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL", "7")
     now = time.time()
-    assert resume_not_before(now) == now + 7 + outcome.RESUME_MARGIN
+    assert resume_not_before(now) == now + 7 + RESUME_MARGIN
 
 
 def test_no_hold_off_under_dag_test(monkeypatch: pytest.MonkeyPatch) -> None:
