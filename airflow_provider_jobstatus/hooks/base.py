@@ -55,10 +55,12 @@ _PROBE_JOB_ID = "airflow-connection-test"
 class JobStatusHook(BaseHook):
     """Authenticated access to one vendor's job API through one Airflow connection.
 
-    Subclasses set ``vendor_name``; everything else (connection parsing, client settings, token
-    cache, retries, the rule that credentials never leave the connection's origin) happens here
-    once for all vendors. Use ``async with hook:`` (or ``await hook.aclose()``) in async code so the
-    shared client is released when the last user is done.
+    Each vendor's subclass, made from its vendor module's declaration
+    (:func:`~airflow_provider_jobstatus.hooks.hook_class`), sets ``vendor_name``; everything else
+    (connection parsing, client settings, token cache, retries, the rule that credentials never
+    leave the connection's origin) happens here once for all vendors. Use ``async with hook:``
+    (or ``await hook.aclose()``) in async code so the shared client is released when the last user
+    is done.
     """
 
     vendor_name: ClassVar[str] = ""

@@ -11,15 +11,19 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .simulator import Simulator
 
-#: vendor -> the connection id the fixture sets up
-DEFAULT_CONN_IDS: Mapping[str, str] = {
-    "nitro": "nitro_default",
-    "pdfco": "pdfco_default",
-    "alteryx": "alteryx_default",
-    "apidatatools": "apidatatools_default",
-    "playment": "playment_default",
-    "jobapi": "jobapi_default",
-}
+
+def default_conn_ids() -> dict[str, str]:
+    """Vendor -> the connection id the fixture sets up: each vendor hook's default connection
+    (the registry is imported here, not with this module: the pytest plugin imports it)."""
+    from airflow_provider_jobstatus.vendors import VENDORS
+
+    return {name: api.default_conn_id for name, api in VENDORS.items()}
+
+
+def __getattr__(name: str) -> dict[str, str]:
+    if name == "DEFAULT_CONN_IDS":  # the name the repository's tools use
+        return default_conn_ids()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def connection_uri_env_name(conn_id: str) -> str:
@@ -28,29 +32,31 @@ def connection_uri_env_name(conn_id: str) -> str:
 
 def connection_dict(sim: Simulator, vendor: str) -> dict[str, Any]:
     """One Airflow JSON connection for ``vendor`` pointing at ``sim``."""
-    creds = sim.credentials[vendor]
+    creds = dict(sim.credentials[vendor])
     conn: dict[str, Any] = {"conn_type": vendor, "host": sim.base_url(vendor)}
     if "client_id" in creds:
-        conn["login"] = creds["client_id"]
-        conn["password"] = creds["client_secret"]
+        conn["login"] = creds.pop("client_id")
+        conn["password"] = creds.pop("client_secret")
     else:
-        conn["password"] = creds["api_key"]
-    if vendor == "playment":
-        conn["extra"] = {"project_id": creds["project_id"]}
-    if vendor == "jobapi":  # the profile the simulator serves, as the connection declares it
-        conn["login"] = creds["login"]
-        conn["extra"] = {"profile": sim.profile}
+        conn["password"] = creds.pop("api_key")
+    from .simulator.catalog import vendor as simulated
+
+    # what the vendor reads from the connection's extras (Playment's project_id, a declared profile)
+    extra = {**creds, **simulated(vendor).connection_extras(sim.state)}
+    if extra:
+        conn["extra"] = extra
     return conn
 
 
 def connection_env(sim: Simulator, conn_ids: Mapping[str, str] | None = None) -> dict[str, str]:
-    """``AIRFLOW_CONN_<ID>`` variables (JSON connections) for the five vendors, pointing at ``sim``.
-    Pass them to subprocesses (``airflow dags test``, the demo) or put them in ``os.environ``."""
-    ids = dict(DEFAULT_CONN_IDS)
+    """``AIRFLOW_CONN_<ID>`` variables (JSON connections) for every vendor ``sim`` serves, pointing
+    at it. Pass them to subprocesses (``airflow dags test``, the demo) or put them in ``os.environ``."""
+    defaults = default_conn_ids()
+    ids = {vendor: defaults[vendor] for vendor in sim.credentials}
     ids.update(conn_ids or {})
     return {connection_uri_env_name(ids[vendor]): json.dumps(connection_dict(sim, vendor)) for vendor in ids}
 
 
 def export_lines(sim: Simulator) -> list[str]:
-    """``export AIRFLOW_CONN_...='...'`` shell lines for the five default connections."""
+    """``export AIRFLOW_CONN_...='...'`` shell lines for the default connections."""
     return [f"export {name}={shlex.quote(value)}" for name, value in connection_env(sim).items()]

@@ -1,8 +1,8 @@
 """pytest plugin (entry point ``jobstatus_simulator``): the vendor simulator as a fixture.
 
-``jobstatus_simulator`` (session scope) starts a :class:`~.simulator.Simulator`, points the
-default connections (``nitro_default``, ``pdfco_default``, ``alteryx_default``,
-``apidatatools_default``, ``playment_default`` and ``jobapi_default``, the declared API) at it
+``jobstatus_simulator`` (session scope) starts a :class:`~.simulator.Simulator`, points each
+simulated vendor's default connection (``nitro_default``, ``pdfco_default``, ``alteryx_default``,
+``apidatatools_default``, ``playment_default``, and ``jobapi_default`` for the declared API) at it
 through ``AIRFLOW_CONN_*`` variables, and restores the environment afterwards.
 
 ``jobstatus_declared_api`` loads your own profile: ``conn_id = jobstatus_declared_api(profile)``
@@ -45,7 +45,7 @@ def patched_environ(values: Mapping[str, str]) -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def jobstatus_simulator() -> Iterator[Simulator]:
-    """A running simulator; the default connection of each vendor points at it."""
+    """A running simulator; the default connection of each vendor it simulates points at it."""
     from .simulator import Simulator
 
     sim = Simulator().start()
@@ -64,12 +64,12 @@ def jobstatus_declared_api(jobstatus_simulator: Simulator) -> Iterator[Callable[
     ``jobstatus_simulator.create_job("jobapi", ...)`` or ``plan_starts("jobapi", ...)``."""
     import json
 
-    saved: dict[str, str] = {}
+    saved: dict[str, str | None] = {}
 
     def declare(profile: Mapping[str, Any], conn_id: str = "jobapi_default") -> str:
         jobstatus_simulator.declare(profile)
         name = connection_uri_env_name(conn_id)
-        saved.setdefault(name, os.environ.get(name, ""))
+        saved.setdefault(name, os.environ.get(name))
         os.environ[name] = json.dumps(connection_dict(jobstatus_simulator, "jobapi"))
         return conn_id
 
@@ -78,7 +78,7 @@ def jobstatus_declared_api(jobstatus_simulator: Simulator) -> Iterator[Callable[
     finally:
         jobstatus_simulator.declare(None)
         for name, old in saved.items():
-            if old:
-                os.environ[name] = old
-            else:
+            if old is None:
                 os.environ.pop(name, None)
+            else:
+                os.environ[name] = old

@@ -61,7 +61,7 @@ class Calls:
         if vendor in ("nitro", "alteryx"):
             return {"Authorization": f"Bearer {self.token(vendor)}"}
         if vendor == "jobapi":  # the default profile: a bearer secret
-            return {"Authorization": f"Bearer {DEFAULT_CREDENTIALS[vendor]['api_key']}"}
+            return {"Authorization": f"Bearer {DEFAULT_CREDENTIALS[vendor]['client_secret']}"}
         return {"x-api-key": DEFAULT_CREDENTIALS[vendor]["api_key"]}
 
     # -- status --------------------------------------------------------------------------------

@@ -1,16 +1,19 @@
 """The provider registers without installing anything extra: provider info names the five hooks
-and every class it lists imports and carries the attributes Airflow reads."""
+and every public module, and every class it lists imports and carries the attributes Airflow reads."""
 
 from __future__ import annotations
 
 import importlib
 from importlib.metadata import entry_points
+from pathlib import Path
 
 import pytest
 
+import airflow_provider_jobstatus
 from airflow_provider_jobstatus import get_provider_info
 
-VENDORS = ["nitro", "pdfco", "alteryx", "apidatatools", "playment", "jobapi"]
+#: the connection types whose names are fixed
+VENDORS = ["nitro", "pdfco", "alteryx", "apidatatools", "playment"]
 
 
 def _import(dotted: str) -> object:
@@ -31,9 +34,9 @@ def test_entry_point_is_registered() -> None:
     assert ep.load() is get_provider_info
 
 
-def test_connection_types_name_the_six_hooks() -> None:
+def test_connection_types_name_the_five_hooks() -> None:
     types = get_provider_info()["connection-types"]
-    assert sorted(t["connection-type"] for t in types) == sorted(VENDORS)
+    assert set(VENDORS) <= {t["connection-type"] for t in types}  # the fixed five, and any new one
     for entry in types:
         hook = _import(entry["hook-class-name"])
         assert hook.conn_type == entry["connection-type"]  # type: ignore[attr-defined]
@@ -60,8 +63,6 @@ def test_vendor_specific_fields() -> None:
     assert types["nitro"]["ui-field-behaviour"]["relabeling"]["login"] == "Client ID"
     assert "login" in types["pdfco"]["ui-field-behaviour"]["hidden-fields"]
     assert "login" not in types["alteryx"]["ui-field-behaviour"]["hidden-fields"]
-    assert types["jobapi"]["hook-name"] == "Job API (declared)"
-    assert "host" not in types["jobapi"]["ui-field-behaviour"]["hidden-fields"]
 
 
 def test_every_listed_module_imports() -> None:
@@ -70,6 +71,54 @@ def test_every_listed_module_imports() -> None:
         for item in info[section]:
             for module in item["python-modules"]:
                 importlib.import_module(module)
+
+
+@pytest.mark.parametrize("kind", ["operators", "sensors", "triggers", "hooks"])
+def test_every_public_module_is_listed(kind: str) -> None:
+    """A module added to ``operators/``, ``sensors/``, ``triggers/`` or ``hooks/`` (its name not
+    starting with ``_``) is in provider info, as Airflow's ``providers`` commands show them."""
+    folder = Path(airflow_provider_jobstatus.__file__).parent / kind
+    on_disk = {
+        f"airflow_provider_jobstatus.{kind}.{path.stem}"
+        for path in folder.glob("*.py")
+        if not path.name.startswith("_")
+    }
+    listed = {module for item in get_provider_info()[kind] for module in item["python-modules"]}
+    assert on_disk, folder
+    assert sorted(on_disk - listed) == [], f"public {kind} modules missing from provider info"
+    assert sorted(listed - on_disk) == [], f"provider info lists {kind} modules that do not exist"
+
+
+def test_the_run_operators_and_the_asset_watchers_are_listed() -> None:
+    info = get_provider_info()
+    assert "airflow_provider_jobstatus.operators.run" in info["operators"][0]["python-modules"]
+    assert "airflow_provider_jobstatus.triggers.watchers" in info["triggers"][0]["python-modules"]
+
+
+@pytest.mark.parametrize(
+    ("vendor", "name"),
+    [
+        ("nitro", "NitroHook"),
+        ("pdfco", "PdfCoHook"),
+        ("alteryx", "AlteryxHook"),
+        ("apidatatools", "ApiDataToolsHook"),
+        ("playment", "PlaymentHook"),
+    ],
+)
+def test_the_fixed_hook_names_are_the_registry_hooks(vendor: str, name: str) -> None:
+    from airflow_provider_jobstatus.hooks import HOOKS
+
+    fixed = _import(f"airflow_provider_jobstatus.hooks.{vendor}.{name}")
+    assert fixed is HOOKS[vendor] is _import(f"airflow_provider_jobstatus.hooks.{name}")
+    assert fixed("x").conn_id == "x" and fixed(conn_id="y").conn_id == "y"
+
+
+def test_every_vendor_is_simulated() -> None:
+    """Each vendor of the registry has a simulator module (tests and users' DAG tests need it)."""
+    from airflow_provider_jobstatus.testing.simulator import VENDORS as SIMULATED
+    from airflow_provider_jobstatus.vendors import VENDORS
+
+    assert list(SIMULATED) == list(VENDORS)
 
 
 def test_provider_info_validates_against_airflow_schema() -> None:

@@ -12,11 +12,11 @@ It never imports Airflow.
 
 from __future__ import annotations
 
-from .catalog import OUTCOMES, PREFIXES, VENDORS
+from .catalog import OUTCOMES, PREFIXES, VENDORS, SimVendor, register, unregister
+from .checks import SimError
 from .credentials import DEFAULT_CREDENTIALS
 from .faults import FAULT_KINDS, FaultSpec
 from .server import Simulator
-from .state import SimError
 
 __all__ = [
     "DEFAULT_CREDENTIALS",
@@ -26,5 +26,8 @@ __all__ = [
     "VENDORS",
     "FaultSpec",
     "SimError",
+    "SimVendor",
     "Simulator",
+    "register",
+    "unregister",
 ]

@@ -9,9 +9,10 @@ from typing import Any
 
 from starlette.routing import BaseRoute, Route
 
+from .checks import SimError
 from .faults import FaultSpec
 from .http import ControlEndpoint, Ctx, Reply, dumps, json_reply
-from .state import SimError, SimState
+from .state import SimState
 
 BASE = "/_sim"
 

@@ -18,7 +18,7 @@ import jmespath
 from airflow_provider_jobstatus.errors import ConfigurationError
 from airflow_provider_jobstatus.vendors.jobapi import JobApi, declared_api
 
-from .state import SimError
+from .checks import SimError
 
 #: what the simulator serves until told otherwise: a bearer-token API with a cancel call whose
 #: results are objects holding signed URLs on the files origin

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .catalog import VENDORS
+from .catalog import vendors
 
 #: fault kinds, in the order their shares are stacked
 FAULT_KINDS: tuple[str, ...] = (
@@ -106,9 +106,10 @@ class FaultBoard:
 
     def set(self, vendor: str, spec: FaultSpec) -> list[str]:
         """Install ``spec`` for ``vendor`` (``"*"``: every vendor); returns the vendors touched."""
-        if vendor != "*" and vendor not in VENDORS:
-            raise ValueError(f"unknown vendor {vendor!r}; known: {', '.join(VENDORS)} or '*'")
-        targets = list(VENDORS) if vendor == "*" else [vendor]
+        known = vendors()
+        if vendor != "*" and vendor not in known:
+            raise ValueError(f"unknown vendor {vendor!r}; known: {', '.join(known)} or '*'")
+        targets = list(known) if vendor == "*" else [vendor]
         for name in targets:
             self._specs[name] = (spec, random.Random(f"{spec.seed}:{name}"))
         return targets
@@ -116,10 +117,10 @@ class FaultBoard:
     def clear(self, vendor: str | None = None) -> None:
         if vendor is None or vendor == "*":
             self._specs.clear()
-        elif vendor in VENDORS:
+        elif vendor in vendors():
             self._specs.pop(vendor, None)
         else:
-            raise ValueError(f"unknown vendor {vendor!r}; known: {', '.join(VENDORS)} or '*'")
+            raise ValueError(f"unknown vendor {vendor!r}; known: {', '.join(vendors())} or '*'")
 
     def draw(self, vendor: str | None, route: str) -> Fault | None:
         """The fault for this request, or None. Cheap when no spec is set."""

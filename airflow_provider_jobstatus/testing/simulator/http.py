@@ -18,9 +18,10 @@ from urllib.parse import parse_qs
 
 from starlette.routing import BaseRoute, Route
 
+from .checks import SimError
 from .content import iter_bytes
 from .faults import Fault
-from .state import ResultFile, SimError, SimState
+from .state import ResultFile, SimState
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

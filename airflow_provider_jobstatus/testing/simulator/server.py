@@ -15,7 +15,7 @@ from typing import Any
 import uvicorn
 
 from .app import build_api_app, build_files_app
-from .catalog import PREFIXES, VENDORS
+from .catalog import vendor, vendors
 from .faults import FaultSpec
 from .state import SimState
 
@@ -216,15 +216,13 @@ class Simulator:
         self._require_started()
         return self._files_url
 
-    def base_url(self, vendor: str) -> str:
+    def base_url(self, name: str) -> str:
         """A vendor's base URL, e.g. ``http://127.0.0.1:8700/alteryx/webapi``."""
-        if vendor not in PREFIXES:
-            raise ValueError(f"unknown vendor {vendor!r}; known: {', '.join(VENDORS)}")
-        return self.url + PREFIXES[vendor]
+        return self.url + vendor(name).prefix
 
     @property
     def vendor_urls(self) -> dict[str, str]:
-        return {vendor: self.base_url(vendor) for vendor in VENDORS}
+        return {name: self.base_url(name) for name in vendors()}
 
     @property
     def credentials(self) -> dict[str, dict[str, str]]:

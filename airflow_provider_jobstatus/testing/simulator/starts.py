@@ -7,7 +7,8 @@ job that succeeds after two polls). A plan may also make the start itself go wro
 - ``rate_429``: answered 429, no job made;
 - ``error_5xx``: answered 500, no job made (the client cannot know that);
 - ``lost_answer``: the job is made, then the answer is a 502 (the client cannot know the id);
-- ``refuse_402`` / ``refuse_403``: PDF.co's "not enough credits" / "input URL forbidden".
+- and the refusals a vendor declares (``SimVendor.start_refusals``): PDF.co's ``refuse_402`` /
+  ``refuse_403``, "not enough credits" / "input URL forbidden".
 
 Counts of created and canceled jobs are kept per vendor and per Playment ``reference_id``.
 """
@@ -15,12 +16,14 @@ Counts of created and canceled jobs are kept per vendor and per Playment ``refer
 from __future__ import annotations
 
 import threading
-from collections import deque
+from collections import Counter, defaultdict, deque
 from typing import Any
 
-from .catalog import VENDORS
+from .catalog import vendor as sim_vendor
+from .catalog import vendors
 
-START_FAULTS = frozenset({"rate_429", "error_5xx", "lost_answer", "refuse_402", "refuse_403"})
+#: start faults every vendor can act out
+START_FAULTS = frozenset({"rate_429", "error_5xx", "lost_answer"})
 _PLAN_KEYS = frozenset({"outcome", "polls", "seconds", "result_bytes", "fault", "opts"})
 DEFAULT_PLAN: dict[str, Any] = {"outcome": "succeeded", "polls": 2}
 
@@ -28,27 +31,24 @@ DEFAULT_PLAN: dict[str, Any] = {"outcome": "succeeded", "polls": 2}
 class StartBook:
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.plans: dict[str, deque[dict[str, Any]]] = {v: deque() for v in VENDORS}
-        self.created: dict[str, int] = dict.fromkeys(VENDORS, 0)
-        self.canceled: dict[str, int] = dict.fromkeys(VENDORS, 0)
+        self.plans: defaultdict[str, deque[dict[str, Any]]] = defaultdict(deque)
+        self.created: Counter[str] = Counter()
+        self.canceled: Counter[str] = Counter()
         self.created_by_reference: dict[str, int] = {}
         self.canceled_by_reference: dict[str, int] = {}
-        self.starts: dict[str, int] = dict.fromkeys(VENDORS, 0)
+        self.starts: Counter[str] = Counter()
 
     def plan(self, vendor: str, plans: list[dict[str, Any]]) -> int:
         """Queue ``plans`` for the next start calls of ``vendor``; returns how many are queued."""
-        if vendor not in VENDORS:
-            raise ValueError(f"unknown vendor {vendor!r}; known: {', '.join(VENDORS)}")
+        faults = START_FAULTS | sim_vendor(vendor).start_refusals
         if not isinstance(plans, list):
             raise ValueError("plans must be a list of objects")
         for plan in plans:
             if not isinstance(plan, dict) or set(plan) - _PLAN_KEYS:
                 raise ValueError(f"each plan is an object with keys from {sorted(_PLAN_KEYS)}, got {plan!r}")
             fault = plan.get("fault")
-            if fault is not None and fault not in START_FAULTS:
-                raise ValueError(f"fault {fault!r} is not one of {sorted(START_FAULTS)}")
-            if fault in ("refuse_402", "refuse_403") and vendor != "pdfco":
-                raise ValueError(f"{fault} is a PDF.co answer")
+            if fault is not None and fault not in faults:
+                raise ValueError(f"fault {fault!r} is not one of {sorted(faults)} ({vendor})")
         with self.lock:
             self.plans[vendor].extend(dict(p) for p in plans)
             return len(self.plans[vendor])
@@ -73,13 +73,14 @@ class StartBook:
 
     def snapshot(self) -> dict[str, Any]:
         with self.lock:
+            names = list(vendors())
             return {
-                "starts": dict(self.starts),
-                "created": dict(self.created),
-                "canceled": dict(self.canceled),
+                "starts": {v: self.starts[v] for v in names},
+                "created": {v: self.created[v] for v in names},
+                "canceled": {v: self.canceled[v] for v in names},
                 "created_by_reference": dict(self.created_by_reference),
                 "canceled_by_reference": dict(self.canceled_by_reference),
-                "queued": {v: len(q) for v, q in self.plans.items()},
+                "queued": {v: len(self.plans.get(v, ())) for v in names},
             }
 
     def reset(self) -> None:

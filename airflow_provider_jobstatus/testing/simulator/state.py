@@ -10,12 +10,10 @@ import asyncio
 import base64
 import hashlib
 import hmac
-import json
 import math
 import random
 import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,48 +21,20 @@ from typing import Any, NamedTuple
 
 from . import catalog
 from .catalog import (
-    ALTERYX_FORMATS,
     COMMON_OPTIONS,
     MAX_RESULT_BYTES,
-    MAX_RESULTS,
-    NITRO_ERROR_TYPES,
-    OUTCOMES,
     OUTCOMES_ALL,
-    PHASES,
-    VENDOR_OPTIONS,
-    VENDORS,
+    SimVendor,
+    random_hex,
+    random_uuid,
 )
+from .checks import SimError, check_int, check_number, check_str
 from .content import content_key, sha256_of
 from .credentials import merge_credentials
 from .faults import FaultBoard
 from .starts import StartBook
 
 LOG_CAPACITY = 10_000
-DISPLAY_NAMES = {
-    "nitro": "Nitro",
-    "pdfco": "PDF.co",
-    "alteryx": "Alteryx",
-    "apidatatools": "APIDataTools",
-    "playment": "Playment",
-    "jobapi": "the declared API",
-}
-_OUTCOME_WORDS = {
-    "nitro": {"succeeded": "completed", "failed": "failed", "canceled": "canceled"},
-    "pdfco": {"succeeded": "success", "failed": "failed", "canceled": "aborted"},
-    "alteryx": {"succeeded": "Completed/Success", "failed": "Completed/Error", "canceled": "Cancelled"},
-    "apidatatools": {"succeeded": "success", "failed": "failed"},
-    "playment": {"succeeded": "completed"},
-    "jobapi": {"succeeded": "succeeded", "failed": "failed", "canceled": "canceled"},
-}
-
-
-class SimError(ValueError):
-    """A bad request to the control API (or the in-process API): status and a clear message."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -157,35 +127,6 @@ class RequestLog:
         self.files_requests = self.files_with_credentials = self.files_rejected = 0
 
 
-def _check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int)
-        or value < low
-        or (high is not None and value > high)
-    ):
-        bound = f"between {low} and {high}" if high is not None else f">= {low}"
-        raise SimError(400, f"{name} must be an integer {bound}, got {value!r}")
-    return value
-
-
-def _check_number(name: str, value: Any, low: float = 0.0) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or value < low
-    ):
-        raise SimError(400, f"{name} must be a number >= {low:g}, got {value!r}")
-    return float(value)
-
-
-def _check_str(name: str, value: Any) -> str:
-    if not isinstance(value, str) or not value:
-        raise SimError(400, f"{name} must be a non-empty string, got {value!r}")
-    return value
-
-
 class SimState:
     def __init__(
         self,
@@ -216,8 +157,8 @@ class SimState:
         self.starts = StartBook()
         self.log = RequestLog()
         self.pdfco_credits = 1_000_000
-        self._default_batch: str | None = None
         self.declared = self.declare(None)
+        self._default_batch: str | None = None
         #: set (on the server's loop) when the simulator stops: ends ``slow`` faults early
         self.stopping: asyncio.Event | None = None
 
@@ -229,9 +170,9 @@ class SimState:
             raise SimError(400, f"unknown config keys {sorted(unknown)}; known: {sorted(known)}")
         new = dict(self.config)
         if "token_ttl" in changes:
-            new["token_ttl"] = _check_number("token_ttl", changes["token_ttl"])
+            new["token_ttl"] = check_number("token_ttl", changes["token_ttl"])
         if "link_ttl" in changes:
-            new["link_ttl"] = _check_number("link_ttl", changes["link_ttl"])
+            new["link_ttl"] = check_number("link_ttl", changes["link_ttl"])
         if "nitro_token_style" in changes:
             style = changes["nitro_token_style"]
             if style not in ("camel", "snake"):
@@ -254,6 +195,7 @@ class SimState:
             self.pdfco_credits = 1_000_000
             self._default_batch = None
 
+    # -- ids -----------------------------------------------------------------------------------
     def declare(self, profile: Mapping[str, Any] | None) -> Any:
         """Serve ``profile`` as the declared API (``jobapi``); None: the default profile. Kept
         across :meth:`reset`, like the credentials."""
@@ -264,41 +206,30 @@ class SimState:
             self.declared = declared
         return declared
 
-    # -- ids -----------------------------------------------------------------------------------
-    def _uuid(self) -> str:
-        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+    def random_uuid(self) -> str:
+        """A UUID from the seeded generator: the same seed and calls give the same ids."""
+        return random_uuid(self._rng)
 
-    def _hex(self, n: int) -> str:
-        return f"{self._rng.getrandbits(4 * n):0{n}x}"
+    def random_hex(self, n: int) -> str:
+        return random_hex(self._rng, n)
 
-    def _new_job_id(self, vendor: str) -> str:
+    def _new_job_id(self, sim: SimVendor) -> str:
         while True:
-            if vendor == "pdfco":
-                alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-                head = "".join(self._rng.choice(alphabet) for _ in range(32))
-                job_id = f"{head}--{self._rng.randint(100, 999)}-{self._rng.randint(100, 999)}"
-            elif vendor == "alteryx":
-                job_id = self._hex(24)
-            else:
-                job_id = self._uuid()
+            job_id = sim.new_job_id(self._rng)
             if job_id not in self.jobs:
                 return job_id
 
     # -- tokens --------------------------------------------------------------------------------
     def issue_token(self, vendor: str) -> tuple[str, float]:
+        """A new access token and its lifetime: the ``n``-th token's MAC in base64url, or what the
+        vendor's ``token_shape`` makes of it (Nitro's JWT)."""
+        shape = catalog.vendor(vendor).token_shape
         with self.lock:
             self._token_counter += 1
             n = self._token_counter
             ttl = float(self.config["token_ttl"])
             mac = hmac.new(self._secret, f"token:{vendor}:{n}".encode(), hashlib.sha256).digest()
-            if vendor == "nitro":
-                claims = json.dumps({"sub": self.credentials["nitro"]["client_id"], "jti": n}).encode()
-                token = ".".join(
-                    base64.urlsafe_b64encode(part).rstrip(b"=").decode()
-                    for part in (b'{"alg":"HS256","typ":"JWT"}', claims, mac)
-                )
-            else:
-                token = base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+            token = shape(self, mac, n) if shape else base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
             self.tokens[token] = (vendor, time.time() + ttl)
         return token, ttl
 
@@ -331,116 +262,57 @@ class SimState:
     # -- jobs ----------------------------------------------------------------------------------
     def _validate(
         self,
-        vendor: Any,
+        vendor_name: Any,
         outcome: Any,
         polls: Any,
         seconds: Any,
         result_bytes: Any,
         opts: Mapping[str, Any],
-    ) -> tuple[str, str, int | None, float | None, int, dict[str, Any]]:
-        if vendor not in VENDORS:
-            raise SimError(400, f"unknown vendor {vendor!r}; known: {', '.join(VENDORS)}")
+    ) -> tuple[SimVendor, str, int | None, float | None, int, dict[str, Any]]:
+        sim = catalog.vendor(vendor_name)
         if outcome not in OUTCOMES_ALL:
             raise SimError(400, f"unknown outcome {outcome!r}; known: {', '.join(OUTCOMES_ALL)}")
-        if outcome not in OUTCOMES[vendor]:
-            offered = ", ".join(f"{o} ({_OUTCOME_WORDS[vendor][o]})" for o in OUTCOMES[vendor])
+        if outcome not in sim.outcomes:
+            offered = ", ".join(f"{o} ({word})" for o, word in sim.outcomes.items())
             raise SimError(
                 400,
-                f"{DISPLAY_NAMES[vendor]} has no {outcome!r} outcome; the simulator offers only what the "
+                f"{sim.display_name} has no {outcome!r} outcome; the simulator offers only what the "
                 f"vendor really has: {offered}",
             )
         if polls is not None and seconds is not None:
             raise SimError(400, "give either polls or seconds, not both")
         if polls is not None:
-            polls = _check_int("polls", polls, 0)
+            polls = check_int("polls", polls, 0)
         if seconds is not None:
-            seconds = _check_number("seconds", seconds)
-        result_bytes = _check_int("result_bytes", result_bytes, 0, MAX_RESULT_BYTES)
-        allowed = COMMON_OPTIONS | VENDOR_OPTIONS[vendor]
+            seconds = check_number("seconds", seconds)
+        result_bytes = check_int("result_bytes", result_bytes, 0, MAX_RESULT_BYTES)
+        allowed = COMMON_OPTIONS | sim.options
         unknown = set(opts) - allowed
         if unknown:
             raise SimError(
                 400,
-                f"unknown options {sorted(unknown)} for {DISPLAY_NAMES[vendor]}; known: {sorted(allowed)}",
+                f"unknown options {sorted(unknown)} for {sim.display_name}; known: {sorted(allowed)}",
             )
         clean: dict[str, Any] = {}
-        clean["results"] = _check_int("results", opts.get("results", 1), 1, MAX_RESULTS[vendor])
+        clean["results"] = check_int("results", opts.get("results", 1), 1, sim.max_results)
         if "link_ttl" in opts:
-            clean["link_ttl"] = _check_number("link_ttl", opts["link_ttl"])
+            clean["link_ttl"] = check_number("link_ttl", opts["link_ttl"])
         if "content_type" in opts:
-            clean["content_type"] = _check_str("content_type", opts["content_type"])
+            clean["content_type"] = check_str("content_type", opts["content_type"])
         if "hold" in opts:
             if not isinstance(opts["hold"], bool):
                 raise SimError(400, f"hold must be true or false, got {opts['hold']!r}")
             clean["hold"] = opts["hold"]
-        if vendor == "nitro":
-            error_type = opts.get("error_type", "ConversionFailed")
-            if error_type not in NITRO_ERROR_TYPES:
-                raise SimError(
-                    400, f"error_type must be one of {sorted(NITRO_ERROR_TYPES)}, got {error_type!r}"
-                )
-            clean["error_type"] = error_type
-            if "page_count" in opts:
-                clean["page_count"] = _check_int("page_count", opts["page_count"], 0)
-        elif vendor == "pdfco":
-            clean["credits"] = _check_int(
-                "credits", opts.get("credits", 2 if outcome == "succeeded" else 1), 0
-            )
-            clean["message"] = _check_str("message", opts.get("message", "Input file is damaged"))
-        elif vendor == "alteryx":
-            default = {"succeeded": "Success", "failed": "Error", "canceled": "Cancelled"}[outcome]
-            disposition = _check_str("disposition", opts.get("disposition", default))
-            if outcome == "succeeded" and disposition not in ("Success", "Warning"):
-                raise SimError(
-                    400, f"a succeeded Alteryx job has disposition Success or Warning, not {disposition!r}"
-                )
-            if outcome == "failed" and disposition in ("Success", "Warning", "Cancelled"):
-                raise SimError(400, f"a failed Alteryx job cannot have disposition {disposition!r}")
-            if outcome == "canceled" and disposition != "Cancelled":
-                raise SimError(400, f"a canceled Alteryx job has disposition Cancelled, not {disposition!r}")
-            clean["disposition"] = disposition
-            if "workflow_id" in opts:
-                clean["workflow_id"] = _check_str("workflow_id", opts["workflow_id"])
-            formats = opts.get("formats", ["Raw", "Csv"])
-            if (
-                not isinstance(formats, list)
-                or not formats
-                or any(not isinstance(f, str) or f not in ALTERYX_FORMATS for f in formats)
-            ):
-                raise SimError(400, f"formats must be a non-empty list from {sorted(ALTERYX_FORMATS)}")
-            clean["formats"] = list(formats)
-            clean["error_message"] = _check_str(
-                "error_message",
-                opts.get("error_message", 'Formula (3): Parse Error at char(0): Unknown variable "Amount"'),
-            )
-        elif vendor == "apidatatools":
-            clean["retry_after"] = _check_int("retry_after", opts.get("retry_after", 1), 0)
-            clean["error_code"] = _check_str("error_code", opts.get("error_code", "INVALID_JSON"))
-            clean["error_message"] = _check_str(
-                "error_message", opts.get("error_message", "JSON validation failed.")
-            )
-        elif vendor == "jobapi":
-            self.declared.raw_state(outcome)  # the profile must have a word for it
-            clean["error_message"] = _check_str(
-                "error_message", opts.get("error_message", "the simulated job failed")
-            )
-            if "retry_after" in opts:
-                clean["retry_after"] = _check_int("retry_after", opts["retry_after"], 0)
-        elif vendor == "playment":
-            if "reference_id" in opts:
-                clean["reference_id"] = _check_str("reference_id", opts["reference_id"])
-            if "work_flow_id" in opts:
-                clean["work_flow_id"] = _check_str("work_flow_id", opts["work_flow_id"])
-            clean["priority_weight"] = _check_int("priority_weight", opts.get("priority_weight", 5), 1, 10)
-        return vendor, outcome, polls, seconds, result_bytes, clean
+        clean.update(sim.clean_options(outcome, opts))
+        return sim, outcome, polls, seconds, result_bytes, clean
 
     def _make_results(
-        self, vendor: str, job_id: str, result_bytes: int, opts: Mapping[str, Any]
+        self, sim: SimVendor, job_id: str, result_bytes: int, opts: Mapping[str, Any]
     ) -> list[ResultFile]:
         count = int(opts.get("results", 1))
         files = []
         for index in range(count):
-            name, content_type = catalog.result_name(vendor, job_id, index, count)
+            name, content_type = sim.result_file(job_id, index)
             content_type = opts.get("content_type", content_type)
             key = content_key(self.seed, job_id, index)
             tag = hmac.new(self._secret, f"file:{job_id}:{index}".encode(), hashlib.sha256).hexdigest()[:24]
@@ -458,21 +330,21 @@ class SimState:
             )
         return files
 
-    def _playment_batch(self, batch_id: str | None) -> Batch:
-        """The batch a new Playment job joins (creating the default batch, or a named one, on demand)."""
+    def _batch_of(self, sim: SimVendor, batch_id: str | None) -> Batch:
+        """The batch a new job joins (creating the default batch, or a named one, on demand)."""
         if batch_id is None:
             if self._default_batch is None or self._default_batch not in self.batches:
-                self._default_batch = self._new_batch("Default batch", 100).id
+                self._default_batch = self._new_batch(sim, "Default batch", 100).id
             return self.batches[self._default_batch]
         batch = self.batches.get(batch_id)
         if batch is None:
-            batch = self._new_batch(f"batch-{batch_id[:8]}", 100, batch_id)
+            batch = self._new_batch(sim, f"batch-{batch_id[:8]}", 100, batch_id)
         return batch
 
-    def _new_batch(self, name: str, page_size: int, batch_id: str | None = None) -> Batch:
+    def _new_batch(self, sim: SimVendor, name: str, page_size: int, batch_id: str | None = None) -> Batch:
         batch = Batch(
-            id=batch_id or self._uuid(),
-            project_id=self.credentials["playment"]["project_id"],
+            id=batch_id or self.random_uuid(),
+            project_id=self.credentials[sim.name].get("project_id", ""),
             name=name,
             page_size=page_size,
             token_base=time.time_ns() // 1000 * 1000,
@@ -491,35 +363,29 @@ class SimState:
         **opts: Any,
     ) -> dict[str, Any]:
         """Create a job; returns its id and the size and SHA-256 of its result file(s)."""
-        vendor, outcome, polls, seconds, result_bytes, clean = self._validate(
+        sim, outcome, polls, seconds, result_bytes, clean = self._validate(
             vendor, outcome, polls, seconds, result_bytes, opts
         )
         if batch_id is not None:
-            if vendor != "playment":
-                raise SimError(400, "batch_id applies to Playment jobs only")
-            batch_id = _check_str("batch_id", batch_id)
+            if not sim.batches:
+                batched = " and ".join(v.display_name for v in catalog.vendors().values() if v.batches)
+                raise SimError(400, f"batch_id applies to {batched or 'no'} jobs only")
+            batch_id = check_str("batch_id", batch_id)
         with self.lock:
-            job_id = self._new_job_id(vendor)
+            job_id = self._new_job_id(sim)
             self.jobs[job_id] = _RESERVED  # hold the id while the results are hashed
-            if vendor == "alteryx":
-                clean["app_id"] = self._hex(24)
-                clean.setdefault("workflow_id", clean["app_id"])
-            elif vendor == "playment":
-                clean.setdefault("work_flow_id", self._uuid())
-                clean["request_id"] = self._uuid()
-            elif vendor == "apidatatools":
-                clean["request_id"] = self._uuid()
+            sim.add_ids(self, clean)
             link_ttl = clean.pop("link_ttl", self.config["link_ttl"])
         try:
-            results = self._make_results(vendor, job_id, result_bytes, clean)
+            results = self._make_results(sim, job_id, result_bytes, clean)
         except BaseException:
             with self.lock:
                 self.jobs.pop(job_id, None)
             raise
-        job = Job(job_id, vendor, outcome, polls, seconds, time.time(), link_ttl, clean, results)
+        job = Job(job_id, sim.name, outcome, polls, seconds, time.time(), link_ttl, clean, results)
         with self.lock:
-            if vendor == "playment":
-                batch = self._playment_batch(batch_id)
+            if sim.batches:
+                batch = self._batch_of(sim, batch_id)
                 job.batch_id = batch.id
                 batch.job_ids.append(job_id)
                 job.opts.setdefault(
@@ -541,20 +407,24 @@ class SimState:
         name: Any = None,
         **opts: Any,
     ) -> dict[str, Any]:
-        """A Playment batch of ``jobs`` jobs; returns its id and the job ids in listing order."""
-        count = _check_int("jobs", jobs, 0, 100_000)
-        page_size = _check_int("page_size", page_size, 1, 10_000)
+        """A batch of ``jobs`` jobs of the vendor with batches (Playment); returns its id and the
+        job ids in listing order."""
+        sim = next((v for v in catalog.vendors().values() if v.batches), None)
+        if sim is None:
+            raise SimError(400, "no simulated vendor has batches")
+        count = check_int("jobs", jobs, 0, 100_000)
+        page_size = check_int("page_size", page_size, 1, 10_000)
         if "reference_id" in opts:
             raise SimError(400, "reference_id is set per job; batch jobs get <batch name>-<n>")
         # validate once up front so a bad spec fails before anything is created
-        self._validate("playment", outcome, polls, seconds, result_bytes, opts)
+        self._validate(sim.name, outcome, polls, seconds, result_bytes, opts)
         with self.lock:
             number = len(self.batches) + 1
             batch = self._new_batch(
-                _check_str("name", name) if name is not None else f"batch-{number}", page_size
+                sim, check_str("name", name) if name is not None else f"batch-{number}", page_size
             )
         job_ids = [
-            self.create_job("playment", outcome, polls, seconds, result_bytes, batch_id=batch.id, **opts)[
+            self.create_job(sim.name, outcome, polls, seconds, result_bytes, batch_id=batch.id, **opts)[
                 "job_id"
             ]
             for _ in range(count)
@@ -587,16 +457,16 @@ class SimState:
         )
         job = self.get_job(info["job_id"])
         assert job is not None
-        self.starts.count_created(vendor, job.opts.get("reference_id") if vendor == "playment" else None)
+        self.starts.count_created(vendor, job.opts.get("reference_id"))
         return plan, job
 
-    def find_reference(self, reference_id: str) -> Job | None:
-        """The Playment job created with ``reference_id`` (Playment keeps them unique)."""
+    def find_reference(self, vendor: str, reference_id: str) -> Job | None:
+        """The job of ``vendor`` created with ``reference_id`` (Playment keeps them unique)."""
         with self.lock:
             for job in self.jobs.values():
                 if (
                     isinstance(job, Job)
-                    and job.vendor == "playment"
+                    and job.vendor == vendor
                     and job.opts.get("reference_id") == reference_id
                 ):
                     return job
@@ -609,9 +479,7 @@ class SimState:
         with self.lock:
             job.outcome = "canceled"
             self._finish(job, time.time())
-        self.starts.count_canceled(
-            job.vendor, job.opts.get("reference_id") if job.vendor == "playment" else None
-        )
+        self.starts.count_canceled(job.vendor, job.opts.get("reference_id"))
         return True
 
     def describe(self, job: Job) -> dict[str, Any]:
@@ -626,7 +494,7 @@ class SimState:
         }
         if job.batch_id is not None:
             out["batch_id"] = job.batch_id
-        if job.vendor == "playment":
+        if "reference_id" in job.opts:
             out["reference_id"] = job.opts["reference_id"]
         return out
 
@@ -661,7 +529,7 @@ class SimState:
     def observe(self, job: Job, advance: bool) -> Observation:
         """Where the job is now. ``advance``: this is a status answer the client will see, so it
         counts as one of the job's ``polls``."""
-        phases = len(PHASES[job.vendor])
+        phases = len(catalog.vendor(job.vendor).phases)
         with self.lock:
             if job.terminal_at is None:
                 if job.opts.get("hold"):
@@ -686,10 +554,10 @@ class SimState:
         return Observation(True, phases, 1.0)
 
     def workflow_jobs(self, workflow_id: str) -> list[Job]:
-        """An Alteryx workflow's jobs, oldest first."""
+        """A workflow's jobs (Alteryx), oldest first."""
         with self.lock:
-            jobs = [j for j in self.jobs.values() if isinstance(j, Job) and j.vendor == "alteryx"]
-        return sorted((j for j in jobs if j.opts["workflow_id"] == workflow_id), key=lambda j: j.created)
+            jobs = [j for j in self.jobs.values() if isinstance(j, Job)]
+        return sorted((j for j in jobs if j.opts.get("workflow_id") == workflow_id), key=lambda j: j.created)
 
     def finish(
         self,
@@ -703,11 +571,11 @@ class SimState:
         if sum(x is not None for x in (workflow_id, batch_id, job_ids)) != 1:
             raise SimError(400, "give exactly one of workflow_id, batch_id or job_ids")
         if count is not None:
-            count = _check_int("count", count, 0)
+            count = check_int("count", count, 0)
         if workflow_id is not None:
-            jobs = self.workflow_jobs(_check_str("workflow_id", workflow_id))
+            jobs = self.workflow_jobs(check_str("workflow_id", workflow_id))
         elif batch_id is not None:
-            batch = self.batches.get(_check_str("batch_id", batch_id))
+            batch = self.batches.get(check_str("batch_id", batch_id))
             if batch is None:
                 raise SimError(404, f"no batch {batch_id!r}")
             jobs = [j for j in (self.get_job(i) for i in batch.job_ids) if j is not None]
@@ -734,8 +602,7 @@ class SimState:
 
     def _finish(self, job: Job, when: float) -> None:
         job.terminal_at = when
-        if job.vendor == "pdfco":
-            self.pdfco_credits -= int(job.opts.get("credits", 0))
+        catalog.vendor(job.vendor).on_finish(self, job)
 
     # -- request log ---------------------------------------------------------------------------
     def record(

@@ -1,15 +1,13 @@
-"""One module per simulated vendor; each exposes ``routes(state)``."""
+"""One module per simulated vendor, named as its connection type; each declares ``SIM``, a
+:class:`~..catalog.SimVendor` (the catalog finds them, nothing lists them)."""
 
 from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
+from ..catalog import vendors
 from ..state import SimState
-from . import alteryx, apidatatools, jobapi, nitro, pdfco, playment
 
 
 def all_routes(state: SimState) -> list[BaseRoute]:
-    routes: list[BaseRoute] = []
-    for module in (nitro, pdfco, alteryx, apidatatools, playment, jobapi):
-        routes.extend(module.routes(state))
-    return routes
+    return [route for sim in vendors().values() for route in sim.routes(state)]

@@ -53,3 +53,8 @@ def start_fault(plan: dict[str, Any], fault_reply: Callable[[Fault], Reply]) -> 
     if kind == "lost_answer":
         return html_502()
     return None
+
+
+def pdf_result(job_id: str, index: int) -> tuple[str, str]:
+    """Name and content type of a PDF result file."""
+    return ("result.pdf" if index == 0 else f"result-{index + 1}.pdf"), "application/pdf"

@@ -5,19 +5,27 @@ from __future__ import annotations
 
 import base64
 import binascii
+import random
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from starlette.routing import BaseRoute
 
-from ..catalog import PHASES, PREFIXES, UNDOCUMENTED_STATUS
+from ..catalog import SimVendor, random_hex
+from ..checks import SimError, check_str
 from ..faults import Fault
 from ..http import Ctx, Reply, file_reply, html_502, json_reply, vendor_routes
 from ..state import Job, Observation, SimState
 from ._util import attachment, iso_utc, retry_after_header, same, start_fault, whole_seconds
 
 VENDOR = "alteryx"
-PREFIX = PREFIXES[VENDOR]
+PREFIX = "/alteryx/webapi"
+PHASES = ("Created", "Queued", "Running")
+UNDOCUMENTED_STATUS = "Suspended"
+FORMATS: frozenset[str] = frozenset(
+    {"Raw", "Yxdb", "Shp", "Kml", "Tab", "Mif", "Dbf", "Csv", "Pdf", "Docx", "Xlsx", "Html", "Tde", "Zip"}
+)
 
 FORMAT_TYPES = {
     "Csv": "text/csv",
@@ -106,7 +114,7 @@ def _outputs(job: Job, obs: Observation) -> list[dict[str, Any]]:
 
 def job_body(job: Job, obs: Observation, include_messages: bool, status: str | None = None) -> dict[str, Any]:
     if not obs.terminal:
-        raw, disposition, messages = PHASES[VENDOR][obs.phase], "", []
+        raw, disposition, messages = PHASES[obs.phase], "", []
     elif job.outcome == "succeeded":
         raw, disposition = "Completed", job.opts["disposition"]
         messages = [INFO_MESSAGE] + ([WARNING_MESSAGE] if disposition == "Warning" else [])
@@ -145,13 +153,13 @@ async def job_status(ctx: Ctx) -> Reply:
         return job
     obs = ctx.state.observe(job, ctx.advance)
     include = (ctx.query("includeMessages") or "true").lower() != "false"
-    status = UNDOCUMENTED_STATUS[VENDOR] if ctx.want_unknown_status() else None
+    status = UNDOCUMENTED_STATUS if ctx.want_unknown_status() else None
     return json_reply(200, job_body(job, obs, include, status))
 
 
 def _listed_status(job: Job, obs: Observation) -> str:
     if not obs.terminal:
-        return PHASES[VENDOR][obs.phase]
+        return PHASES[obs.phase]
     return "Cancelled" if job.outcome == "canceled" else "Completed"
 
 
@@ -267,3 +275,62 @@ def routes(state: SimState) -> list[BaseRoute]:
             ("GET", f"{PREFIX}/v1/jobs/{{job_id}}/output/{{output_id}}", "output", job_output),
         ],
     )
+
+
+def clean_options(outcome: str, opts: Mapping[str, Any]) -> dict[str, Any]:
+    default = {"succeeded": "Success", "failed": "Error", "canceled": "Cancelled"}[outcome]
+    disposition = check_str("disposition", opts.get("disposition", default))
+    if outcome == "succeeded" and disposition not in ("Success", "Warning"):
+        raise SimError(
+            400, f"a succeeded Alteryx job has disposition Success or Warning, not {disposition!r}"
+        )
+    if outcome == "failed" and disposition in ("Success", "Warning", "Cancelled"):
+        raise SimError(400, f"a failed Alteryx job cannot have disposition {disposition!r}")
+    if outcome == "canceled" and disposition != "Cancelled":
+        raise SimError(400, f"a canceled Alteryx job has disposition Cancelled, not {disposition!r}")
+    clean: dict[str, Any] = {"disposition": disposition}
+    if "workflow_id" in opts:
+        clean["workflow_id"] = check_str("workflow_id", opts["workflow_id"])
+    formats = opts.get("formats", ["Raw", "Csv"])
+    if (
+        not isinstance(formats, list)
+        or not formats
+        or any(not isinstance(f, str) or f not in FORMATS for f in formats)
+    ):
+        raise SimError(400, f"formats must be a non-empty list from {sorted(FORMATS)}")
+    clean["formats"] = list(formats)
+    clean["error_message"] = check_str(
+        "error_message",
+        opts.get("error_message", 'Formula (3): Parse Error at char(0): Unknown variable "Amount"'),
+    )
+    return clean
+
+
+def add_ids(state: SimState, opts: dict[str, Any]) -> None:
+    opts["app_id"] = state.random_hex(24)
+    opts.setdefault("workflow_id", opts["app_id"])
+
+
+def new_job_id(rng: random.Random) -> str:
+    return random_hex(rng, 24)
+
+
+def csv_result(job_id: str, index: int) -> tuple[str, str]:
+    return ("output.csv" if index == 0 else f"output_{index + 1}.csv"), "text/csv"
+
+
+SIM = SimVendor(
+    name=VENDOR,
+    prefix=PREFIX,
+    outcomes={"succeeded": "Completed/Success", "failed": "Completed/Error", "canceled": "Cancelled"},
+    phases=PHASES,
+    undocumented_status=UNDOCUMENTED_STATUS,
+    credentials={"client_id": "sim-alteryx-client", "client_secret": "sim-alteryx-secret"},
+    routes=routes,
+    max_results=50,
+    options=frozenset({"disposition", "formats", "error_message", "workflow_id"}),
+    clean_options=clean_options,
+    add_ids=add_ids,
+    new_job_id=new_job_id,
+    result_file=csv_result,
+)

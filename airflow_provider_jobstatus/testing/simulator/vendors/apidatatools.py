@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.routing import BaseRoute
 
-from ..catalog import PHASES, PREFIXES, UNDOCUMENTED_STATUS
+from ..catalog import SimVendor
+from ..checks import check_int, check_str
 from ..faults import Fault
 from ..http import Ctx, Reply, html_502, json_reply, vendor_routes
 from ..state import Job, Observation, SimState
 from ._util import preview, retry_after_header, same, start_fault
 
 VENDOR = "apidatatools"
-PREFIX = PREFIXES[VENDOR]
+PREFIX = "/apidatatools"
+PHASES = ("queued", "processing")
+UNDOCUMENTED_STATUS = "deferred"
 
 
 def error(status: int, code: str, text: str) -> Reply:
@@ -34,10 +38,10 @@ def fault_reply(fault: Fault) -> Reply:
 def status_body(state: SimState, job: Job, obs: Observation, status: str | None = None) -> dict[str, Any]:
     created = int(job.created)
     if not obs.terminal or status is not None:
-        phase = min(obs.phase, len(PHASES[VENDOR]) - 1)
+        phase = min(obs.phase, len(PHASES) - 1)
         return {
             "job_id": job.id,
-            "status": status or PHASES[VENDOR][phase],
+            "status": status or PHASES[phase],
             "created_at": created,
             "updated_at": created if phase == 0 else int(time.time()),
             "message": "Your job is being processed.",
@@ -108,7 +112,7 @@ async def job_status(ctx: Ctx) -> Reply:
     if job is None or job.vendor != VENDOR:
         return error(404, "JOB_NOT_FOUND", "Job not found")
     obs = ctx.state.observe(job, ctx.advance)
-    status = UNDOCUMENTED_STATUS[VENDOR] if ctx.want_unknown_status() else None
+    status = UNDOCUMENTED_STATUS if ctx.want_unknown_status() else None
     return json_reply(200, status_body(ctx.state, job, obs, status))
 
 
@@ -123,3 +127,34 @@ def routes(state: SimState) -> list[BaseRoute]:
             ("GET", f"{PREFIX}/status-api/{{job_id}}", "status_api", job_status),
         ],
     )
+
+
+def clean_options(outcome: str, opts: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "retry_after": check_int("retry_after", opts.get("retry_after", 1), 0),
+        "error_code": check_str("error_code", opts.get("error_code", "INVALID_JSON")),
+        "error_message": check_str("error_message", opts.get("error_message", "JSON validation failed.")),
+    }
+
+
+def add_ids(state: SimState, opts: dict[str, Any]) -> None:
+    opts["request_id"] = state.random_uuid()
+
+
+def json_result(job_id: str, index: int) -> tuple[str, str]:
+    return f"apidatatools_convert_{job_id.replace('-', '')[:12]}.json", "application/json"
+
+
+SIM = SimVendor(
+    name=VENDOR,
+    prefix=PREFIX,
+    outcomes={"succeeded": "success", "failed": "failed"},
+    phases=PHASES,
+    undocumented_status=UNDOCUMENTED_STATUS,
+    credentials={"api_key": "sim-apidatatools-key"},
+    routes=routes,
+    options=frozenset({"retry_after", "error_code", "error_message"}),
+    clean_options=clean_options,
+    add_ids=add_ids,
+    result_file=json_result,
+)

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.routing import BaseRoute, Route
 
-from ..catalog import PREFIXES, UNDOCUMENTED_STATUS
+from ..catalog import SimVendor
+from ..checks import check_int, check_str
 from ..declared import Declared, plant
 from ..faults import Fault
 from ..http import (
@@ -34,7 +36,8 @@ from ..state import Job, SimState
 from ._util import retry_after_header, same, start_fault
 
 VENDOR = "jobapi"
-PREFIX = PREFIXES[VENDOR]
+PREFIX = "/jobapi"
+UNDOCUMENTED_STATUS = "sim-undocumented"
 _FIELD = re.compile(r"\{([^{}]+)\}")
 
 
@@ -57,7 +60,7 @@ def fault_reply(fault: Fault) -> Reply:
 def check_auth(ctx: Ctx, declared: Declared) -> Reply | None:
     auth = declared.api.profile.auth
     creds = ctx.state.credentials[VENDOR]
-    secret, login = creds["api_key"], creds["login"]
+    secret, login = creds["client_secret"], creds["client_id"]
     if auth.scheme == "none":
         return None
     if auth.scheme == "bearer":
@@ -83,7 +86,7 @@ def status_body(state: SimState, declared: Declared, job: Job, advance: bool, un
     if declared.api.profile.status.not_found == "running" and not obs.terminal and not unknown:
         return error(declared, 404, "not ready")
     if unknown:
-        raw = UNDOCUMENTED_STATUS[VENDOR]
+        raw = UNDOCUMENTED_STATUS
     elif obs.terminal:
         raw = declared.raw_state(job.outcome)
     else:
@@ -214,3 +217,34 @@ def routes(state: SimState) -> list[BaseRoute]:
     app = DeclaredApi(state)
     methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
     return [Route(PREFIX + "/{rest:path}", app, methods=methods)]
+
+
+def clean_options(outcome: str, opts: Mapping[str, Any]) -> dict[str, Any]:
+    clean: dict[str, Any] = {
+        "error_message": check_str("error_message", opts.get("error_message", "the simulated job failed"))
+    }
+    if "retry_after" in opts:
+        clean["retry_after"] = check_int("retry_after", opts["retry_after"], 0)
+    return clean
+
+
+def text_result(job_id: str, index: int) -> tuple[str, str]:
+    return ("output.txt" if index == 0 else f"output-{index + 1}.txt"), "text/plain"
+
+
+SIM = SimVendor(
+    name=VENDOR,
+    prefix=PREFIX,
+    # the profile says the raw words; these are the states (the answers use the profile's first)
+    outcomes={"succeeded": "succeeded", "failed": "failed", "canceled": "canceled"},
+    phases=("queued", "running"),
+    undocumented_status=UNDOCUMENTED_STATUS,
+    # login and secret: the profile's auth scheme says which it checks, and how
+    credentials={"client_id": "sim-jobapi-user", "client_secret": "sim-jobapi-secret"},
+    routes=routes,
+    max_results=50,
+    options=frozenset({"error_message", "retry_after"}),
+    clean_options=clean_options,
+    result_file=text_result,
+    connection_extras=lambda state: {"profile": state.declared.profile},
+)

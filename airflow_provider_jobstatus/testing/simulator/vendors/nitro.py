@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+import base64
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.requests import Request
 from starlette.routing import BaseRoute
 
-from ..catalog import NITRO_ERROR_TYPES, PREFIXES, UNDOCUMENTED_STATUS
+from ..catalog import SimVendor
+from ..checks import SimError, check_int
 from ..faults import Fault
 from ..http import Ctx, Reply, file_reply, html_502, json_reply, vendor_routes
 from ..state import Job, Observation, SimState
-from ._util import attachment, retry_after_header, same, start_fault, whole_seconds
+from ._util import attachment, pdf_result, retry_after_header, same, start_fault, whole_seconds
 
 VENDOR = "nitro"
-PREFIX = PREFIXES[VENDOR]
+PREFIX = "/nitro"
 ERRORS_DOC = "https://developers.gonitro.com/docs/build-nitro/errors"
+UNDOCUMENTED_STATUS = "suspended"
+ERROR_TYPES: Mapping[str, str] = {
+    "ConversionFailed": "Conversion failed",
+    "BrokenDownloadURL": "Broken download URL",
+    "PDFIsPasswordProtected": "PDF is password protected",
+}
 
 
 def problem(ctx: Ctx | None, status: int, title: str, detail: str, type_: str | None = None) -> Reply:
@@ -128,7 +137,7 @@ def status_body(state: SimState, job: Job, obs: Observation) -> dict[str, Any]:
         return {
             "jobID": job.id,
             "status": "failed",
-            "error": {"type": kind, "title": NITRO_ERROR_TYPES[kind]},
+            "error": {"type": kind, "title": ERROR_TYPES[kind]},
         }
     return {"jobID": job.id, "status": "canceled"}
 
@@ -150,7 +159,7 @@ async def job_status(ctx: Ctx) -> Reply:
         return job
     obs = ctx.state.observe(job, ctx.advance)
     if ctx.want_unknown_status():
-        return json_reply(200, {"jobID": job.id, "status": UNDOCUMENTED_STATUS[VENDOR], "progress": 0.5})
+        return json_reply(200, {"jobID": job.id, "status": UNDOCUMENTED_STATUS, "progress": 0.5})
     return json_reply(200, status_body(ctx.state, job, obs))
 
 
@@ -257,3 +266,38 @@ def routes(state: SimState) -> list[BaseRoute]:
             ("GET", f"{PREFIX}/jobs/{{job_id}}", "result", job_result),
         ],
     )
+
+
+def jwt(state: SimState, mac: bytes, n: int) -> str:
+    """Nitro's access tokens are JWTs: the simulator signs its claims with the token's MAC."""
+    claims = json.dumps({"sub": state.credentials[VENDOR]["client_id"], "jti": n}).encode()
+    return ".".join(
+        base64.urlsafe_b64encode(part).rstrip(b"=").decode()
+        for part in (b'{"alg":"HS256","typ":"JWT"}', claims, mac)
+    )
+
+
+def clean_options(outcome: str, opts: Mapping[str, Any]) -> dict[str, Any]:
+    error_type = opts.get("error_type", "ConversionFailed")
+    if error_type not in ERROR_TYPES:
+        raise SimError(400, f"error_type must be one of {sorted(ERROR_TYPES)}, got {error_type!r}")
+    clean: dict[str, Any] = {"error_type": error_type}
+    if "page_count" in opts:
+        clean["page_count"] = check_int("page_count", opts["page_count"], 0)
+    return clean
+
+
+SIM = SimVendor(
+    name=VENDOR,
+    prefix=PREFIX,
+    outcomes={"succeeded": "completed", "failed": "failed", "canceled": "canceled"},
+    phases=("running",),
+    undocumented_status=UNDOCUMENTED_STATUS,
+    credentials={"client_id": "sim-nitro-client", "client_secret": "sim-nitro-secret"},
+    routes=routes,
+    max_results=50,
+    options=frozenset({"error_type", "page_count"}),
+    clean_options=clean_options,
+    result_file=pdf_result,
+    token_shape=jwt,
+)

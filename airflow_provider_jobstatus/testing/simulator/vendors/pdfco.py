@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import random
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.routing import BaseRoute
 
-from ..catalog import PREFIXES, UNDOCUMENTED_STATUS
+from ..catalog import SimVendor
+from ..checks import check_int, check_str
 from ..faults import Fault
 from ..http import Ctx, Reply, html_502, json_reply, vendor_routes
 from ..state import Job, Observation, SimState
-from ._util import iso_utc, retry_after_header, same, start_fault
+from ._util import iso_utc, pdf_result, retry_after_header, same, start_fault
 
 VENDOR = "pdfco"
-PREFIX = PREFIXES[VENDOR]
+PREFIX = "/pdfco"
+UNDOCUMENTED_STATUS = "paused"
+ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
 
 def error(status: int, message: str) -> Reply:
@@ -95,9 +100,7 @@ async def job_check(ctx: Ctx) -> Reply:
         )
     obs = state.observe(job, ctx.advance)
     if ctx.want_unknown_status():
-        return json_reply(
-            200, {"status": UNDOCUMENTED_STATUS[VENDOR], "remainingCredits": state.pdfco_credits}
-        )
+        return json_reply(200, {"status": UNDOCUMENTED_STATUS, "remainingCredits": state.pdfco_credits})
     return json_reply(200, status_body(state, job, obs))
 
 
@@ -147,3 +150,38 @@ def routes(state: SimState) -> list[BaseRoute]:
             ("POST", f"{PREFIX}/v1/{{endpoint:path}}", "start", start),
         ],
     )
+
+
+def new_job_id(rng: random.Random) -> str:
+    head = "".join(rng.choice(ALPHABET) for _ in range(32))
+    return f"{head}--{rng.randint(100, 999)}-{rng.randint(100, 999)}"
+
+
+def clean_options(outcome: str, opts: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "credits": check_int("credits", opts.get("credits", 2 if outcome == "succeeded" else 1), 0),
+        "message": check_str("message", opts.get("message", "Input file is damaged")),
+    }
+
+
+def charge(state: SimState, job: Job) -> None:
+    """A job that ends is charged its credits."""
+    state.pdfco_credits -= int(job.opts.get("credits", 0))
+
+
+SIM = SimVendor(
+    name=VENDOR,
+    prefix=PREFIX,
+    outcomes={"succeeded": "success", "failed": "failed", "canceled": "aborted"},
+    phases=("working",),
+    undocumented_status=UNDOCUMENTED_STATUS,
+    credentials={"api_key": "sim-pdfco-key"},
+    routes=routes,
+    max_results=50,
+    options=frozenset({"credits", "message"}),
+    clean_options=clean_options,
+    new_job_id=new_job_id,
+    result_file=pdf_result,
+    on_finish=charge,
+    start_refusals=frozenset({"refuse_402", "refuse_403"}),
+)

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.routing import BaseRoute
 
-from ..catalog import PREFIXES, UNDOCUMENTED_STATUS
+from ..catalog import SimVendor
+from ..checks import check_int, check_str
 from ..faults import Fault
 from ..http import Ctx, Reply, html_502, json_reply, vendor_routes
 from ..state import Job, Observation, SimState
 from ._util import retry_after_header, same, start_fault
 
 VENDOR = "playment"
-PREFIX = PREFIXES[VENDOR]
+PREFIX = "/playment"
+UNDOCUMENTED_STATUS = "on_hold"
 
 
 def error(status: int, code: str, text: str) -> Reply:
@@ -70,7 +73,7 @@ async def job_result(ctx: Ctx) -> Reply:
     if job is None or job.vendor != VENDOR:
         return error(400, "GE_0001", f"Invalid parameter: job_id {ctx.params['job_id']} not found")
     obs = ctx.state.observe(job, ctx.advance)
-    status = UNDOCUMENTED_STATUS[VENDOR] if ctx.want_unknown_status() else None
+    status = UNDOCUMENTED_STATUS if ctx.want_unknown_status() else None
     return json_reply(200, {"data": job_data(ctx.state, job, obs, status), "success": True})
 
 
@@ -149,7 +152,7 @@ async def create_job(ctx: Ctx) -> Reply:
     batch_id = body.get("batch_id")
     if batch_id is not None and (not isinstance(batch_id, str) or batch_id not in ctx.state.batches):
         return error(400, "GE_0001", f"Invalid parameter: batch_id {batch_id} not found")
-    if ctx.state.find_reference(reference_id) is not None:
+    if ctx.state.find_reference(VENDOR, reference_id) is not None:
         return error(400, "FS_0001", f"Job with reference_id {reference_id} already exists")
     plan, job = ctx.state.start_job(VENDOR, batch_id, reference_id=reference_id, work_flow_id=work_flow_id)
     refused = start_fault(plan, fault_reply)
@@ -171,3 +174,39 @@ def routes(state: SimState) -> list[BaseRoute]:
             ("GET", f"{PREFIX}/v1/attachments", "attachments", attachments),
         ],
     )
+
+
+def clean_options(outcome: str, opts: Mapping[str, Any]) -> dict[str, Any]:
+    clean: dict[str, Any] = {}
+    if "reference_id" in opts:
+        clean["reference_id"] = check_str("reference_id", opts["reference_id"])
+    if "work_flow_id" in opts:
+        clean["work_flow_id"] = check_str("work_flow_id", opts["work_flow_id"])
+    clean["priority_weight"] = check_int("priority_weight", opts.get("priority_weight", 5), 1, 10)
+    return clean
+
+
+def add_ids(state: SimState, opts: dict[str, Any]) -> None:
+    work_flow_id = state.random_uuid()  # drawn even when given: the same seed gives the same ids
+    opts.setdefault("work_flow_id", work_flow_id)
+    opts["request_id"] = state.random_uuid()
+
+
+def json_result(job_id: str, index: int) -> tuple[str, str]:
+    return "result.json", "application/json"
+
+
+SIM = SimVendor(
+    name=VENDOR,
+    prefix=PREFIX,
+    outcomes={"succeeded": "completed"},
+    phases=("in_progress",),
+    undocumented_status=UNDOCUMENTED_STATUS,
+    credentials={"api_key": "sim-playment-key", "project_id": "sim-project"},
+    routes=routes,
+    options=frozenset({"reference_id", "work_flow_id", "priority_weight"}),
+    clean_options=clean_options,
+    add_ids=add_ids,
+    result_file=json_result,
+    batches=True,
+)
