@@ -173,6 +173,10 @@ class DeclaredApi:
         return json_reply(201, plant({}, declared.job_id or ["id"], job.id))
 
     def _job(self, ctx: Ctx, declared: Declared) -> Job | Reply:
+        """The job a status or cancel call names, or the refusal to answer instead."""
+        denied = check_auth(ctx, declared)
+        if denied is not None:
+            return denied
         job = ctx.state.get_job(ctx.params["job_id"])
         if job is None or job.vendor != VENDOR:
             return error(declared, 404, "job not found")
@@ -180,9 +184,6 @@ class DeclaredApi:
 
     async def status(self, ctx: Ctx) -> Reply:
         declared = ctx.state.declared
-        denied = check_auth(ctx, declared)
-        if denied is not None:
-            return denied
         job = self._job(ctx, declared)
         if not isinstance(job, Job):
             return job
@@ -190,9 +191,6 @@ class DeclaredApi:
 
     async def cancel(self, ctx: Ctx) -> Reply:
         declared = ctx.state.declared
-        denied = check_auth(ctx, declared)
-        if denied is not None:
-            return denied
         job = self._job(ctx, declared)
         if not isinstance(job, Job):
             return job
