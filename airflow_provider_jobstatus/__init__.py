@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib.resources import files
 from typing import Any
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 #: the kinds of public module Airflow's provider info lists, each a subpackage
 _LISTED = ("hooks", "sensors", "triggers", "operators")
@@ -34,6 +34,21 @@ def get_provider_info() -> dict[str, Any]:
             for kind in _LISTED
         },
         "connection-types": provider_connection_types(),
+        "config": {
+            "jobstatus": {
+                "description": "Settings of the Job Status provider's waits.",
+                "options": {
+                    "min_poll_interval": {
+                        "description": "The least time, in seconds, between two calls about one job, "
+                        "whatever a wait's poll_interval or a vendor's retry_after says.",
+                        "version_added": "0.3.0",
+                        "type": "float",
+                        "example": "1.0",
+                        "default": "1.0",
+                    },
+                },
+            },
+        },
     }
 
 

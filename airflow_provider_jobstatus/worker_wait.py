@@ -73,5 +73,6 @@ def drive(policy: WaitPolicy, hook: JobStatusHook, log: Any, *, sleep: bool) -> 
         except JobStatusError as exc:
             answer = exc
         step = policy.answer(answer, time.time())
-        for level, line in policy.take_notes():
-            log.log(level, line)
+        if policy.notes:
+            for level, line in policy.take_notes():
+                log.log(level, line)

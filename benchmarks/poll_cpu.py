@@ -36,7 +36,7 @@ def start_server(simulator: bool) -> tuple[subprocess.Popen[str], str]:
 
 async def run(waits: int, interval: float, duration: float, url: str, key: str) -> dict[str, float]:
     os.environ["AIRFLOW_CONN_BENCH_PDFCO"] = json.dumps({"conn_type": "pdfco", "host": url, "password": key})
-    from airflow_provider_jobstatus.hooks import PdfCoHook
+    from airflow_provider_jobstatus.hooks.pdfco import PdfCoHook
 
     lags: list[float] = []
     polls = 0

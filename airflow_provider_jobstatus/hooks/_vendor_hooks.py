@@ -3,6 +3,8 @@ connection form lists (provider info names them ``airflow_provider_jobstatus.hoo
 
 from __future__ import annotations
 
+import importlib
+import types
 from collections.abc import Iterator, Mapping
 from typing import cast
 
@@ -19,26 +21,35 @@ def hook_class(conn_type: str) -> type[JobStatusHook]:
     made = _made.get(conn_type)
     if made is not None and made[0] is api:
         return made[1]
-    hook = cast(
-        type[JobStatusHook],
-        type(
-            api.hook_class_name,
-            (JobStatusHook,),
-            {
-                "__module__": "airflow_provider_jobstatus.hooks",
-                "__qualname__": api.hook_class_name,
-                "__doc__": f"{api.display_name} job status, results and auth through an Airflow "
-                f"connection of type ``{api.name}``; the protocol is :data:`{type(api).__module__}.API`.",
-                "vendor_name": api.name,
-                "conn_type": api.name,
-                "conn_name_attr": "conn_id",
-                "default_conn_name": api.default_conn_id,
-                "hook_name": api.hook_name,
-            },
-        ),
-    )
+    hook = _declared(api)
+    if hook is None:
+        doc = (
+            f"{api.display_name} job status, results and auth through an Airflow connection of type "
+            f"``{api.name}``; the protocol is :data:`{type(api).__module__}.API`."
+        )
+        namespace = {"__module__": "airflow_provider_jobstatus.hooks", "__qualname__": api.hook_class_name}
+        hook = cast(
+            type[JobStatusHook],
+            types.new_class(
+                api.hook_class_name,
+                (JobStatusHook,),
+                {"vendor": api.name},
+                lambda ns: ns.update({**namespace, "__doc__": doc}),
+            ),
+        )
     _made[conn_type] = (api, hook)
     return hook
+
+
+def _declared(api: VendorApi) -> type[JobStatusHook] | None:
+    """The class a built-in vendor declares in ``hooks/<name>.py`` (a real class: type checkers
+    and docs see it), or None for a vendor registered without one."""
+    try:
+        module = importlib.import_module(f"airflow_provider_jobstatus.hooks.{api.name}")
+    except ModuleNotFoundError:
+        return None
+    hook = getattr(module, api.hook_class_name, None)
+    return hook if isinstance(hook, type) and issubclass(hook, JobStatusHook) else None
 
 
 def hook_named(class_name: str) -> type[JobStatusHook] | None:

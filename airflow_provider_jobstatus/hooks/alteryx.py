@@ -1,10 +1,13 @@
-"""``AlteryxHook`` at its fixed public name: the hook of connection type ``alteryx``, made from
-:mod:`airflow_provider_jobstatus.vendors.alteryx` as every vendor's is."""
+"""The hook of connection type ``alteryx`` (Alteryx Server): its names come from
+:mod:`airflow_provider_jobstatus.vendors.alteryx`, its work from :class:`.JobStatusHook`."""
 
 from __future__ import annotations
 
-from airflow_provider_jobstatus.hooks import hook_class
+from airflow_provider_jobstatus.hooks.base import JobStatusHook
 
-AlteryxHook = hook_class("alteryx")
+
+class AlteryxHook(JobStatusHook, vendor="alteryx"):
+    """Alteryx Server job status, results and auth through an Airflow connection of type ``alteryx``."""
+
 
 __all__ = ["AlteryxHook"]

@@ -1,10 +1,13 @@
-"""``ApiDataToolsHook`` at its fixed public name: the hook of connection type ``apidatatools``, made from
-:mod:`airflow_provider_jobstatus.vendors.apidatatools` as every vendor's is."""
+"""The hook of connection type ``apidatatools`` (APIDataTools): its names come from
+:mod:`airflow_provider_jobstatus.vendors.apidatatools`, its work from :class:`.JobStatusHook`."""
 
 from __future__ import annotations
 
-from airflow_provider_jobstatus.hooks import hook_class
+from airflow_provider_jobstatus.hooks.base import JobStatusHook
 
-ApiDataToolsHook = hook_class("apidatatools")
+
+class ApiDataToolsHook(JobStatusHook, vendor="apidatatools"):
+    """APIDataTools job status, results and auth through an Airflow connection of type ``apidatatools``."""
+
 
 __all__ = ["ApiDataToolsHook"]

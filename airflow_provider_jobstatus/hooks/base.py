@@ -69,6 +69,16 @@ class JobStatusHook(BaseHook):
     conn_type = ""
     hook_name = "Job Status"
 
+    def __init_subclass__(cls, vendor: str | None = None, **kwargs: Any) -> None:
+        """``class PdfCoHook(JobStatusHook, vendor="pdfco")``: the class of a vendor's connection
+        type, its names read from the vendor's declaration (:mod:`airflow_provider_jobstatus.vendors`)."""
+        super().__init_subclass__(**kwargs)
+        if vendor is not None:
+            api = get_vendor(vendor)
+            cls.vendor_name = cls.conn_type = api.name
+            cls.default_conn_name = api.default_conn_id
+            cls.hook_name = api.hook_name
+
     def __init__(
         self,
         conn_id: str | None = None,

@@ -1,10 +1,13 @@
-"""``NitroHook`` at its fixed public name: the hook of connection type ``nitro``, made from
-:mod:`airflow_provider_jobstatus.vendors.nitro` as every vendor's is."""
+"""The hook of connection type ``nitro`` (Nitro PDF Services): its names come from
+:mod:`airflow_provider_jobstatus.vendors.nitro`, its work from :class:`.JobStatusHook`."""
 
 from __future__ import annotations
 
-from airflow_provider_jobstatus.hooks import hook_class
+from airflow_provider_jobstatus.hooks.base import JobStatusHook
 
-NitroHook = hook_class("nitro")
+
+class NitroHook(JobStatusHook, vendor="nitro"):
+    """Nitro PDF Services job status, results and auth through an Airflow connection of type ``nitro``."""
+
 
 __all__ = ["NitroHook"]

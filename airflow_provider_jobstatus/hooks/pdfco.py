@@ -1,10 +1,13 @@
-"""``PdfCoHook`` at its fixed public name: the hook of connection type ``pdfco``, made from
-:mod:`airflow_provider_jobstatus.vendors.pdfco` as every vendor's is."""
+"""The hook of connection type ``pdfco`` (PDF.co): its names come from
+:mod:`airflow_provider_jobstatus.vendors.pdfco`, its work from :class:`.JobStatusHook`."""
 
 from __future__ import annotations
 
-from airflow_provider_jobstatus.hooks import hook_class
+from airflow_provider_jobstatus.hooks.base import JobStatusHook
 
-PdfCoHook = hook_class("pdfco")
+
+class PdfCoHook(JobStatusHook, vendor="pdfco"):
+    """PDF.co job status, results and auth through an Airflow connection of type ``pdfco``."""
+
 
 __all__ = ["PdfCoHook"]

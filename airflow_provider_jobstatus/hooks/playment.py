@@ -1,10 +1,13 @@
-"""``PlaymentHook`` at its fixed public name: the hook of connection type ``playment``, made from
-:mod:`airflow_provider_jobstatus.vendors.playment` as every vendor's is."""
+"""The hook of connection type ``playment`` (Playment): its names come from
+:mod:`airflow_provider_jobstatus.vendors.playment`, its work from :class:`.JobStatusHook`."""
 
 from __future__ import annotations
 
-from airflow_provider_jobstatus.hooks import hook_class
+from airflow_provider_jobstatus.hooks.base import JobStatusHook
 
-PlaymentHook = hook_class("playment")
+
+class PlaymentHook(JobStatusHook, vendor="playment"):
+    """Playment job status, results and auth through an Airflow connection of type ``playment``."""
+
 
 __all__ = ["PlaymentHook"]

@@ -237,32 +237,35 @@ class JobStatusTrigger(BaseTrigger):
                         step = policy.next(time.time())
                         continue
                     try:
-                        answer: JobStatus | JobStatusError = await self._ask(hook, step)
+                        if self.batch_id is None or step.probe:
+                            answer: JobStatus | JobStatusError = await hook.aget_job_status(
+                                self.job_id, retries=1, max_age=step.max_age, **step.options
+                            )
+                        else:
+                            answer = await self._batch_status(hook, step)
                     except JobStatusError as exc:
                         answer = exc
                     step = policy.answer(answer, time.time())
-                    for level, line in policy.take_notes():
-                        self.log.log(level, line)
+                    if policy.notes:
+                        for level, line in policy.take_notes():
+                            self.log.log(level, line)
                 return step.event
         except JobStatusError as exc:  # the connection, or a bad id, found before the first call
             return error_event(exc, self.job_id, None)
 
-    async def _ask(self, hook: Any, ask: Ask) -> JobStatus:
-        """One status call; answers younger than ``ask.max_age`` are shared with the other waits
-        of this triggerer, and waits on one batch share its listing."""
-        if self.batch_id and not ask.probe:
-            listed = (await hook.abatch_snapshot(self.batch_id, max_age=ask.max_age or 0.0)).get(self.job_id)
-            if listed is not None and listed.state in (JobState.QUEUED, JobState.RUNNING):
-                return JobStatus(
-                    vendor=hook.vendor.name,
-                    job_id=self.job_id,
-                    state=listed.state,
-                    raw_status=listed.status,
-                    message=f"as listed in batch {self.batch_id!r}",
-                )
-        status: JobStatus = await hook.aget_job_status(
-            self.job_id, retries=1, max_age=ask.max_age, **ask.options
-        )
+    async def _batch_status(self, hook: Any, ask: Ask) -> JobStatus:
+        """A job of a batch as its batch listing has it, shared by the waits on that batch in this
+        triggerer (one listing per interval); the job's own status once the listing says it ended."""
+        listed = (await hook.abatch_snapshot(self.batch_id, max_age=ask.max_age or 0.0)).get(self.job_id)
+        if listed is not None and listed.state in (JobState.QUEUED, JobState.RUNNING):
+            return JobStatus(
+                vendor=hook.vendor.name,
+                job_id=self.job_id,
+                state=listed.state,
+                raw_status=listed.status,
+                message=f"as listed in batch {self.batch_id!r}",
+            )
+        status: JobStatus = await hook.aget_job_status(self.job_id, retries=1, max_age=ask.max_age)
         return status
 
     async def _task_end_event(self, payload: dict[str, Any]) -> TriggerEvent | None:

@@ -25,6 +25,8 @@ from airflow_provider_jobstatus.retry import Backoff
 from airflow_provider_jobstatus.status import JobState, JobStatus
 from airflow_provider_jobstatus.triggers.events import done_event, error_event, timeout_event
 
+_TERMINAL = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELED})
+
 DEFAULT_POLL_INTERVAL = 30.0
 DEFAULT_FAULT_TOLERANCE = 30 * 60.0
 DEFAULT_NOT_FOUND_GRACE = 60.0
@@ -54,9 +56,10 @@ class WaitRules:
     min_interval: float = DEFAULT_MIN_INTERVAL
     probe_options: Mapping[str, Any] = field(default_factory=dict)
 
-    @property
-    def interval(self) -> float:
-        return max(self.poll_interval, self.min_interval)
+    interval: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "interval", max(self.poll_interval, self.min_interval))
 
     def pace(self, retry_after: float | None) -> float:
         """The pause after a status that is not final: the vendor's hint wins, within bounds (a
@@ -147,11 +150,16 @@ Note = tuple[int, str]
 
 class WaitPolicy:
     """One wait's decisions. ``notes`` collects the lines worth logging (state changes, the first
-    fault, the first 404, recovery); the driver takes them with :meth:`take_notes`."""
+    fault, the first 404, recovery); the driver takes them with :meth:`take_notes` when there are any.
+
+    The common step (a status that is not final, as before) is kept to a few attribute reads: at
+    thousands of waits the policy runs as often as the HTTP client."""
 
     __slots__ = (
         "_options",
         "_pending",
+        "_probe_open",
+        "_regular",
         "clocks",
         "deadline",
         "job_id",
@@ -176,16 +184,19 @@ class WaitPolicy:
         seen_status: str | None = None,
     ) -> None:
         self.rules = rules
-        #: the vendor status already logged before this policy took over (the sensor's first check)
-        self.seen_status = seen_status
         self.vendor = vendor
         self.job_id = job_id
         self.deadline = deadline
         self.reason: DeadlineReason = reason
         self.clocks = Clocks.from_dict(clocks, now) if clocks else Clocks(started=now)
+        #: the vendor status already logged before this policy took over (the sensor's first check)
+        self.seen_status = seen_status
         self.notes: list[Note] = []
         self._pending: Ask | None = None
         self._options = dict(vendor_options or {})
+        self._probe_open = bool(rules.probe_options) and not self.clocks.probed
+        last = self.clocks.last
+        self._regular = Ask(self._options, 0.9 * rules.pace(last.retry_after if last else None))
 
     def take_notes(self) -> list[Note]:
         notes, self.notes = self.notes, []
@@ -193,23 +204,40 @@ class WaitPolicy:
 
     def next(self, now: float) -> Step:
         """What to do at ``now``."""
-        probe_at = self._probe_at()
+        probe_at = self._probe_at() if self._probe_open else math.inf
         if probe_at <= now <= self.deadline:  # no call starts after the deadline
+            self._probe_open = False
+            self.clocks.probed = True
             return self._ask(Ask({**self._options, **self.rules.probe_options}, None, probe=True), now)
         if now >= self.deadline:
             return End(timeout_event(self.reason, self.vendor, self.job_id, self.clocks.last))
-        wake = min(self.clocks.due if self.clocks.due is not None else now, probe_at, self.deadline)
-        if now < wake:
-            return Sleep(wake)
-        return self._ask(Ask(self._options, max_age=0.9 * self._pace()), now)
+        due = self.clocks.due
+        if due is not None and now < due:
+            return Sleep(min(due, probe_at, self.deadline))
+        self._pending = ask = self._regular
+        self.clocks.last_call = now
+        return ask
 
     def answer(self, result: JobStatus | JobStatusError, now: float) -> Step:
         """Take the answer to the last :class:`Ask`; then what to do next."""
-        asked = self._pending or Ask(self._options, None)
+        asked = self._pending
         self._pending = None
         c = self.clocks
-        if isinstance(result, JobNotFoundError):
-            if asked.probe:  # the vendor's last word: no grace is left to give
+        if isinstance(result, JobStatus):
+            if c.faults_since is not None or c.not_found_since is not None:
+                self._recovered()
+            last = c.last
+            if last is None or last.state is not result.state or last.raw_status != result.raw_status:
+                self._observe(result)
+            c.last = result
+            if result.state in _TERMINAL:
+                return End(done_event(result))
+            hint = result.retry_after
+            pause = self.rules.pace(hint)
+            if last is None or hint != last.retry_after:
+                self._regular = Ask(self._options, 0.9 * pause)
+        elif isinstance(result, JobNotFoundError):
+            if asked is not None and asked.probe:  # the vendor's last word: no grace is left to give
                 return End(error_event(result, self.job_id, c.last))
             if c.not_found_since is None:
                 c.not_found_since = now
@@ -220,7 +248,7 @@ class WaitPolicy:
             if now - c.not_found_since >= self.rules.not_found_grace:
                 return End(error_event(result, self.job_id, c.last))
             pause = min(self.rules.interval, max(1.0, self.rules.not_found_grace / 4))
-        elif isinstance(result, JobStatusError):
+        else:
             if not result.transient:
                 return End(error_event(result, self.job_id, c.last))
             c.failures += 1
@@ -233,12 +261,6 @@ class WaitPolicy:
                 return End(error_event(result, self.job_id, c.last, persisted_for=now - c.faults_since))
             hint = result.retry_after if isinstance(result, TransientVendorError) else None
             pause = Backoff(self.rules.backoff, self.rules.max_backoff).delay(c.failures, hint)
-        else:
-            self._recovered()
-            self._observe(result)
-            if result.state.is_terminal:
-                return End(done_event(result))
-            pause = self.rules.pace(result.retry_after)
         # a fixed cadence: the pause counts from when the call was made, so slow answers under
         # load do not stretch the schedule; never sooner than the floor after that call
         made = c.last_call if c.last_call is not None else now
@@ -249,27 +271,19 @@ class WaitPolicy:
     def _ask(self, ask: Ask, now: float) -> Ask:
         self._pending = ask
         self.clocks.last_call = now
-        if ask.probe:
-            self.clocks.probed = True
         return ask
 
     def _probe_at(self) -> float:
-        """When the vendor's probe is made (infinity: never, or done): once the wait has lasted
-        ``not_found_grace``, or sooner when the next call would come at or after the deadline;
-        never sooner than the floor after the last call, and never after the deadline."""
+        """When the vendor's probe is made: once the wait has lasted ``not_found_grace``, or
+        sooner when the next call would come at or after the deadline; never sooner than the floor
+        after the last call, and never after the deadline (then infinity: no probe)."""
         c = self.clocks
-        if c.probed or not self.rules.probe_options:
-            return math.inf
         at = c.started + self.rules.not_found_grace
         if c.due is not None and c.due >= self.deadline:
             at = -math.inf  # no regular call is left: probe as soon as the floor allows
         if c.last_call is not None:
             at = max(at, c.last_call + self.rules.min_interval)
         return at if at <= self.deadline else math.inf
-
-    def _pace(self) -> float:
-        last = self.clocks.last
-        return self.rules.pace(last.retry_after if last else None)
 
     def _recovered(self) -> None:
         c = self.clocks
@@ -285,17 +299,16 @@ class WaitPolicy:
         c.not_found_since = None
 
     def _observe(self, status: JobStatus) -> None:
-        """One note per state change, not per poll."""
+        """A note for a state change (not for every poll); the final state is the task's to log."""
         from airflow_provider_jobstatus.vendors import describe_status
 
-        previous = self.clocks.last
-        self.clocks.last = status
-        if status.state.is_terminal:
+        if status.state in _TERMINAL:
             return
-        if previous is None:
-            if status.raw_status is not None and status.raw_status == self.seen_status:
-                return
-        elif (previous.state, previous.raw_status) == (status.state, status.raw_status):
+        if (
+            self.clocks.last is None
+            and status.raw_status is not None
+            and status.raw_status == self.seen_status
+        ):
             return
         if status.state is JobState.UNKNOWN:
             every = self.rules.interval

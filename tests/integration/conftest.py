@@ -1,4 +1,5 @@
-"""A real S3 API (moto's server mode) for the object storage tests."""
+"""Servers the integration tests share: a real S3 API (moto's server mode), the hostile origins'
+background loop, a vendor scripted by time."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 
 from airflow_provider_jobstatus.testing.pytest_plugin import patched_environ
 from tests.s3_server import S3Server, running_s3_server
+from tests.scripted_vendor import ScriptedVendor
 from tests.servers import Background
 
 
@@ -39,3 +41,15 @@ def bg() -> Iterator[Background]:
     loop = Background()
     yield loop
     loop.close()
+
+
+@pytest.fixture(scope="module")
+def vendor() -> Iterator[ScriptedVendor]:
+    """An APIDataTools-shaped origin whose answers each test scripts by time (tests/scripted_vendor.py)."""
+    bg = Background()
+    scripted = ScriptedVendor(bg)
+    try:
+        yield scripted
+    finally:
+        scripted.origin.close()
+        bg.close()

@@ -41,9 +41,9 @@ from airflow_provider_jobstatus.errors import (
     MalformedResponseError,
     TransientVendorError,
 )
-from airflow_provider_jobstatus.hooks import PdfCoHook
 from airflow_provider_jobstatus.hooks._deadlines import Deadlines
 from airflow_provider_jobstatus.hooks._tls import _context as tls_contexts
+from airflow_provider_jobstatus.hooks.pdfco import PdfCoHook
 from airflow_provider_jobstatus.status import JobState, JobStatus
 from airflow_provider_jobstatus.testing.simulator import Simulator
 from tests.certs import Issued, PrivateCA
@@ -742,7 +742,7 @@ def test_a_signature_behind_a_redirect_is_masked_in_debug_logs(
 ) -> None:
     """Playment's attachment API redirects to a signed URL: httpcore logs the ``Location`` at DEBUG
     the moment it arrives, so it must be registered before the library logs it."""
-    from airflow_provider_jobstatus.hooks import PlaymentHook
+    from airflow_provider_jobstatus.hooks.playment import PlaymentHook
     from tests.secret_values import SIGNATURE
 
     sim = jobstatus_simulator

@@ -23,8 +23,9 @@ from airflow_provider_jobstatus.operators.download import DownloadJobResultOpera
 from airflow_provider_jobstatus.sensors.job_status import JobStatusSensor
 from airflow_provider_jobstatus.testing.simulator import Simulator
 from airflow_provider_jobstatus.triggers.job_status import JobStatusTrigger
-from tests.integration.test_run import FakeTI, make, run
+from tests.integration.test_run import make, run
 from tests.integration.test_trigger import first_event, trigger_for
+from tests.task_doubles import FakeStore, FakeTI
 
 #: an AssemblyAI-shaped API (header key with a prefix), started with a form, answering 404 until
 #: the job is done, with results behind its own origin (``url_template``) that need the key
@@ -123,8 +124,6 @@ def test_timeout_warns_where_no_cancel_is_declared(
 
 
 def test_a_retry_reattaches_instead_of_starting_again(sim: Simulator) -> None:
-    from tests.integration.test_run import FakeStore
-
     sim.plan_starts("jobapi", {"outcome": "succeeded", "seconds": 600})
     store = FakeStore()
     first = run(make("jobapi", wait=False), FakeTI(), store)

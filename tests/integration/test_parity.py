@@ -12,10 +12,8 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -32,77 +30,12 @@ from airflow_provider_jobstatus.operators.run import (
 from airflow_provider_jobstatus.sensors.job_status import JobStatusSensor
 from airflow_provider_jobstatus.testing.simulator import Simulator
 from airflow_provider_jobstatus.triggers.job_status import JobStatusTrigger
-from tests.servers import Background, Origin, Reply, Seen, http_answer
+from tests.scripted_vendor import FOREVER, NOT_FOUND, SUCCESS, UNAVAILABLE, Phase, ScriptedVendor
+from tests.task_doubles import FakeStore, FakeTI
 
 SENSOR_MODES = ("deferrable", "poke", "reschedule")
 RUN_MODES = ("run deferred", "run on worker")
 FAST = {"poll_interval": 0.1}
-
-
-@dataclass(frozen=True)
-class Phase:
-    """What the origin answers a job's status calls until ``until`` seconds after the first one."""
-
-    until: float
-    status: int
-    body: dict[str, Any]
-
-
-def json_answer(status: int, body: dict[str, Any]) -> bytes:
-    reason = {200: "OK", 404: "Not Found", 503: "Service Unavailable"}[status]
-    return http_answer(
-        json.dumps(body).encode(), f"{status} {reason}", [("Content-Type", "application/json")]
-    )
-
-
-RUNNING = {"status": "processing"}
-SUCCESS = {"status": "success", "result": {"file": "https://files.example/out.csv"}}
-UNAVAILABLE = {"error": "SERVICE_UNAVAILABLE"}
-NOT_FOUND = {"error": "JOB_NOT_FOUND", "details": {"message": "no such job"}}
-FOREVER = 1e9
-
-
-class ScriptedVendor:
-    """An APIDataTools-shaped origin: a start answers the next scenario's job id; each job's
-    status calls follow that job's phases, timed from its first status call."""
-
-    def __init__(self, bg: Background) -> None:
-        self.scripts: dict[str, list[Phase]] = {}
-        self.first: dict[str, float] = {}
-        self.starts: list[str] = []
-        self.lock = threading.Lock()
-        self.origin = Origin(bg, self.answer)
-
-    def script(self, job_id: str, phases: list[Phase]) -> None:
-        with self.lock:
-            self.scripts[job_id] = phases
-            self.first.pop(job_id, None)
-
-    def answer(self, seen: Seen) -> Reply:
-        if seen.method == "POST":
-            with self.lock:
-                job_id = self.starts.pop(0)
-            return Reply(json_answer(200, {"status": "queued", "job_id": job_id}))
-        job_id = seen.target.rstrip("/").rsplit("/", 1)[-1]
-        with self.lock:
-            phases = self.scripts.get(job_id)
-            start = self.first.setdefault(job_id, time.monotonic())
-        if phases is None:
-            return Reply(json_answer(404, NOT_FOUND))
-        elapsed = time.monotonic() - start
-        phase = next(p for p in phases if elapsed < p.until)
-        return Reply(json_answer(phase.status, phase.body))
-
-
-@pytest.fixture(scope="module")
-def vendor() -> Iterator[ScriptedVendor]:
-    bg = Background()
-    scripted = ScriptedVendor(bg)
-    try:
-        yield scripted
-    finally:
-        scripted.origin.close()
-        bg.close()
 
 
 #: the scripted origin's API declared in a ``jobapi`` connection: the contract holds for it alike
@@ -145,34 +78,10 @@ def sim(jobstatus_simulator: Simulator) -> Simulator:
     return jobstatus_simulator
 
 
-class Store:
-    """Airflow 3.3's task state store as a task sees it: get/set/delete, values stored as JSON."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return json.loads(json.dumps(self.values[key])) if key in self.values else default
-
-    def set(self, key: str, value: Any) -> None:
-        self.values[key] = json.loads(json.dumps(value))
-
-    def delete(self, key: str) -> None:
-        self.values.pop(key, None)
-
-
-class TI:
-    try_number = 1
-    max_tries = 0
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        pass
-
-
 def ended(make: Callable[[], BaseOperator], reschedule: bool = False) -> tuple[str, str]:
     """Run a task as Airflow would, to its end: (state, message). A deferral runs its trigger
     here, as the triggerer would; a reschedule makes a new task object, as a new worker process would."""
-    context: dict[str, Any] = {"ti": TI(), "task_state_store": Store()}
+    context: dict[str, Any] = {"ti": FakeTI(max_tries=0), "task_state_store": FakeStore()}
     for _ in range(500):
         task = make()
         try:

@@ -33,34 +33,7 @@ from airflow_provider_jobstatus.operators.run import (
 from airflow_provider_jobstatus.testing.connections import connection_uri_env_name
 from airflow_provider_jobstatus.testing.simulator import Simulator
 from airflow_provider_jobstatus.triggers.job_status import JobStatusTrigger
-
-
-class FakeTI:
-    """What the operators use of a task instance: XCom pushes, in order, and the run of tries
-    (``max_tries``: Airflow's retries keep it, a Clear raises it)."""
-
-    def __init__(self, max_tries: int = 1) -> None:
-        self.pushed: list[tuple[str, Any]] = []
-        self.max_tries = max_tries
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.pushed.append((key, value))
-
-
-class FakeStore:
-    """Airflow 3.3's task state store as a task sees it (get/set/delete), kept across 'tries'."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return json.loads(json.dumps(self.values[key])) if key in self.values else default
-
-    def set(self, key: str, value: Any) -> None:
-        self.values[key] = value
-
-    def delete(self, key: str) -> None:
-        self.values.pop(key, None)
+from tests.task_doubles import FakeStore, FakeTI
 
 
 @pytest.fixture
