@@ -7,9 +7,9 @@ export AIRFLOW_HOME ?= $(CURDIR)/.airflow
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__CORE__UNIT_TEST_MODE := False
 
-LINTED := airflow_provider_jobstatus dev tests benchmarks example_dags
+LINTED := airflow_provider_jobstatus dev tests benchmarks example_dags docs/conf.py docs/examples
 
-.PHONY: install db lint test unit slow compat demo airflow bench bench-memory bench-triggerer chaos drill clean
+.PHONY: install db lint test unit slow compat demo airflow docs bench bench-memory bench-triggerer chaos drill clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,14 @@ lint: install
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy --strict airflow_provider_jobstatus dev benchmarks
+
+# The documentation site (Sphinx, Markdown pages) in docs/_build/html; any warning is an error.
+$(BIN)/.docs-installed: $(BIN)/.installed pyproject.toml
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[docs]'
+	touch $@
+
+docs: $(BIN)/.docs-installed
+	$(BIN)/sphinx-build -q -W --keep-going -b html docs docs/_build/html
 
 # Three pytest-xdist workers, each test file on one worker (its module's Airflow is started once):
 # the end-to-end tests mostly wait on real Airflow processes and poll intervals, not on the CPU.
@@ -88,4 +96,4 @@ drill: install
 	nice -n 5 $(BIN)/python -m dev.drill $(DRILL_ARGS)
 
 clean:
-	rm -rf $(VENV) .venv-compat $(AIRFLOW_HOME) .airflow-demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-compat $(AIRFLOW_HOME) .airflow-demo .pytest_cache .mypy_cache .ruff_cache docs/_build

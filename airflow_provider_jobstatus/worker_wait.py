@@ -5,54 +5,12 @@ operator makes before it defers, and the run operators' ``deferrable=False``. It
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from typing import Any
 
 from airflow_provider_jobstatus.errors import JobStatusError
 from airflow_provider_jobstatus.hooks.base import JobStatusHook
 from airflow_provider_jobstatus.status import JobStatus
-from airflow_provider_jobstatus.triggers.policy import (
-    End,
-    Sleep,
-    WaitPolicy,
-    WaitRules,
-    configured_min_interval,
-    nearest_deadline,
-)
-
-
-def worker_policy(
-    hook: JobStatusHook,
-    job_id: str,
-    *,
-    poll_interval: float,
-    transient_fault_tolerance: float,
-    not_found_grace: float,
-    timeout_at: float | None,
-    execution_deadline: float | None,
-    vendor_options: Mapping[str, Any],
-    now: float,
-    clocks: Mapping[str, Any] | None = None,
-) -> WaitPolicy:
-    """The policy of a wait made by a task on its worker (the trigger builds its own from its kwargs)."""
-    rules = WaitRules(
-        poll_interval=poll_interval,
-        transient_fault_tolerance=transient_fault_tolerance,
-        not_found_grace=not_found_grace,
-        min_interval=configured_min_interval(),
-        probe_options=hook.vendor.final_check_options,
-    )
-    deadline, reason = nearest_deadline(timeout_at, execution_deadline)
-    return WaitPolicy(
-        rules,
-        vendor=hook.vendor.display_name,
-        job_id=job_id,
-        deadline=deadline,
-        reason=reason,
-        now=now,
-        vendor_options=vendor_options,
-        clocks=clocks,
-    )
+from airflow_provider_jobstatus.triggers.policy import End, Sleep, WaitPolicy
 
 
 def drive(policy: WaitPolicy, hook: JobStatusHook, log: Any, *, sleep: bool) -> End | Sleep:

@@ -30,7 +30,7 @@ from pathlib import Path
 from dev.local_airflow import newest_run_task_states
 
 REPO = Path(__file__).resolve().parents[1]
-#: the Airflow lines below the one `make test` runs on (the README's claim starts at the first)
+#: the Airflow lines below the one `make test` runs on (the claim in docs/quickstart.md starts at the first)
 LINES = ("3.1", "3.2")
 SUITES = ("tests/unit", "tests/simulator", "tests/integration")
 #: the suites mostly wait (poll intervals, retries, servers): 4 workers a line take a third of the

@@ -50,6 +50,7 @@ def start(vendor: str) -> RunJobOperator:
     """The run operator of ``vendor``, with one realistic job each."""
     task_id, conn_id = f"run_{vendor}", f"{vendor}_default"
     if vendor == "nitro":
+        # [START nitro]
         return NitroRunJobOperator(
             task_id=task_id,
             conn_id=conn_id,
@@ -59,7 +60,9 @@ def start(vendor: str) -> RunJobOperator:
             file="{{ params.document_url }}",
             **COMMON,
         )
+        # [END nitro]
     if vendor == "pdfco":
+        # [START pdfco]
         return PdfCoRunJobOperator(
             task_id=task_id,
             conn_id=conn_id,
@@ -67,7 +70,9 @@ def start(vendor: str) -> RunJobOperator:
             payload={"url": "{{ params.document_url }}", "pages": "0-", "inline": False},
             **COMMON,
         )
+        # [END pdfco]
     if vendor == "alteryx":
+        # [START alteryx]
         return AlteryxRunWorkflowOperator(
             task_id=task_id,
             conn_id=conn_id,
@@ -75,7 +80,9 @@ def start(vendor: str) -> RunJobOperator:
             questions={"Region": "EMEA", "Run": "{{ run_id }}"},
             **COMMON,
         )
+        # [END alteryx]
     if vendor == "apidatatools":
+        # [START apidatatools]
         return ApiDataToolsRunJobOperator(
             task_id=task_id,
             conn_id=conn_id,
@@ -83,6 +90,8 @@ def start(vendor: str) -> RunJobOperator:
             source_url="{{ params.json_url }}",
             **COMMON,
         )
+        # [END apidatatools]
+    # [START playment]
     return PlaymentCreateJobOperator(
         task_id=task_id,
         conn_id=conn_id,
@@ -92,6 +101,7 @@ def start(vendor: str) -> RunJobOperator:
         work_flow_id="{{ params.playment_work_flow_id }}",
         **COMMON,
     )
+    # [END playment]
 
 
 @task
@@ -105,12 +115,14 @@ def report(vendor: str, written: list[dict[str, Any]]) -> dict[str, Any]:
 def run_and_download(vendor: str) -> None:
     """start + wait (deferred) -> download -> report, for one vendor, inside the current DAG."""
     run = start(vendor)
+    # [START download]
     get = DownloadJobResultOperator(
         task_id=f"download_{vendor}",
         conn_id=f"{vendor}_default",
         job_id=f"{{{{ ti.xcom_pull(task_ids='run_{vendor}', key='job_id') }}}}",
         destination=OUTPUT_TEMPLATE + f"{vendor}/",
     )
+    # [END download]
     run >> get
     report.override(task_id=f"report_{vendor}")(vendor, get.output)
 

@@ -286,7 +286,35 @@ def fault(conn: ConnSettings, vendor: VendorApi, job_id: str | None, exc: BaseEx
     timed_out = meaning in (Fault.UNSENT_TIMEOUT, Fault.TIMEOUT)
     sent = meaning not in (Fault.UNSENT, Fault.UNSENT_TIMEOUT, Fault.PROXY)
     kind = "timed out" if timed_out else "connection failed"
+    proxy = _proxy_at_fault(conn, exc)
+    if proxy is not None:
+        return TransientVendorError(
+            vendor.display_name,
+            job_id,
+            f"{conn.where}: the proxy {proxy} refused or could not be reached ({kind}: {said}); check "
+            "that it runs, the 'proxy' extra or the HTTP_PROXY/HTTPS_PROXY variables",
+            sent=sent,
+        )
     return TransientVendorError(vendor.display_name, job_id, f"{kind}: {said}", sent=sent)
+
+
+def _proxy_at_fault(conn: ConnSettings, exc: BaseException) -> str | None:
+    """The proxy (``scheme://host:port``, never its credentials) a connect failure happened at: with
+    a proxy in use, the client's only connection is to the proxy."""
+    via_proxy = (
+        httpx.ProxyError,
+        httpx.ConnectError,
+        httpx.ConnectTimeout,
+        aiohttp.ClientProxyConnectionError,
+        aiohttp.ClientHttpProxyError,
+    )
+    if not isinstance(exc, via_proxy):
+        return None
+    proxy = conn.client.proxy or (env_proxy(conn.base_url) if conn.client.trust_env else None)
+    if not proxy:
+        return None
+    parts = urlsplit(proxy)
+    return f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}"
 
 
 def proxy_refused(

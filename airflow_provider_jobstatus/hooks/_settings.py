@@ -117,9 +117,13 @@ def parse_extras(raw: str | Mapping[str, Any] | None, vendor: str, conn_id: str)
         return dict(raw)
     try:
         data = json.loads(raw)
-    except ValueError:
+    except json.JSONDecodeError as exc:  # its message quotes no part of the text (it may hold secrets)
         raise ConfigurationError(
-            vendor, None, f"connection {conn_id!r}: field 'extra' is not valid JSON"
+            vendor,
+            None,
+            f"connection {conn_id!r}: field 'extra' is not valid JSON: {exc.msg} at line {exc.lineno}, "
+            f"column {exc.colno} (character {exc.pos}); write it as a JSON object, e.g. "
+            '{"timeout": 30}',
         ) from None
     if not isinstance(data, dict):
         raise ConfigurationError(vendor, None, f"connection {conn_id!r}: field 'extra' must be a JSON object")

@@ -139,26 +139,70 @@ def is_local(destination: str) -> bool:
     return scheme in ("", "file") or (len(scheme) == 1 and os.name == "nt")
 
 
+#: the provider each object storage scheme comes with (Airflow's object storage finds its
+#: filesystem there); the extras name what the filesystem itself needs
+STORAGE_PROVIDERS = {
+    "s3": "apache-airflow-providers-amazon[s3fs]",
+    "s3a": "apache-airflow-providers-amazon[s3fs]",
+    "s3n": "apache-airflow-providers-amazon[s3fs]",
+    "gs": "apache-airflow-providers-google",
+    "gcs": "apache-airflow-providers-google",
+    "abfs": "apache-airflow-providers-microsoft-azure",
+    "abfss": "apache-airflow-providers-microsoft-azure",
+    "adl": "apache-airflow-providers-microsoft-azure",
+    "az": "apache-airflow-providers-microsoft-azure",
+    "wasb": "apache-airflow-providers-microsoft-azure",
+}
+
+#: the rule ``targets_for`` applies, as error messages state it
+DESTINATION_RULE = (
+    "a folder ends with '/' (or already exists as a folder); a file has an extension in its last "
+    "part (report.pdf)"
+)
+
+
 def targets_for(destination: str, names: list[str], conn_id: str | None) -> list[Target]:
     """One target per result. A destination ending in ``/`` (or an existing folder) is a folder
-    holding each result under its name (one segment from ``safe_file_name``); otherwise it is the
-    file for a single result."""
+    holding each result under its name (one segment from ``safe_file_name``); one whose last part
+    has an extension is the file for a single result; anything else is refused (ValueError): a
+    silent guess would write a file named like the folder that was meant."""
     if is_local(destination):
         raw = unquote(urlsplit(destination).path) if destination.startswith("file:") else destination
         root = Path(raw).expanduser().absolute()
         if destination.endswith(("/", os.sep)) or root.is_dir():
             return [LocalTarget(root / name) for name in names]
-        _single(destination, names)
+        _single(destination, root.name, names)
         return [LocalTarget(root)]
-    from airflow.sdk import ObjectStoragePath
-
-    base = ObjectStoragePath(destination, conn_id=conn_id)
+    base = object_path(destination, conn_id)
     url = _plain_url(destination)
     if destination.endswith("/") or (base.exists() and base.is_dir()):
         folder = url if url.endswith("/") else f"{url}/"
         return [ObjectTarget(base / name, f"{folder}{name}") for name in names]
-    _single(destination, names)
+    _single(destination, url.rstrip("/").rsplit("/", 1)[-1], names)
     return [ObjectTarget(base, url)]
+
+
+def object_path(destination: str, conn_id: str | None) -> Any:
+    """Airflow's ObjectStoragePath for ``destination``, its filesystem loaded now: a scheme whose
+    provider (or filesystem library) is not installed is a ValueError naming what to install."""
+    from airflow.sdk import ObjectStoragePath
+
+    try:
+        path = ObjectStoragePath(destination, conn_id=conn_id)
+        path.fs  # noqa: B018 (loads the scheme's filesystem)
+    except (ImportError, ValueError) as exc:
+        scheme = urlsplit(destination).scheme.lower()
+        package = STORAGE_PROVIDERS.get(scheme)
+        todo = (
+            f"install {package} where the task runs (pip install '{package}')"
+            if package
+            else f"install the Airflow provider (or fsspec filesystem) for {scheme}:// where the task runs"
+        )
+        raise ValueError(
+            f"{_plain_url(destination)!r} cannot be opened: no object storage for {scheme}:// is "
+            f"installed ({type(exc).__name__}: {exc}); {todo}"
+        ) from exc
+    return path
 
 
 def _plain_url(destination: str) -> str:
@@ -167,10 +211,15 @@ def _plain_url(destination: str) -> str:
     return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/@]*@", r"\1", url)
 
 
-def _single(destination: str, names: list[str]) -> None:
+def _single(destination: str, last_part: str, names: list[str]) -> None:
+    if "." not in last_part.strip("."):
+        raise ValueError(
+            f"{destination!r} is ambiguous: {DESTINATION_RULE}. End it with '/' to write into a "
+            "folder, or name the file with its extension"
+        )
     if len(names) != 1:
         raise ValueError(
-            f"destination {destination!r} is a single file but the job has {len(names)} results; "
+            f"{destination!r} is a single file but the job has {len(names)} results; "
             "end it with '/' to write them into a folder, or pick one with result="
         )
 

@@ -13,6 +13,7 @@ from airflow_provider_jobstatus.hooks import JobStatusHook
 from airflow_provider_jobstatus.operators._lineage import ReportsLineage, stored, vendor_batch
 from airflow_provider_jobstatus.operators._storage import targets_for, unwritable
 from airflow_provider_jobstatus.status import BatchJob, strip_query
+from airflow_provider_jobstatus.task_arguments import require_id
 from airflow_provider_jobstatus.task_errors import airflow_error, hook_for
 
 #: XCom is not a data store: Airflow's own guidance caps what we push.
@@ -87,6 +88,7 @@ class BatchJobsToXComOperator(ReportsLineage, BaseOperator):
         self.hook_params = dict(hook_params or {})
 
     def execute(self, context: Any) -> Any:
+        require_id(self, "batch_id", self.batch_id)
         hook = hook_for(self.conn_id, self.hook_params)
         if not hook.vendor.has_batches:
             raise AirflowFailException(f"{hook.vendor.display_name} has no batch listing")
@@ -134,7 +136,10 @@ class BatchJobsToXComOperator(ReportsLineage, BaseOperator):
         """Stream rows to JSON lines page by page, so the batch's size never matters."""
         count = pages = 0
         try:
-            (target,) = targets_for(output_path, ["jobs.jsonl"], self.output_conn_id)
+            try:
+                (target,) = targets_for(output_path, ["jobs.jsonl"], self.output_conn_id)
+            except ValueError as exc:
+                raise AirflowFailException(f"{self._batch(hook)}: output_path {exc}") from exc
             with target.writing() as out:
                 for read, rows in self._pages(hook):
                     pages = read

@@ -32,6 +32,7 @@ from airflow_provider_jobstatus.operators._storage import (
 )
 from airflow_provider_jobstatus.retry import Backoff
 from airflow_provider_jobstatus.status import JobState
+from airflow_provider_jobstatus.task_arguments import require_id
 from airflow_provider_jobstatus.task_errors import airflow_error, hook_for
 from airflow_provider_jobstatus.vendors import (
     ApiResponse,
@@ -51,7 +52,9 @@ class DownloadJobResultOperator(ReportsLineage, BaseOperator):
     :param conn_id: the vendor connection (its type picks the vendor).
     :param job_id: the vendor's job id (templated).
     :param destination: a local file or folder, or an object storage URL such as ``s3://b/k/``
-        (templated). A trailing ``/`` means a folder that receives every result.
+        (templated). A folder, which receives every result under its own name, ends with ``/``
+        (or already exists as a folder); a file has an extension in its last part
+        (``report.pdf``). Anything else is refused as ambiguous.
     :param result: picks some results: ``{"index": 0}``, ``{"name": "x.pdf"}``, Alteryx
         ``{"output": "O1", "format": "Csv"}``. Default: all of them.
     :param destination_conn_id: Airflow connection for the object store.
@@ -101,6 +104,7 @@ class DownloadJobResultOperator(ReportsLineage, BaseOperator):
         self.hook_params = dict(hook_params or {})
 
     def execute(self, context: Any) -> list[dict[str, Any]]:
+        require_id(self, "job_id", self.job_id)
         hook = hook_for(self.conn_id, self.hook_params)
         requests = self._result_requests(hook)
         names = unique_names([safe_file_name(r.name, "result") for r in requests])
@@ -110,7 +114,7 @@ class DownloadJobResultOperator(ReportsLineage, BaseOperator):
             try:
                 targets = targets_for(self.destination, names, self.destination_conn_id)
             except ValueError as exc:
-                raise AirflowFailException(f"{job}: {exc}") from exc
+                raise AirflowFailException(f"{job}: destination {exc}") from exc
             if self.overwrite == "fail":
                 # Check every target first: failing on the third would leave two written.
                 there = [t.describe() for t in targets if t.exists()]

@@ -39,8 +39,10 @@ from airflow_provider_jobstatus.errors import (
     TransientVendorError,
 )
 from airflow_provider_jobstatus.hooks import JobStatusHook
+from airflow_provider_jobstatus.operators.links import JobAtVendorLink
 from airflow_provider_jobstatus.retry import Backoff
 from airflow_provider_jobstatus.status import JobState, JobStatus
+from airflow_provider_jobstatus.task_arguments import default_deferrable
 from airflow_provider_jobstatus.task_errors import airflow_error, hook_for
 from airflow_provider_jobstatus.triggers.job_status import (
     DEFAULT_FAULT_TOLERANCE,
@@ -54,7 +56,7 @@ from airflow_provider_jobstatus.triggers.outcome import (
     status_outcome,
     timeout_cancels,
 )
-from airflow_provider_jobstatus.triggers.policy import End, positive_seconds
+from airflow_provider_jobstatus.triggers.policy import End, policy_for, positive_seconds
 from airflow_provider_jobstatus.vendors import (
     ApiRequest,
     alteryx,
@@ -65,7 +67,7 @@ from airflow_provider_jobstatus.vendors import (
     pdfco,
     playment,
 )
-from airflow_provider_jobstatus.worker_wait import drive, worker_policy
+from airflow_provider_jobstatus.worker_wait import drive
 
 #: the task state store key holding ``{"job_id", "submitted_at", "conn_id", "max_tries"}`` across
 #: tries; ``max_tries`` names the run of tries (a Clear raises it, Airflow's retries keep it)
@@ -80,7 +82,8 @@ class RunJobOperator(BaseOperator):
 
     :param conn_id: a connection of the operator's vendor type.
     :param wait: wait for the job (default); False returns ``{"vendor", "job_id"}`` at once.
-    :param deferrable: wait in the triggerer (default) rather than on the worker.
+    :param deferrable: wait in the triggerer (default True, or ``[operators] default_deferrable``
+        where its environment variable is set) rather than on the worker.
     :param poll_interval: seconds between status checks.
     :param timeout: seconds from the job's first start (kept across retries) before the wait
         fails and the job is cancelled; default 24 h.
@@ -100,13 +103,14 @@ class RunJobOperator(BaseOperator):
     idempotent_start: ClassVar[bool] = False
     template_fields: Sequence[str] = ("conn_id",)
     ui_color = "#d7ecfb"
+    operator_extra_links = (JobAtVendorLink(),)
 
     def __init__(
         self,
         *,
         conn_id: str,
         wait: bool = True,
-        deferrable: bool = True,
+        deferrable: bool = default_deferrable(),
         poll_interval: float | timedelta = 30.0,
         timeout: float | timedelta = DEFAULT_TIMEOUT,
         cancel_on_kill: bool = True,
@@ -324,8 +328,8 @@ class RunJobOperator(BaseOperator):
         """The wait on the worker (``deferrable=False``): the trigger's policy, with the sync hook."""
         now = time.time()
         limit = self.execution_timeout
-        policy = worker_policy(
-            hook,
+        policy = policy_for(
+            hook.vendor,
             job_id,
             poll_interval=self.poll_interval,
             transient_fault_tolerance=self.transient_fault_tolerance,

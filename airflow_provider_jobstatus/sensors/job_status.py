@@ -19,6 +19,8 @@ from airflow.triggers.base import StartTriggerArgs
 
 from airflow_provider_jobstatus.airflow_workarounds import resume_not_before
 from airflow_provider_jobstatus.hooks.base import JobStatusHook
+from airflow_provider_jobstatus.operators.links import JobAtVendorLink
+from airflow_provider_jobstatus.task_arguments import default_deferrable, require_id
 from airflow_provider_jobstatus.task_errors import hook_for
 from airflow_provider_jobstatus.triggers.job_status import (
     DEFAULT_FAULT_TOLERANCE,
@@ -26,8 +28,8 @@ from airflow_provider_jobstatus.triggers.job_status import (
     JobStatusTrigger,
 )
 from airflow_provider_jobstatus.triggers.outcome import DEFER_TIMEOUT_MARGIN, Ending, event_outcome
-from airflow_provider_jobstatus.triggers.policy import End, WaitPolicy, positive_seconds
-from airflow_provider_jobstatus.worker_wait import drive, worker_policy
+from airflow_provider_jobstatus.triggers.policy import End, WaitPolicy, policy_for, positive_seconds
+from airflow_provider_jobstatus.worker_wait import drive
 
 #: the task state store key holding a reschedule-mode wait's clocks between pokes (Airflow 3.3+)
 WAIT_STATE_KEY = "jobstatus_wait"
@@ -44,9 +46,10 @@ def _airflow_supports_start_from_trigger() -> bool:
 class JobStatusSensor(BaseSensorOperator):
     """Wait for a vendor job to end; succeed with its status (XCom) or fail with the vendor's message.
 
-    :param conn_id: a connection of type nitro, pdfco, alteryx, apidatatools or playment.
+    :param conn_id: a connection of one of the provider's types (its type picks the vendor).
     :param job_id: the vendor's job id (templated).
-    :param deferrable: wait in the triggerer (default True).
+    :param deferrable: wait in the triggerer (default True, or ``[operators] default_deferrable``
+        where its environment variable is set).
     :param fail_on_warning: Alteryx: a job that completed with disposition Warning fails.
     :param canceled_as_skipped: a canceled job skips the task instead of failing it.
     :param vendor_options: further vendor switches (templated), plain JSON.
@@ -56,11 +59,12 @@ class JobStatusSensor(BaseSensorOperator):
         must be known at parse time or from templated fields that need no XCom.
     :param batch_id: the job's batch (Playment, templated): waits on one batch share one listing.
     :param end_from_trigger: the triggerer ends the task itself (success with the status as XCom,
-        failure, skip) instead of resuming it on a worker; see the README for what then does not run.
+        failure, skip) instead of resuming it on a worker; see docs/sensor.md for what then does not run.
     """
 
     template_fields: Sequence[str] = ("job_id", "conn_id", "vendor_options", "batch_id")
     ui_color = "#e8f4fd"
+    operator_extra_links = (JobAtVendorLink(),)
     start_trigger_args = StartTriggerArgs(
         trigger_cls=_TRIGGER_PATH,
         next_method="execute_complete",
@@ -75,7 +79,7 @@ class JobStatusSensor(BaseSensorOperator):
         *,
         conn_id: str,
         job_id: str,
-        deferrable: bool = True,
+        deferrable: bool = default_deferrable(),
         poke_interval: float | timedelta = 30.0,
         fail_on_warning: bool = False,
         canceled_as_skipped: bool = False,
@@ -157,6 +161,11 @@ class JobStatusSensor(BaseSensorOperator):
         return hook_for(self.conn_id, None)
 
     # -- execution ------------------------------------------------------------------------------
+    def pre_execute(self, context: Any) -> None:
+        """A rendered ``job_id`` that cannot be one fails at once, before any request."""
+        super().pre_execute(context)
+        require_id(self, "job_id", self.job_id)
+
     def execute(self, context: Any) -> Any:
         """One check on the worker, then the wait: deferred (default), or ``poke``/``reschedule``."""
         hook = self.hook()
@@ -211,8 +220,8 @@ class JobStatusSensor(BaseSensorOperator):
         execution_deadline: float | None,
         clocks: dict[str, Any] | None = None,
     ) -> WaitPolicy:
-        return worker_policy(
-            hook,
+        return policy_for(
+            hook.vendor,
             self.job_id,
             poll_interval=float(self.poke_interval),
             transient_fault_tolerance=float(self.transient_fault_tolerance),

@@ -3,7 +3,9 @@
 ``jobstatus_simulator`` (session scope) starts a :class:`~.simulator.Simulator`, points each
 simulated vendor's default connection (``nitro_default``, ``pdfco_default``, ``alteryx_default``,
 ``apidatatools_default``, ``playment_default``, and ``jobapi_default`` for the declared API) at it
-through ``AIRFLOW_CONN_*`` variables, and restores the environment afterwards.
+through ``AIRFLOW_CONN_*`` variables, and restores the environment afterwards. Before each test
+that uses it, its faults and queued start plans are cleared, so one test's set-up never reaches
+the next (jobs, batches and counts stay: ids are unique).
 
 ``jobstatus_declared_api`` loads your own profile: ``conn_id = jobstatus_declared_api(profile)``
 makes the simulator serve that declaration and points a ``jobapi`` connection (``jobapi_default``
@@ -25,7 +27,7 @@ from .connections import connection_dict, connection_env, connection_uri_env_nam
 if TYPE_CHECKING:
     from .simulator import Simulator
 
-__all__ = ["jobstatus_declared_api", "jobstatus_simulator", "patched_environ"]
+__all__ = ["jobstatus_declared_api", "jobstatus_simulator", "jobstatus_simulator_clean", "patched_environ"]
 
 
 @contextmanager
@@ -54,6 +56,16 @@ def jobstatus_simulator() -> Iterator[Simulator]:
             yield sim
     finally:
         sim.stop()
+
+
+@pytest.fixture(autouse=True)
+def jobstatus_simulator_clean(request: pytest.FixtureRequest) -> None:
+    """Before each test that uses ``jobstatus_simulator``: no faults, no queued start plans."""
+    if "jobstatus_simulator" not in request.fixturenames:
+        return
+    sim: Simulator = request.getfixturevalue("jobstatus_simulator")
+    sim.clear_faults()
+    sim.clear_start_plans()
 
 
 @pytest.fixture

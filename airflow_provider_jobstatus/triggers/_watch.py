@@ -279,7 +279,7 @@ class _CursorStore:
             self.log.warning(
                 "This watcher trigger watches several assets (Airflow shares one trigger among "
                 "identical watchers): announced jobs are kept in memory only. Give each asset its own "
-                "watcher (see the README)."
+                "watcher (see docs/asset-watchers.md)."
             )
             self.accessors, self.durable = None, False
             return None

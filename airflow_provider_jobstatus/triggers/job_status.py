@@ -37,9 +37,8 @@ from airflow_provider_jobstatus.triggers.policy import (
     End,
     Sleep,
     WaitPolicy,
-    WaitRules,
-    configured_min_interval,
     nearest_deadline,
+    policy_for,
 )
 
 __all__ = [
@@ -179,27 +178,23 @@ class JobStatusTrigger(BaseTrigger):
 
     def policy(self, vendor: Any, now: float) -> WaitPolicy:
         """The wait's rules, with the clocks the sensor or operator handed over."""
-        rules = WaitRules(
+        timeout_at, reason = self.deadline()
+        policy = policy_for(
+            vendor,
+            self.job_id,
             poll_interval=self.poll_interval,
             transient_fault_tolerance=self.transient_fault_tolerance,
             not_found_grace=self.not_found_grace,
+            timeout_at=timeout_at if reason == "timeout" else None,
+            execution_deadline=self.execution_deadline,
+            vendor_options=self.vendor_options,
+            now=now,
             backoff=self.backoff,
             max_backoff=self.max_backoff,
-            min_interval=configured_min_interval(),
-            probe_options=vendor.final_check_options,
-        )
-        deadline, reason = self.deadline()
-        policy = WaitPolicy(
-            rules,
-            vendor=vendor.display_name,
-            job_id=self.job_id,
-            deadline=deadline,
-            reason=reason,
-            now=now,
-            vendor_options=self.vendor_options,
             clocks=self.wait_state,
             seen_status=self.seen_status,
         )
+        deadline, rules = policy.deadline, policy.rules
         if self.spread_start:
             # waits that start together (a mapped sensor, a triggerer restart) should not all hit
             # the vendor at one instant: the first call comes at a random point of one interval

@@ -356,3 +356,44 @@ def positive_seconds(value: Any, what: str) -> float:
     if not (seconds > 0 and math.isfinite(seconds)):
         raise ValueError(f"{what} must be more than 0 seconds, not {value!r}")
     return float(seconds)
+
+
+def policy_for(
+    vendor: Any,
+    job_id: str,
+    *,
+    poll_interval: float,
+    transient_fault_tolerance: float,
+    not_found_grace: float,
+    timeout_at: float | None,
+    execution_deadline: float | None,
+    vendor_options: Mapping[str, Any],
+    now: float,
+    backoff: float = 1.0,
+    max_backoff: float = 300.0,
+    clocks: Mapping[str, Any] | None = None,
+    seen_status: str | None = None,
+) -> WaitPolicy:
+    """The policy of one wait on ``vendor``'s job (a :class:`~airflow_provider_jobstatus.vendors.VendorApi`):
+    the task's settings, the configured floor and the vendor's probe."""
+    rules = WaitRules(
+        poll_interval=poll_interval,
+        transient_fault_tolerance=transient_fault_tolerance,
+        not_found_grace=not_found_grace,
+        backoff=backoff,
+        max_backoff=max_backoff,
+        min_interval=configured_min_interval(),
+        probe_options=vendor.final_check_options,
+    )
+    deadline, reason = nearest_deadline(timeout_at, execution_deadline)
+    return WaitPolicy(
+        rules,
+        vendor=vendor.display_name,
+        job_id=job_id,
+        deadline=deadline,
+        reason=reason,
+        now=now,
+        vendor_options=vendor_options,
+        clocks=clocks,
+        seen_status=seen_status,
+    )

@@ -126,7 +126,7 @@ def test_three_rounds_give_three_runs_with_exactly_their_jobs(
             assert sorted(job["id"] for job in payload["jobs"]) == sorted(jobs), (n, payload)
             assert sorted(j["id"] for j in airflow.xcom(DAG_ID, run_id, "finished_jobs")) == sorted(jobs)
             # "between rounds": once the watcher has recorded the round (COMMIT_DELAY after its
-            # event); a stop inside that window announces the round again (see the README)
+            # event); a stop inside that window announces the round again (see docs/asset-watchers.md)
             until(lambda recorded=recorded: cursor() != recorded, 60, f"round {n} recorded", airflow)
         time.sleep(6 * POLL_INTERVAL + 10)  # more listings, and time for the scheduler: nothing new
         final = runs(airflow)

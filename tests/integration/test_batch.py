@@ -246,7 +246,7 @@ def test_a_listing_fault_speaks_of_the_batch(sim: Simulator) -> None:
 
 def test_result_url_is_none_when_the_listing_carries_no_result(sim: Simulator) -> None:
     """Playment's documented listing has no ``result``: completed rows say so with None (the
-    README and the operator's docstring say to download by job id instead)."""
+    docs/operators/batch.md and the operator's docstring say to download by job id instead)."""
     batch = sim.create_batch(2)
     rows = listing(batch["batch_id"])
     assert [(r["state"], r["result_url"]) for r in rows] == [("succeeded", None)] * 2

@@ -46,7 +46,7 @@ def how_to_use(sim: Simulator) -> str:
             "",
             "# Point Airflow's default connections at this simulator (in the shell that runs Airflow):",
             *export_lines(sim),
-            "# Create a job to wait on (more calls: README, 'The simulator's control API'):",
+            "# Create a job to wait on (more calls: docs/simulator.md, 'The simulator's control API'):",
             f"curl -s -X POST {sim.url}/_sim/jobs -H 'Content-Type: application/json' -d {job}",
             "",
         ]

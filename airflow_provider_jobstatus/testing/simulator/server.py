@@ -291,6 +291,10 @@ class Simulator:
         seconds, result_bytes, a start ``fault``; the queue is used up in order."""
         self.state.starts.plan(vendor, list(plans))
 
+    def clear_start_plans(self) -> None:
+        """Forget the queued start plans: the next starts make the default job again."""
+        self.state.starts.clear_plans()
+
     def starts(self) -> dict[str, Any]:
         """Start calls, created and canceled jobs per vendor and per Playment reference_id."""
         return self.state.starts.snapshot()

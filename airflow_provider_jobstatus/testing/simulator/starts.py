@@ -53,6 +53,12 @@ class StartBook:
             self.plans[vendor].extend(dict(p) for p in plans)
             return len(self.plans[vendor])
 
+    def clear_plans(self) -> None:
+        """Forget the queued plans (the counts stay)."""
+        with self.lock:
+            for queue in self.plans.values():
+                queue.clear()
+
     def next_plan(self, vendor: str) -> dict[str, Any]:
         with self.lock:
             self.starts[vendor] += 1
