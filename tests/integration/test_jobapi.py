@@ -20,6 +20,7 @@ from airflow.providers.common.compat.sdk import AirflowSensorTimeout, TaskDeferr
 
 from airflow_provider_jobstatus.hooks import JobApiHook
 from airflow_provider_jobstatus.operators.download import DownloadJobResultOperator
+from airflow_provider_jobstatus.operators.links import job_page
 from airflow_provider_jobstatus.sensors.job_status import JobStatusSensor
 from airflow_provider_jobstatus.testing.simulator import Simulator
 from airflow_provider_jobstatus.triggers.job_status import JobStatusTrigger
@@ -218,3 +219,22 @@ async def test_unknown_state_keeps_waiting_until_the_deadline(sim: Simulator) ->
     event = await first_event(trigger_for("jobapi", job["job_id"], timeout_at=time.time() + 0.5))
     assert event["status"] == "timeout"
     assert (event["job"]["state"], event["job"]["raw_status"]) == ("unknown", "sim-undocumented")
+
+
+def test_the_job_at_vendor_link_is_the_profiles_job_url(sim: Simulator) -> None:
+    assert job_page("jobapi_default", "j 1") == f"{sim.base_url('jobapi')}/ui/jobs/j%201"
+    profile = copy.deepcopy(sim.profile)
+    del profile["job_url"]
+    sim.declare(profile)
+    try:
+        conn = {
+            "conn_type": "jobapi",
+            "host": sim.base_url("jobapi"),
+            "password": "x",
+            "extra": {"profile": profile},
+        }
+        os.environ["AIRFLOW_CONN_JOBAPI_NOPAGE"] = json.dumps(conn)
+        assert job_page("jobapi_nopage", "j1") is None
+    finally:
+        os.environ.pop("AIRFLOW_CONN_JOBAPI_NOPAGE", None)
+        sim.declare(None)
