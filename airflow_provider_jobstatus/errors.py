@@ -106,3 +106,8 @@ class ConfigurationError(JobStatusError):
 
 class UnsafeRedirectError(JobStatusError):
     """A redirect pointed somewhere we refuse to go (another scheme, a loop, too many hops)."""
+
+
+class ListingTooLongError(JobStatusError):
+    """A listing went on past its page cap: a vendor that pages forever, or a listing larger than
+    the connection's ``max_pages`` allows. Reading it again would end the same way."""

@@ -2,11 +2,15 @@
 
 Only the plain-dict form (:meth:`JobStatus.to_event`) ever crosses a process boundary: Airflow's
 serde refuses classes outside ``airflow.*`` and a signed URL's query string is a credential.
+Vendor text in what crosses is cut to :data:`MAX_TEXT_BYTES` by :func:`cut_text`.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+from collections.abc import Collection
+from datetime import datetime
 from enum import Enum
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -41,6 +45,40 @@ def strip_query(url: str | None) -> str | None:
     except ValueError:  # garbled (an unclosed "[", say): cut by hand, the signature still goes
         return url.split("?", 1)[0].split("#", 1)[0]
     return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+log = logging.getLogger(__name__)
+
+#: the most UTF-8 bytes of one piece of vendor text that an event or an XCom value carries
+MAX_TEXT_BYTES = 4096
+#: what ends a text that was cut
+CUT_MARK = " …[cut from {size} bytes; the full text is in the task log]"
+
+
+def cut_text(value: Any, what: str, keep: Collection[str] = ()) -> Any:
+    """``value`` with every string in it (nested in dicts and lists too; a dict's ``keep`` keys
+    left as they are) cut to :data:`MAX_TEXT_BYTES` and marked as cut: events and XCom values stay
+    small whatever a vendor sends. Each text that is cut is logged in full once, here, as ``what``."""
+    if isinstance(value, str):
+        if len(value) <= MAX_TEXT_BYTES // 4:  # 4 bytes a character at most: no need to measure
+            return value
+        data = value.encode("utf-8", "surrogatepass")
+        if len(data) <= MAX_TEXT_BYTES:
+            return value
+        log.info(
+            "%s in full (%d bytes; events and XCom carry its first %d): %s",
+            what,
+            len(data),
+            MAX_TEXT_BYTES,
+            value,
+        )
+        mark = CUT_MARK.format(size=len(data))
+        return data[: MAX_TEXT_BYTES - len(mark.encode())].decode("utf-8", "ignore") + mark
+    if isinstance(value, dict):
+        return {k: v if k in keep else cut_text(v, f"{what}, {k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [cut_text(v, what) for v in value]
+    return value
 
 
 class ResultFile(BaseModel):
@@ -80,11 +118,12 @@ class JobStatus(BaseModel):
         return _plain(value, 0) if isinstance(value, dict) else value
 
     def to_event(self) -> dict[str, Any]:
-        """The plain JSON dict that travels in XCom and trigger events: no raw body, no signatures."""
+        """The plain JSON dict that travels in XCom and trigger events: no raw body, no signatures,
+        vendor text cut to :data:`MAX_TEXT_BYTES` a field."""
         data = self.model_dump(mode="json", exclude={"raw"})
         for result in data["results"]:
             result["url"] = strip_query(result["url"])
-        return data
+        return cut_text(data, f"{self.vendor} job {self.job_id!r}", keep=("vendor", "job_id", "state"))  # type: ignore[no-any-return]
 
     @classmethod
     def from_event(cls, data: dict[str, Any]) -> JobStatus:
@@ -116,6 +155,8 @@ class BatchJob(BaseModel):
     status: str | None = None
     state: JobState = JobState.UNKNOWN
     result_url: str | None = None
+    #: when the vendor says the job was made (Alteryx's ``createDate``), where it says
+    created: datetime | None = None
 
 
 class BatchPage(BaseModel):

@@ -22,6 +22,8 @@ def hook_for(conn_id: str, hook_params: Mapping[str, Any] | None) -> JobStatusHo
     """The vendor hook the connection's type selects, with the task's hook settings
     (``retries``, ``backoff``, ``timeout``; ``transport`` for an ``httpx.MockTransport`` in tests)."""
     try:
-        return JobStatusHook.for_connection(conn_id, **dict(hook_params or {}))
+        hook = JobStatusHook.for_connection(conn_id, **dict(hook_params or {}))
+        hook.settings()  # a wrong field fails the task here, naming it, before any request
+        return hook
     except JobStatusError as exc:
         raise airflow_error(exc) from exc

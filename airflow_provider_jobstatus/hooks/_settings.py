@@ -17,6 +17,7 @@ import httpx
 
 from airflow_provider_jobstatus.errors import ConfigurationError
 from airflow_provider_jobstatus.hooks._addresses import ALLOW_SETTING
+from airflow_provider_jobstatus.hooks._paging import DEFAULT_MAX_PAGES
 from airflow_provider_jobstatus.hooks._tls import default_ssl_context, ssl_context
 from airflow_provider_jobstatus.vendors import Credentials, VendorApi
 
@@ -24,6 +25,8 @@ log = logging.getLogger(__name__)
 
 #: connection extras that configure the HTTP client rather than the vendor
 CLIENT_EXTRAS = ("verify", "cert", "key", "proxy", "trust_env", "timeout", ALLOW_SETTING)
+#: connection extras that bound what the hook reads rather than configure the vendor
+LIMIT_EXTRAS = ("max_pages",)
 #: connections already warned about ``verify`` false in this process (once each, not per wait)
 _warned_unverified: set[str] = set()
 
@@ -60,6 +63,8 @@ class ConnSettings:
     creds: Credentials
     extras: Mapping[str, Any] = field(default_factory=dict)
     client: ClientSettings = field(default_factory=ClientSettings)
+    #: the most pages one listing may have (extra ``max_pages``)
+    max_pages: int = DEFAULT_MAX_PAGES
 
     @property
     def origin(self) -> tuple[str, str, int | None]:
@@ -167,9 +172,32 @@ def build_settings(
                 f"{where}: field {name!r} contains a line break; paste the value again without it",
             )
     client = client_settings(vendor, where, extras)
-    vendor_extras = {k: v for k, v in extras.items() if k not in CLIENT_EXTRAS}
+    vendor_extras = {k: v for k, v in extras.items() if k not in CLIENT_EXTRAS + LIMIT_EXTRAS}
     creds = Credentials(login=login or None, secret=password or "", extras=vendor_extras)
-    return ConnSettings(conn_id=conn_id, base_url=base_url, creds=creds, extras=vendor_extras, client=client)
+    return ConnSettings(
+        conn_id=conn_id,
+        base_url=base_url,
+        creds=creds,
+        extras=vendor_extras,
+        client=client,
+        max_pages=_page_cap(vendor, where, extras.get("max_pages")),
+    )
+
+
+def _page_cap(vendor: VendorApi, where: str, value: Any) -> int:
+    if value is None or value == "":
+        return DEFAULT_MAX_PAGES
+    try:
+        pages = int(value) if not isinstance(value, (bool, float)) else 0
+    except (TypeError, ValueError):
+        pages = 0
+    if pages < 1:
+        raise ConfigurationError(
+            vendor.display_name,
+            None,
+            f"{where}: extra 'max_pages' must be a whole number of pages of at least 1, got {value!r}",
+        )
+    return pages
 
 
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")

@@ -22,7 +22,6 @@ from airflow_provider_jobstatus.errors import (
     JobNotFoundError,
     JobStatusError,
     TransientVendorError,
-    VendorRequestError,
     about_batch,
 )
 from airflow_provider_jobstatus.hooks._coalesce import SharedAnswers
@@ -40,10 +39,18 @@ from airflow_provider_jobstatus.hooks._http import (
     release_async,
     shared_sync,
 )
+from airflow_provider_jobstatus.hooks._paging import Pager
 from airflow_provider_jobstatus.hooks._settings import ConnSettings, build_settings, parse_extras
 from airflow_provider_jobstatus.retry import Backoff
 from airflow_provider_jobstatus.status import BatchJob, BatchPage, JobStatus
-from airflow_provider_jobstatus.vendors import ApiRequest, ApiResponse, ResultRequest, VendorApi, get_vendor
+from airflow_provider_jobstatus.vendors import (
+    ApiRequest,
+    ApiResponse,
+    OffsetListing,
+    ResultRequest,
+    VendorApi,
+    get_vendor,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -271,22 +278,41 @@ class JobStatusHook(BaseHook):
             )
 
     def iter_batch_pages(self, batch_id: str, max_pages: int | None = None) -> Iterator[BatchPage]:
-        """A batch's pages in order; a page that fails is retried, not restarted from page one."""
+        """A batch's pages in order; a page that fails is retried, not restarted from page one.
+        ``max_pages`` stops quietly after that many; past the connection's page cap it is an error."""
+        pager = self.pager(self.settings(), "batch", batch_id, max_pages)
         token: str | None = None
-        seen: set[str] = set()
-        pages = 0
         while True:
             page = self.get_batch_page(batch_id, token)
-            pages += 1
             yield page
-            token = next_token(self.vendor, batch_id, page, seen)
-            if token is None or (max_pages is not None and pages >= max_pages):
+            token = pager.next_token(page.next_page_token, not page.jobs)
+            if token is None:
                 return
 
     def iter_batch_jobs(self, batch_id: str, max_pages: int | None = None) -> Iterator[BatchJob]:
         """Every job of a batch, page by page."""
         for page in self.iter_batch_pages(batch_id, max_pages):
             yield from page.jobs
+
+    def pager(
+        self, settings: ConnSettings, subject: str, listing_id: str, stop_after: int | None = None
+    ) -> Pager:
+        """The page counter every listing of this connection is read with (its page cap)."""
+        return Pager(
+            self.vendor.display_name, subject, listing_id, settings.where, settings.max_pages, stop_after
+        )
+
+    def list_by_offset(self, listing: OffsetListing) -> list[BatchJob]:
+        """Every entry of an offset-paged listing, within the connection's page cap; each page
+        asked once (the caller decides whether a failed listing is worth asking again)."""
+        pager = self.pager(self.settings(), listing.subject, listing.listing_id)
+        jobs: list[BatchJob] = []
+        while True:
+            req = listing.request(pager.pages * listing.page_size, listing.page_size)
+            got = listing.parse(self.request(req, listing.listing_id))
+            jobs.extend(got)
+            if not pager.another(full=len(got) >= listing.page_size):
+                return jobs
 
     @contextmanager
     def open_result(self, result: ResultRequest, job_id: str | None = None) -> Iterator[httpx.Response]:
@@ -421,17 +447,27 @@ class JobStatusHook(BaseHook):
             return await _aretrying(self._retrying(), once)()
 
     async def aiter_batch_jobs(self, batch_id: str, max_pages: int | None = None) -> AsyncIterator[BatchJob]:
+        """:meth:`iter_batch_jobs` without blocking the event loop."""
+        pager = self.pager(await self.asettings(), "batch", batch_id, max_pages)
         token: str | None = None
-        seen: set[str] = set()
-        pages = 0
         while True:
             page = await self.aget_batch_page(batch_id, token)
-            pages += 1
             for job in page.jobs:
                 yield job
-            token = next_token(self.vendor, batch_id, page, seen)
-            if token is None or (max_pages is not None and pages >= max_pages):
+            token = pager.next_token(page.next_page_token, not page.jobs)
+            if token is None:
                 return
+
+    async def alist_by_offset(self, listing: OffsetListing) -> list[BatchJob]:
+        """:meth:`list_by_offset` without blocking the event loop (asset watchers)."""
+        pager = self.pager(await self.asettings(), listing.subject, listing.listing_id)
+        jobs: list[BatchJob] = []
+        while True:
+            req = listing.request(pager.pages * listing.page_size, listing.page_size)
+            got = listing.parse(await self.arequest(req, listing.listing_id))
+            jobs.extend(got)
+            if not pager.another(full=len(got) >= listing.page_size):
+                return jobs
 
     async def aclose(self) -> None:
         client, self._async_client = self._async_client, None
@@ -524,23 +560,6 @@ async def shared_connection(conn_id: str) -> Any:
 
     answers = _connections.setdefault(asyncio.get_running_loop(), SharedAnswers())
     return await answers.get(conn_id, lambda: get_async_connection(conn_id), CONNECTION_MAX_AGE)
-
-
-def next_token(vendor: VendorApi, batch_id: str, page: BatchPage, seen: set[str]) -> str | None:
-    """The stop rule for undocumented ends: no token, an empty token or an empty page ends the
-    listing; a token seen before is an error, not an endless loop."""
-    token = page.next_page_token
-    if not token or not page.jobs:
-        return None
-    if token in seen:
-        with about_batch():
-            raise VendorRequestError(
-                vendor.display_name,
-                batch_id,
-                f"the listing repeated page token {token!r}; stopping to avoid a loop",
-            )
-    seen.add(token)
-    return token
 
 
 def hook_class_for(conn_type: str | None, conn_id: str) -> type[JobStatusHook]:

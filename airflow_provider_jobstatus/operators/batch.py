@@ -8,11 +8,11 @@ from typing import Any, NoReturn
 
 from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperator
 
-from airflow_provider_jobstatus.errors import JobStatusError
+from airflow_provider_jobstatus.errors import JobStatusError, ListingTooLongError
 from airflow_provider_jobstatus.hooks import JobStatusHook
 from airflow_provider_jobstatus.operators._lineage import ReportsLineage, stored, vendor_batch
 from airflow_provider_jobstatus.operators._storage import targets_for, unwritable
-from airflow_provider_jobstatus.status import BatchJob, strip_query
+from airflow_provider_jobstatus.status import BatchJob, cut_text, strip_query
 from airflow_provider_jobstatus.task_arguments import require_id
 from airflow_provider_jobstatus.task_errors import airflow_error, hook_for
 
@@ -21,13 +21,15 @@ DEFAULT_MAX_XCOM_BYTES = 256 * 1024
 
 
 def job_row(job: BatchJob) -> dict[str, Any]:
-    return {
+    """One row; vendor text cut to a few KiB a field (the full text goes to the task log)."""
+    row = {
         "id": job.id,
         "reference_id": job.reference_id,
         "status": job.status,
         "state": job.state.value,
         "result_url": strip_query(job.result_url),
     }
+    return cut_text(row, f"job {job.id!r}", keep=("id", "state"))  # type: ignore[no-any-return]
 
 
 class BatchJobsToXComOperator(ReportsLineage, BaseOperator):
@@ -36,7 +38,9 @@ class BatchJobsToXComOperator(ReportsLineage, BaseOperator):
     :param conn_id: a connection whose vendor has batch listings (Playment).
     :param batch_id: the batch (templated).
     :param status: keep only jobs with this raw status, or any of a list of them.
-    :param max_pages: stop after this many pages.
+    :param max_pages: read only the first this many pages (a partial listing, without error).
+        Without it, a listing longer than the connection's page cap (extra ``max_pages``,
+        1,000 pages by default) fails: a vendor that pages forever cannot hold the task.
     :param output_path: write every row (JSON lines) here and return ``{"path", "count", "pages"}``.
     :param output_conn_id: Airflow connection for the object store of ``output_path``.
     :param chunk_size: return a list of lists of at most this many rows, to stay under
@@ -119,6 +123,10 @@ class BatchJobsToXComOperator(ReportsLineage, BaseOperator):
         try:
             for pages, page in enumerate(hook.iter_batch_pages(self.batch_id, self.max_pages), 1):
                 yield pages, [job_row(j) for j in page.jobs if not wanted or j.status in wanted]
+        except ListingTooLongError as exc:
+            raise airflow_error(
+                exc, f"task {self.task_id!r}; or pass max_pages= to read only the first pages"
+            ) from exc
         except JobStatusError as exc:
             raise airflow_error(exc, f"after {pages} pages") from exc
 

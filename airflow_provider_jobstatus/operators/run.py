@@ -5,8 +5,12 @@ and the run of tries it belongs to) goes to Airflow's task state store (3.3+) th
 returns it, and every later try of that run takes that job's outcome: it reattaches to a job still
 running, and a job that has ended ends the task as it did (a try whose end Airflow never received,
 its worker killed, is retried). A Clear starts a new run: it reattaches only to a job still running.
-A start that may have reached the vendor is never sent twice unless the vendor makes that safe
-(Playment's ``reference_id``). The wait is the sensor's
+A start whose outcome is unknown (sent, no answer) is never sent again without the user's word: a
+"starting" record goes to the store before the start is sent, and a later try first looks for the
+job where the vendor can find it (Playment's ``reference_id`` in the batch listing, the Alteryx
+workflow's jobs made since that start) and adopts it; where the vendor cannot (Nitro, PDF.co,
+APIDataTools) it fails naming the possible orphan, unless ``on_unknown_start="start_again"``. The
+wait is the sensor's
 :class:`~airflow_provider_jobstatus.triggers.job_status.JobStatusTrigger`, so it ends exactly as
 :class:`~airflow_provider_jobstatus.sensors.job_status.JobStatusSensor` does; a wait that is killed
 or times out cancels the job where the vendor has a cancel call.
@@ -18,8 +22,8 @@ import mimetypes
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
-from datetime import timedelta
-from typing import IO, Any, ClassVar
+from datetime import datetime, timedelta, timezone
+from typing import IO, Any, ClassVar, Literal, get_args
 
 from airflow.providers.common.compat.sdk import (
     AirflowException,
@@ -70,8 +74,14 @@ from airflow_provider_jobstatus.vendors import (
 from airflow_provider_jobstatus.worker_wait import drive
 
 #: the task state store key holding ``{"job_id", "submitted_at", "conn_id", "max_tries"}`` across
-#: tries; ``max_tries`` names the run of tries (a Clear raises it, Airflow's retries keep it)
+#: tries, or ``{"sent_at", "conn_id", "max_tries"}`` while a start is on its way (its outcome
+#: unknown until it answers); ``max_tries`` names the run of tries (a Clear raises it, Airflow's
+#: retries keep it)
 STATE_KEY = "jobstatus_run"
+#: seconds by which the vendor's clock may run behind ours when a job it made is looked for by
+#: when it was made (the Alteryx workflow's jobs made since a start whose answer was lost)
+CLOCK_MARGIN = 60.0
+UnknownStart = Literal["fail", "start_again"]
 DEFAULT_TIMEOUT = 24 * 3600.0
 #: how many times a start that provably made no job (not sent, or 429) is sent
 START_ATTEMPTS = 5
@@ -95,6 +105,10 @@ class RunJobOperator(BaseOperator):
     :param hook_params: keyword arguments for the hook (``timeout``, ``transport``, ...).
     :param end_from_trigger: the triggerer ends the task itself where it can end it exactly as a
         worker would (as the sensor's ``end_from_trigger``); a timeout then cancels the job there.
+    :param on_unknown_start: what a retry does after a start that was sent but never answered,
+        where the vendor cannot be asked whether it made a job (Nitro, PDF.co, APIDataTools):
+        ``"fail"`` (default) names the possible orphan and starts nothing; ``"start_again"``
+        starts a new job (the earlier one, if it exists, runs on and is billed).
     """
 
     #: the connection type this operator starts jobs for: its vendor module's ``API.name``
@@ -120,10 +134,16 @@ class RunJobOperator(BaseOperator):
         not_found_grace: float | timedelta = DEFAULT_NOT_FOUND_GRACE,
         hook_params: Mapping[str, Any] | None = None,
         end_from_trigger: bool = False,
+        on_unknown_start: UnknownStart = "fail",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         where = f"{type(self).__name__} {self.task_id!r}"
+        if on_unknown_start not in get_args(UnknownStart):
+            raise AirflowException(
+                f'{where}: on_unknown_start must be "fail" or "start_again", not {on_unknown_start!r}'
+            )
+        self.on_unknown_start = on_unknown_start
         try:
             self.poll_interval = positive_seconds(poll_interval, f"{where}: poll_interval")
             self.timeout = positive_seconds(timeout, f"{where}: timeout")
@@ -161,6 +181,11 @@ class RunJobOperator(BaseOperator):
         """The id of the job a duplicate start points to."""
         raise AirflowFailException(f"{exc} (connection {self.conn_id!r})")
 
+    def find_start(self, hook: JobStatusHook, sent_at: float) -> str | None:
+        """The job a start sent at ``sent_at`` (whose answer was lost) made, or None if it made
+        none. Raises :class:`StartNotFindable` where the vendor cannot be asked."""
+        raise StartNotFindable
+
     # -- execution ------------------------------------------------------------------------------
     def hook(self) -> JobStatusHook:
         hook = hook_for(self.conn_id, self.hook_params)
@@ -178,7 +203,11 @@ class RunJobOperator(BaseOperator):
         hook = self.hook()
         store = context.get("task_state_store")
         if store is None:
-            self.log.info("No task state store (Airflow < 3.3): a retry of this task starts a new job")
+            self.log.warning(
+                "No task state store (Airflow < 3.3): a retry of this task cannot know the job an "
+                "earlier try started, so it starts a new one, and a start whose answer is lost may "
+                "leave a job running at the vendor that no try adopts"
+            )
         run = _run_of(context)
         job_id, started_at, status = self._resume(hook, store, run)
         if job_id is None:
@@ -244,6 +273,10 @@ class RunJobOperator(BaseOperator):
         """The job an earlier try started, if this try takes its outcome: any job of this run of
         tries (Airflow's retries), only a job still running after a Clear (a new run)."""
         saved = store.get(STATE_KEY) if store is not None else None
+        if isinstance(saved, dict) and isinstance(saved.get("sent_at"), (int, float)):
+            if self._unknown_start(hook, store, run, saved) is None:
+                return None, 0.0, None
+            return self._resume(hook, store, run)
         if not isinstance(saved, dict) or not isinstance(saved.get("job_id"), str):
             return None, 0.0, None
         job_id = saved["job_id"]
@@ -281,9 +314,62 @@ class RunJobOperator(BaseOperator):
         )
         return job_id, started_at, status
 
-    def _start(self, hook: JobStatusHook, store: Any, run: int | None) -> str:
-        """Send the start; again only while the vendor provably made no job (or it is idempotent)."""
+    def _unknown_start(
+        self, hook: JobStatusHook, store: Any, run: int | None, saved: dict[str, Any]
+    ) -> str | None:
+        """An earlier try sent a start and never heard back: the job it may have made, adopted
+        (recorded in the store), or None when a new start may be sent."""
         name = hook.vendor.display_name
+        sent_at = float(saved["sent_at"])
+        ago = f"{max(0.0, time.time() - sent_at):.0f} s ago"
+        where = f"connection {self.conn_id!r}"
+        if saved.get("conn_id") != self.conn_id:
+            self.log.warning("A start was sent %s through another connection: starting a new job", ago)
+            return None
+        try:
+            job_id = self.find_start(hook, sent_at)
+        except StartNotFindable as exc:
+            cannot = exc.why or f"{name} offers no way to look it up"
+            orphan = (
+                f"an earlier try sent {name} a start {ago} and got no answer, so a job may exist there "
+                f"(a possible orphan, running and billed) and {cannot}"
+            )
+            if self.on_unknown_start == "start_again":
+                self.log.warning(
+                    "%s; starting a new job (on_unknown_start='start_again') (%s)", orphan, where
+                )
+                return None
+            if run is not None and saved.get("max_tries") != run:
+                self.log.warning("%s; the task was cleared, so starting a new job (%s)", orphan, where)
+                return None
+            raise AirflowFailException(
+                f"{type(self).__name__} {self.task_id}: {orphan}. Not starting another: check {name} "
+                f'for that job; to start a new one anyway, set on_unknown_start="start_again" ({where})'
+            ) from None
+        except JobStatusError as exc:
+            raise airflow_error(exc, f"looking for the job of the start sent {ago}") from exc
+        if job_id is None:
+            self.log.info("The start an earlier try sent %s made no %s job: starting one", ago, name)
+            return None
+        store.set(
+            STATE_KEY,
+            {
+                "job_id": job_id,
+                "submitted_at": sent_at,
+                "conn_id": self.conn_id,
+                "max_tries": saved.get("max_tries"),
+            },
+        )
+        self.log.info("Adopted %s job %r, made by the start an earlier try sent %s", name, job_id, ago)
+        return job_id
+
+    def _start(self, hook: JobStatusHook, store: Any, run: int | None) -> str:
+        """Send the start; again only while the vendor provably made no job (or it is idempotent).
+        The store says a start is on its way before it is sent, so a try that never hears back
+        leaves the next one a trace to follow."""
+        name = hook.vendor.display_name
+        if store is not None:
+            store.set(STATE_KEY, {"sent_at": time.time(), "conn_id": self.conn_id, "max_tries": run})
         for attempt in range(1, START_ATTEMPTS + 1):
             try:
                 with self.start_request(hook) as req:
@@ -294,7 +380,9 @@ class RunJobOperator(BaseOperator):
                 self.log.info("%s; adopted job %r", exc, job_id)
             except JobStatusError as exc:
                 if attempt == START_ATTEMPTS or not self._may_resend(exc):
-                    raise self._start_failed(exc, attempt) from exc
+                    if store is not None and _made_no_job(exc):
+                        store.delete(STATE_KEY)
+                    raise self._start_failed(exc, attempt, store is not None) from exc
                 delay = self.start_backoff.delay(attempt, getattr(exc, "retry_after", None))
                 self.log.warning("%s; no job was made, starting again in %.1f s", exc, delay)
                 time.sleep(delay)
@@ -307,21 +395,24 @@ class RunJobOperator(BaseOperator):
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _may_resend(self, exc: JobStatusError) -> bool:
-        if not exc.transient:
-            return False
-        if isinstance(exc, TransientVendorError) and (not exc.sent or exc.status_code == 429):
-            return True
-        return self.idempotent_start
+        return exc.transient and (self.idempotent_start or _made_no_job(exc))
 
-    def _start_failed(self, exc: JobStatusError, attempts: int) -> AirflowException:
+    def _start_failed(self, exc: JobStatusError, attempts: int, recorded: bool) -> AirflowException:
         where = f"connection {self.conn_id!r}"
         if not exc.transient:
             return AirflowFailException(f"{exc}; no job was started ({where})")
-        if self._may_resend(exc):
+        if _made_no_job(exc):
             return AirflowException(f"{exc}; no job was started after {attempts} attempts ({where})")
+        retry = (
+            "a retry of this task looks for that job where the vendor can be asked, and elsewhere "
+            'fails naming it unless on_unknown_start="start_again"'
+            if recorded
+            else "without a task state store (Airflow < 3.3) a retry of this task cannot know of it "
+            "and starts a new one"
+        )
         return AirflowException(
             f"{exc}; the start may have reached the vendor, so a job may have been created "
-            f"({where}). It is not sent again here; a retry of this task starts a new one."
+            f"({where}). It is not sent again here; {retry}."
         )
 
     def _wait_here(self, hook: JobStatusHook, job_id: str, deadline: float, context: Any) -> Any:
@@ -361,6 +452,22 @@ class RunJobOperator(BaseOperator):
     def _cancel(self, hook: JobStatusHook, job_id: str, why: str) -> None:
         if self.cancel_on_kill:
             cancel_job(hook, job_id, why, self.log)
+
+
+class StartNotFindable(Exception):
+    """The job a start made without its answer cannot be found: the vendor offers no way to look
+    it up, or (``why``) what it lists cannot tell which job it is."""
+
+    def __init__(self, why: str = "") -> None:
+        self.why = why
+        super().__init__(why)
+
+
+def _made_no_job(exc: JobStatusError) -> bool:
+    """Whether a failed start provably made no job: refused, never sent, or rate-limited."""
+    if not exc.transient:
+        return True
+    return isinstance(exc, TransientVendorError) and (not exc.sent or exc.status_code == 429)
 
 
 def _run_of(context: Any) -> int | None:
@@ -500,6 +607,20 @@ class AlteryxRunWorkflowOperator(RunJobOperator):
             self.workflow_id, self.questions, self.priority, self.worker_tag, self.credential_id
         )
 
+    def find_start(self, hook: JobStatusHook, sent_at: float) -> str | None:
+        """The one job of the workflow the server says it made since the start was sent (less
+        :data:`CLOCK_MARGIN`); several are ambiguous (another user's or a schedule's)."""
+        since = datetime.fromtimestamp(sent_at - CLOCK_MARGIN, tz=timezone.utc)
+        listed = hook.list_by_offset(alteryx.API.workflow_jobs(self.workflow_id))
+        made = [j.id for j in listed if j.created is None or j.created >= since]
+        if len(made) > 1:
+            shown = ", ".join(repr(job_id) for job_id in made[:5]) + (", ..." if len(made) > 5 else "")
+            raise StartNotFindable(
+                f"workflow {self.workflow_id!r} has {len(made)} jobs made since then ({shown}): "
+                "which one that start made cannot be told"
+            )
+        return made[0] if made else None
+
 
 class ApiDataToolsRunJobOperator(RunJobOperator):
     """Run an APIDataTools tool on a URL (``x-source-type: url``, asynchronous) and wait for it.
@@ -560,6 +681,16 @@ class PlaymentCreateJobOperator(RunJobOperator):
             hook.options(hook.settings(), {}), self.reference_id, self.data, self.work_flow_id, self.batch_id
         )
 
+    def find_start(self, hook: JobStatusHook, sent_at: float) -> str | None:
+        """The job under this ``reference_id`` in ``batch_id``'s listing. Without ``batch_id``
+        none is looked for: starting again is safe, a duplicate is answered ``FS_0001``."""
+        return self._by_reference(hook, self.batch_id) if self.batch_id else None
+
+    def _by_reference(self, hook: JobStatusHook, batch_id: str) -> str | None:
+        return next(
+            (j.id for j in hook.iter_batch_jobs(batch_id) if j.reference_id == self.reference_id), None
+        )
+
     def adopt(self, hook: JobStatusHook, exc: DuplicateJobError) -> str:
         where = f"connection {self.conn_id!r}"
         if not self.batch_id:
@@ -569,10 +700,7 @@ class PlaymentCreateJobOperator(RunJobOperator):
                 f"({where})"
             )
         try:
-            match = next(
-                (j.id for j in hook.iter_batch_jobs(self.batch_id) if j.reference_id == self.reference_id),
-                None,
-            )
+            match = self._by_reference(hook, self.batch_id)
             status = hook.get_job_status(match) if match else None
         except JobStatusError as exc2:
             raise airflow_error(exc2, f"looking for reference_id {self.reference_id!r}") from exc2

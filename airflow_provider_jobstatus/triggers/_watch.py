@@ -38,7 +38,7 @@ from airflow_provider_jobstatus.errors import (
 )
 from airflow_provider_jobstatus.hooks import JobStatusHook
 from airflow_provider_jobstatus.retry import Backoff
-from airflow_provider_jobstatus.status import BatchJob, JobState
+from airflow_provider_jobstatus.status import BatchJob, JobState, cut_text
 from airflow_provider_jobstatus.triggers._announced import Announced
 from airflow_provider_jobstatus.triggers._sleep import sleep as pause
 from airflow_provider_jobstatus.triggers.watchers import (
@@ -55,10 +55,6 @@ from airflow_provider_jobstatus.vendors.alteryx import listed_as_completed
 #: it drops the events it has not handed over yet (Airflow 3.3.2), so a round recorded sooner could
 #: be lost; one recorded later is announced again by a stop in between
 COMMIT_DELAY = 2.0
-#: jobs per page of an Alteryx workflow listing, and the most pages read (a workflow with more
-#: jobs than that on the server is an error: set the server to purge old jobs)
-ALTERYX_PAGE = 100
-ALTERYX_MAX_PAGES = 1000
 #: status requests in flight at once for the Completed jobs of one listing
 DETAIL_CONCURRENCY = 8
 _BACKOFF = Backoff(base=1.0, cap=300.0)
@@ -175,19 +171,7 @@ class _Watch:
         workflow_id = self.t.watched_id
 
         async def fetch() -> list[BatchJob]:
-            jobs: list[BatchJob] = []
-            for page in range(ALTERYX_MAX_PAGES):
-                req = ALTERYX.workflow_jobs_request(workflow_id, page * ALTERYX_PAGE, ALTERYX_PAGE)
-                got = ALTERYX.parse_workflow_jobs(workflow_id, await hook.arequest(req, workflow_id))
-                jobs.extend(got)
-                if len(got) < ALTERYX_PAGE:
-                    return jobs
-            raise JobStatusError(
-                ALTERYX.display_name,
-                workflow_id,
-                f"the workflow lists more than {ALTERYX_PAGE * ALTERYX_MAX_PAGES} jobs; "
-                "have the server purge old jobs",
-            )
+            return await hook.alist_by_offset(ALTERYX.workflow_jobs(workflow_id))
 
         return await hook.ashared(("alteryx-workflow-jobs", workflow_id), fetch, max_age=max_age)
 
@@ -232,11 +216,13 @@ class _Watch:
         return [e for e in entries if e is not None]
 
     def payload(self, jobs: list[dict[str, Any]], more: int) -> dict[str, Any]:
+        """The event: vendor text in each entry cut to a few KiB (the full text goes to the log)."""
+        entries = [cut_text(j, f"{self.what}, job {j['id']!r}", keep=("id", "state")) for j in jobs]
         return {
             "vendor": self.t.vendor_name,
             "conn_id": self.t.conn_id,
             self.t.id_field: self.t.watched_id,
-            "jobs": jobs,
+            "jobs": entries,
             "more": more,
         }
 
@@ -244,13 +230,14 @@ class _Watch:
         """Log the fault (once per streak for transient ones) and return the seconds to wait."""
         self.failures += 1
         transient = isinstance(exc, JobStatusError) and exc.transient
+        said = str(exc) if str(exc).startswith(self.what) else f"{self.what}: {exc}"
         if transient:
             if self.failures == 1:
-                self.log.warning("%s: %s; retrying with backoff", self.what, exc)
+                self.log.warning("%s; retrying with backoff", said)
             hint = exc.retry_after if isinstance(exc, TransientVendorError) else None
             return _BACKOFF.delay(self.failures, hint)
         if isinstance(exc, JobStatusError):
-            self.log.error("%s: %s; the watcher keeps trying", self.what, exc)
+            self.log.error("%s; the watcher keeps trying", said)
         else:
             self.log.exception("%s: unexpected error; the watcher keeps trying", self.what)
         return _BACKOFF.cap

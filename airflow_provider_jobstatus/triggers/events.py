@@ -1,12 +1,13 @@
 """The events a wait ends with: small plain-JSON dicts, logged in clear by the triggerer, so they
-carry no secret and no signed URL's query string (``JobStatus.to_event`` strips both)."""
+carry no secret and no signed URL's query string (``JobStatus.to_event`` strips both), and vendor
+text cut to a few KiB (:func:`~airflow_provider_jobstatus.status.cut_text`)."""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
 from airflow_provider_jobstatus.errors import JobStatusError
-from airflow_provider_jobstatus.status import JobStatus
+from airflow_provider_jobstatus.status import JobStatus, cut_text
 from airflow_provider_jobstatus.vendors import describe_status
 
 EventKind = Literal["done", "error", "timeout"]
@@ -26,7 +27,7 @@ def error_event(
         "status": "error",
         "job_id": job_id,
         "error": type(exc).__name__,
-        "message": message,
+        "message": cut_text(message, f"the error of job {job_id!r}"),
         # a fault that may pass leaves the task to its retries; credentials, a refused request or a
         # job the vendor does not know fail it for good (retrying cannot help)
         "retryable": exc.transient,
@@ -41,6 +42,6 @@ def timeout_event(reason: str, vendor: str, job_id: str, last: JobStatus | None)
         "status": "timeout",
         "job_id": job_id,
         "reason": reason,
-        "message": f"{vendor} job {job_id!r}: {what} was reached; last seen: {seen}",
+        "message": cut_text(f"{vendor} job {job_id!r}: {what} was reached; last seen: {seen}", "the timeout"),
         "job": last.to_event() if last else None,
     }

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any, TypeVar, cast
 
 from airflow_provider_jobstatus.errors import ConfigurationError, MalformedResponseError
+from airflow_provider_jobstatus.status import MAX_TEXT_BYTES
 
 T = TypeVar("T")
 
@@ -25,6 +26,20 @@ def field_of(vendor: str, job_id: str | None, data: Any, key: str, kind: type[T]
             vendor, job_id, f"field {key!r} should be {kind_name(kind)}, got {type_name(value)}"
         )
     return cast("T", value)
+
+
+def id_of(vendor: str, listing_id: str | None, data: Any, key: str = "id") -> str:
+    """A listed job's id: a string with something in it, no longer than the text events carry. A
+    blank id names no job, so the answer that carries one is malformed (never a row, never a job
+    to announce)."""
+    value = field_of(vendor, listing_id, data, key, str)
+    if not value.strip():
+        raise MalformedResponseError(vendor, listing_id, f"a listed job has a blank {key!r} ({value!r})")
+    if len(value) > MAX_TEXT_BYTES // 4 and len(value.encode("utf-8", "surrogatepass")) > MAX_TEXT_BYTES:
+        raise MalformedResponseError(
+            vendor, listing_id, f"a listed job has an {key!r} of {len(value)} characters: no job has one"
+        )
+    return value
 
 
 def optional_field(

@@ -11,7 +11,7 @@ import base64
 import json
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -26,7 +26,7 @@ from airflow_provider_jobstatus.errors import (
     TransientVendorError,
     VendorRequestError,
 )
-from airflow_provider_jobstatus.status import BatchPage, JobState, JobStatus, ResultFile
+from airflow_provider_jobstatus.status import BatchJob, BatchPage, JobState, JobStatus, ResultFile
 from airflow_provider_jobstatus.vendors._form import ConnectionForm
 from airflow_provider_jobstatus.vendors._json import field_of, load_json, type_name
 
@@ -89,6 +89,20 @@ class TokenGrant:
 
     def __repr__(self) -> str:
         return f"TokenGrant(access_token='***', expires_in={self.expires_in!r})"
+
+
+@dataclass(frozen=True)
+class OffsetListing:
+    """A listing paged by ``offset``/``limit`` (an Alteryx workflow's jobs): how to ask for a page
+    and read it. It ends at a page shorter than ``page_size``; the hook reads it within the
+    connection's page cap."""
+
+    #: what is listed, as messages name it ("workflow"), and its id
+    subject: str
+    listing_id: str
+    page_size: int
+    request: Callable[[int, int], ApiRequest]  # (offset, limit) -> the page's request
+    parse: Callable[[ApiResponse], list[BatchJob]]
 
 
 @dataclass(frozen=True)

@@ -9,16 +9,18 @@ asked about once more to tell success from error.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from typing import Any
 
 from airflow_provider_jobstatus.errors import ConfigurationError, MalformedResponseError
 from airflow_provider_jobstatus.status import BatchJob, JobState, JobStatus, ResultFile
 from airflow_provider_jobstatus.vendors._form import ConnectionForm
-from airflow_provider_jobstatus.vendors._json import bool_option, field_of, join_text, optional_field
+from airflow_provider_jobstatus.vendors._json import bool_option, field_of, id_of, join_text, optional_field
 from airflow_provider_jobstatus.vendors._protocol import (
     ApiRequest,
     ApiResponse,
     Credentials,
+    OffsetListing,
     ResultRequest,
     TokenGrant,
     VendorApi,
@@ -243,6 +245,16 @@ class AlteryxApi(VendorApi):
             )
         return str(wanted)
 
+    def workflow_jobs(self, workflow_id: str) -> OffsetListing:
+        """The workflow's job listing, 100 jobs a page."""
+        return OffsetListing(
+            "workflow",
+            workflow_id,
+            WORKFLOW_JOBS_PAGE,
+            lambda offset, limit: self.workflow_jobs_request(workflow_id, offset, limit),
+            lambda resp: self.parse_workflow_jobs(workflow_id, resp),
+        )
+
     def workflow_jobs_request(self, workflow_id: str, offset: int, limit: int) -> ApiRequest:
         """One page of a workflow's jobs. Only ``offset``/``limit`` are used: the values that
         ``sortField`` accepts are not documented, and the caller reads every page anyway."""
@@ -268,12 +280,28 @@ class AlteryxApi(VendorApi):
             raw = field_of(self.display_name, workflow_id, item, "status", str)
             jobs.append(
                 BatchJob(
-                    id=field_of(self.display_name, workflow_id, item, "id", str),
+                    id=id_of(self.display_name, workflow_id, item),
                     status=raw,
                     state=_STATES.get(raw.lower(), JobState.UNKNOWN),
+                    created=_moment(item.get("createDate")),
                 )
             )
         return jobs
+
+
+#: jobs per page of a workflow's job listing
+WORKFLOW_JOBS_PAGE = 100
+
+
+def _moment(value: Any) -> datetime | None:
+    """An ISO 8601 ``createDate`` (UTC when it names no zone), or None when there is none to read."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def listed_as_completed(job: BatchJob) -> bool:

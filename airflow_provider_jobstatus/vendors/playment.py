@@ -20,7 +20,7 @@ from airflow_provider_jobstatus.errors import (
 )
 from airflow_provider_jobstatus.status import BatchJob, BatchPage, JobState, JobStatus, ResultFile
 from airflow_provider_jobstatus.vendors._form import ConnectionForm, text_field
-from airflow_provider_jobstatus.vendors._json import field_of, join_text, optional_field
+from airflow_provider_jobstatus.vendors._json import field_of, id_of, join_text, optional_field
 from airflow_provider_jobstatus.vendors._protocol import (
     ApiRequest,
     ApiResponse,
@@ -219,7 +219,7 @@ class PlaymentApi(VendorApi):
         status = optional_field(self.display_name, batch_id, job, "status", str)
         result = optional_field(self.display_name, batch_id, job, "result", str)
         return BatchJob(
-            id=field_of(self.display_name, batch_id, job, "id", str),
+            id=id_of(self.display_name, batch_id, job),
             reference_id=optional_field(self.display_name, batch_id, job, "reference_id", str),
             status=status,
             state=_listing_state(status),

@@ -1,8 +1,12 @@
-"""The watchers' cursor: each finished job is news once; the cursor stays as small as the listing."""
+"""The watchers' cursor: each finished job is news once; the cursor stays as small as the listing
+plus a bounded count of jobs that left it."""
 
 from __future__ import annotations
 
+import pytest
+
 from airflow_provider_jobstatus.status import BatchJob, JobState
+from airflow_provider_jobstatus.triggers import _announced
 from airflow_provider_jobstatus.triggers._announced import Announced
 
 
@@ -37,11 +41,21 @@ def test_a_job_missing_from_one_listing_is_not_announced_again() -> None:
     assert len(cursor.settled) == 2 and not cursor.absent
 
 
-def test_purged_jobs_leave_the_cursor() -> None:
-    cursor = Announced.baseline(jobs(a="succeeded", b="succeeded"), done)
-    for _ in range(2):
-        cursor = cursor.after(jobs(b="succeeded"), done, [])
-    assert len(cursor.settled) == 1 and not cursor.absent
+def test_a_job_that_flips_back_to_running_is_not_news_when_it_finishes_again() -> None:
+    cursor = Announced().after(jobs(j1="succeeded", j2="running"), done, ["j1"])
+    cursor = cursor.after(jobs(j1="running", j2="succeeded"), done, ["j2"])
+    assert cursor.news(jobs(j1="succeeded", j2="succeeded"), done) == []
+
+
+def test_purged_jobs_are_remembered_up_to_a_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_announced, "MAX_ABSENT", 2)
+    cursor = Announced.baseline(jobs(a="succeeded", b="succeeded", c="succeeded", d="succeeded"), done)
+    for listing in (jobs(b="succeeded", c="succeeded", d="succeeded"), jobs(c="succeeded", d="succeeded")):
+        cursor = cursor.after(listing, done, [])
+    assert cursor.news(jobs(a="succeeded", b="succeeded"), done) == [], "gone, still remembered"
+    cursor = cursor.after(jobs(d="succeeded"), done, [])  # c leaves too: a, the oldest gone, is forgotten
+    assert len(cursor.settled) == 1 and len(cursor.absent) == 2
+    assert [j.id for j in cursor.news(jobs(a="succeeded", b="succeeded"), done)] == ["a"]
 
 
 def test_the_stored_form_round_trips_and_is_small() -> None:
