@@ -70,6 +70,7 @@ bench: install
 	$(BIN)/python benchmarks/triggerer_scale.py
 	$(BIN)/python benchmarks/coalescing.py
 	$(BIN)/python -m benchmarks.rate_budget
+	$(BIN)/python benchmarks/declared_poll.py
 
 # 1,000 start_from_trigger waits in one real triggerer: ours, HttpSensorTrigger, DateTimeTrigger floor
 bench-triggerer: install

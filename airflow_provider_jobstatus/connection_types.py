@@ -49,13 +49,14 @@ _CLIENT_FIELDS: dict[str, Any] = {
 def connection_type(api: VendorApi) -> dict[str, Any]:
     """Provider info's entry for one vendor's connection type, made from its declaration."""
     form = api.form
-    hidden = ["schema", "port"] + ([] if api.needs_login else ["login"])
+    login = api.needs_login or form.optional_login
+    hidden = ["schema", "port"] + ([] if login else ["login"])
     relabel = {"host": "API base URL", "password": form.password_label}
     placeholders = {
         "host": form.host_placeholder or api.default_base_url or "https://",
         "password": form.password_placeholder,
     }
-    if api.needs_login:
+    if login:
         relabel["login"] = form.login_label
         placeholders["login"] = f"{form.login_label} from the vendor's console"
     return {

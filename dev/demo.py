@@ -1,7 +1,7 @@
 """``make demo``: the example DAGs on a real local Airflow against the vendor simulator.
 
 Starts the simulator and Airflow (scheduler with LocalExecutor, triggerer, API server, DAG
-processor; SQLite in ``.airflow-demo/``), stores the five vendor connections in Airflow's DB (so
+processor; SQLite in ``.airflow-demo/``), stores the vendor connections in Airflow's DB (so
 they show in the UI, where the Test button works), triggers every example DAG, waits, and prints
 per run task: final state, time spent deferred, the file the download wrote and its sha256. Exits 0
 only if every run succeeded; always stops what it started.
@@ -32,6 +32,7 @@ EXAMPLE_DAGS = (
     *(f"example_jobstatus_{vendor}" for vendor in VENDORS),
     "example_jobstatus_all_vendors",
     BATCH_DAG,
+    "example_jobapi",
 )
 
 
@@ -68,7 +69,8 @@ def fresh_home(home: Path) -> None:
 
 
 def add_connections(airflow: LocalAirflow, sim: Any) -> None:
-    """The five default connections, pointing at the simulator, as real DB rows (visible in the UI)."""
+    """The default connections (the declared API's too), pointing at the simulator, as real DB
+    rows (visible in the UI)."""
     from airflow_provider_jobstatus.testing.connections import DEFAULT_CONN_IDS, connection_dict
 
     for vendor, conn_id in DEFAULT_CONN_IDS.items():

@@ -10,7 +10,6 @@ origin, bodies are capped after decompression, and each library's errors become 
 from __future__ import annotations
 
 import asyncio
-import base64
 import enum
 import os
 import re
@@ -51,6 +50,7 @@ from airflow_provider_jobstatus.vendors import (
     ApiResponse,
     TokenGrant,
     VendorApi,
+    basic_authorization,
     retry_after_seconds,
 )
 
@@ -86,7 +86,7 @@ def prepare(
             headers.update(vendor.auth_headers(conn.creds, token))
         if req.basic_auth:
             user, password = req.basic_auth
-            headers["Authorization"] = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+            headers["Authorization"] = basic_authorization(user, password)
     for name, value in headers.items():
         if "\r" in value or "\n" in value:  # never send what could inject a header
             raise ConfigurationError(
@@ -712,7 +712,8 @@ def _length(headers: Mapping[str, str]) -> int:
 
 
 # -- sharing ------------------------------------------------------------------------------------
-_Key = tuple[str, tuple[str, str, str], Any]
+#: (vendor protocol, who may share, client settings): a declared API's protocol is its connection's
+_Key = tuple[VendorApi, tuple[str, str, str], Any]
 _async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[_Key, AsyncClient]] = (
     weakref.WeakKeyDictionary()
 )
@@ -727,7 +728,7 @@ async def acquire_async(conn: ConnSettings, vendor: VendorApi) -> AsyncClient:
     """The running loop's client for this connection; callers must :func:`release_async` it."""
     loop = asyncio.get_running_loop()
     clients = _async_clients.setdefault(loop, {})
-    key = (vendor.name, conn.share_key, conn.client)
+    key = (vendor, conn.share_key, conn.client)
     client = clients.get(key)
     if client is None:
         # a thousand waits starting together make one client: the first loads the TLS roots off
@@ -760,7 +761,7 @@ async def release_async(client: AsyncClient) -> None:
 
 
 def shared_sync(conn: ConnSettings, vendor: VendorApi, transport: httpx.BaseTransport | None) -> SyncClient:
-    key = (vendor.name, conn.share_key, (conn.client, transport))
+    key = (vendor, conn.share_key, (conn.client, transport))
     with _sync_lock:
         client = _sync_clients.get(key)
         if client is None:

@@ -126,7 +126,8 @@ def resolve_url(base: str, location: str) -> str:
     return urljoin(base, location)
 
 
-def parse_extras(raw: str | Mapping[str, Any] | None, vendor: VendorApi, conn_id: str) -> dict[str, Any]:
+def parse_extras(raw: str | Mapping[str, Any] | None, vendor: str, conn_id: str) -> dict[str, Any]:
+    """The connection's extras as a dict; ``vendor`` is the name messages use."""
     if raw is None or raw == "":
         return {}
     if isinstance(raw, Mapping):
@@ -135,16 +136,14 @@ def parse_extras(raw: str | Mapping[str, Any] | None, vendor: VendorApi, conn_id
         data = json.loads(raw)
     except json.JSONDecodeError as exc:  # its message quotes no part of the text (it may hold secrets)
         raise ConfigurationError(
-            vendor.display_name,
+            vendor,
             None,
             f"connection {conn_id!r}: field 'extra' is not valid JSON: {exc.msg} at line {exc.lineno}, "
             f"column {exc.colno} (character {exc.pos}); write it as a JSON object, e.g. "
             '{"timeout": 30}',
         ) from None
     if not isinstance(data, dict):
-        raise ConfigurationError(
-            vendor.display_name, None, f"connection {conn_id!r}: field 'extra' must be a JSON object"
-        )
+        raise ConfigurationError(vendor, None, f"connection {conn_id!r}: field 'extra' must be a JSON object")
     return data
 
 
@@ -168,7 +167,7 @@ def build_settings(
             f"{where} has type {conn_type!r}; a {vendor.display_name} hook needs type {vendor.name!r}",
         )
     base_url = _base_url(vendor, where, host, port)
-    if not password:
+    if not password and vendor.needs_secret:
         what = "client secret" if vendor.needs_login else "API key"
         raise ConfigurationError(
             vendor.display_name, None, f"{where}: field 'password' (the {what}) is empty"
@@ -186,7 +185,7 @@ def build_settings(
             )
     client = client_settings(vendor, where, extras)
     vendor_extras = {k: v for k, v in extras.items() if k not in CLIENT_EXTRAS + LIMIT_EXTRAS}
-    creds = Credentials(login=login or None, secret=password, extras=vendor_extras)
+    creds = Credentials(login=login or None, secret=password or "", extras=vendor_extras)
     return ConnSettings(
         conn_id=conn_id,
         base_url=base_url,

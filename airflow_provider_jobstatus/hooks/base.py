@@ -9,7 +9,7 @@ import logging
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import httpx
 import tenacity
@@ -104,7 +104,10 @@ class JobStatusHook(BaseHook):
             raise TypeError(
                 "JobStatusHook is abstract: use NitroHook, PdfCoHook, ... or JobStatusHook.for_connection()"
             )
-        self.vendor: VendorApi = get_vendor(self.vendor_name)
+        self.vendor: VendorApi
+        if get_vendor(self.vendor_name).declared_by is None:
+            self.vendor = get_vendor(self.vendor_name)
+        # else the connection declares its API: read with the connection (``__getattr__``)
         self.conn_id = conn_id or self.default_conn_name
         self.retries = max(1, retries)
         self.backoff = Backoff(base=backoff, cap=max_backoff)
@@ -119,6 +122,15 @@ class JobStatusHook(BaseHook):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(conn_id={self.conn_id!r})"
+
+    if not TYPE_CHECKING:  # for mypy, ``vendor`` is a plain attribute and nothing else is dynamic
+
+        def __getattr__(self, name: str) -> Any:
+            """``vendor`` of a connection that declares its API, asked before it was read: read it."""
+            if name != "vendor":
+                raise AttributeError(name)
+            self.settings()
+            return self.__dict__["vendor"]
 
     # -- connection -----------------------------------------------------------------------------
     @classmethod
@@ -135,13 +147,13 @@ class JobStatusHook(BaseHook):
         key = (conn_id, hook.vendor_name, hook._timeout, hook._connect_timeout)
         shared = _shared_settings.get(key)
         if shared is not None and shared[0] is conn:  # the same lookup: the same settings
-            hook._settings = shared[1]
+            hook._settings, hook.vendor = shared[1], shared[2]
             return hook
         hook._settings = hook._settings_from(conn)
         await _amask_proxy(hook._settings)
         if len(_shared_settings) >= 1024:
             _shared_settings.clear()
-        _shared_settings[key] = (conn, hook._settings)
+        _shared_settings[key] = (conn, hook._settings, hook.vendor)
         return hook
 
     def settings(self) -> ConnSettings:
@@ -157,6 +169,16 @@ class JobStatusHook(BaseHook):
         return self._settings
 
     def _settings_from(self, conn: Any) -> ConnSettings:
+        api = get_vendor(self.vendor_name)
+        extras = parse_extras(conn.extra, api.display_name, self.conn_id)
+        if api.declared_by is not None:  # the declaration stays out of the options polls send
+            try:
+                self.vendor = api.for_connection(extras)
+            except ConfigurationError as exc:
+                raise ConfigurationError(
+                    exc.vendor, None, f"connection {self.conn_id!r}: {exc.detail}"
+                ) from None
+            extras = {k: v for k, v in extras.items() if k != api.declared_by}
         settings = build_settings(
             self.vendor,
             self.conn_id,
@@ -165,7 +187,7 @@ class JobStatusHook(BaseHook):
             port=conn.port,
             login=conn.login,
             password=conn.password,
-            extras=parse_extras(conn.extra, self.vendor, self.conn_id),
+            extras=extras,
         )
         client = settings.client
         if self._timeout is not None:
@@ -342,19 +364,19 @@ class JobStatusHook(BaseHook):
 
         Key vendors are asked about a made-up job id: "not found" means the key was accepted.
         Messages speak of the vendor, not of that probe id."""
-        name = self.vendor.display_name
         try:
-            self.settings()
+            self.settings()  # a connection that declares its API: the declaration is checked here
+            name = self.vendor.display_name
             if self.vendor.uses_token:
                 self.sync_client().token(None)
                 return True, f"{name}: credentials accepted (token issued)"
             self.get_job_status(_PROBE_JOB_ID)
         except (AuthenticationError, ConfigurationError) as exc:
-            return False, f"{name}: {exc.detail}"
+            return False, f"{exc.vendor}: {exc.detail}"
         except JobStatusError as exc:
             if exc.transient:
-                return False, f"{name}: {exc.detail}"
-            return True, f"{name}: credentials accepted ({exc.detail})"
+                return False, f"{exc.vendor}: {exc.detail}"
+            return True, f"{exc.vendor}: credentials accepted ({exc.detail})"
         return True, f"{name}: credentials accepted"
 
     # -- async ----------------------------------------------------------------------------------
@@ -506,7 +528,7 @@ _connections: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SharedAnswers
 
 #: the settings built from the connection :func:`shared_connection` last handed out, per hook
 #: options: the waits that start together share one (frozen) copy instead of one each
-_shared_settings: dict[tuple[str, str, float | None, float | None], tuple[Any, ConnSettings]] = {}
+_shared_settings: dict[tuple[str, str, float | None, float | None], tuple[Any, ConnSettings, VendorApi]] = {}
 
 
 def _aretrying(kwargs: dict[str, Any], once: Callable[[], Awaitable[T]]) -> Callable[[], Awaitable[T]]:

@@ -67,6 +67,7 @@ from airflow_provider_jobstatus.vendors import (
     alteryx,
     apidatatools,
     describe_status,
+    jobapi,
     nitro,
     pdfco,
     playment,
@@ -721,9 +722,36 @@ class PlaymentCreateJobOperator(RunJobOperator):
         return match
 
 
+class JobApiRunJobOperator(RunJobOperator):
+    """Start a job at an API declared in a ``jobapi`` connection (its ``profile``) and wait for it.
+
+    A declared start is never sent twice (it may not be idempotent): a retry reattaches to the job
+    the first try started. A timeout or kill cancels the job where the profile declares ``cancel``,
+    and warns that it is left running where not.
+
+    :param payload: the start call's body: JSON (default), or a flat form where the profile's
+        ``start.body`` is ``form``; None sends no body.
+    """
+
+    vendor_name = jobapi.API.name
+    template_fields: Sequence[str] = ("conn_id", "payload")
+
+    def __init__(self, *, payload: Any = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.payload = payload
+
+    @contextmanager
+    def start_request(self, hook: JobStatusHook) -> Iterator[ApiRequest]:
+        api = hook.vendor
+        if not isinstance(api, jobapi.JobApi):  # the hook's check of the connection type ran first
+            raise AirflowFailException(f"{type(self).__name__} {self.task_id}: no declared API")
+        yield api.start_request(self.payload)
+
+
 __all__ = [
     "AlteryxRunWorkflowOperator",
     "ApiDataToolsRunJobOperator",
+    "JobApiRunJobOperator",
     "NitroRunJobOperator",
     "PdfCoRunJobOperator",
     "PlaymentCreateJobOperator",

@@ -39,8 +39,12 @@ def connection_dict(sim: Simulator, vendor: str) -> dict[str, Any]:
         conn["password"] = creds.pop("client_secret")
     else:
         conn["password"] = creds.pop("api_key")
-    if creds:  # what the vendor reads from the connection's extras (Playment's project_id)
-        conn["extra"] = creds
+    from .simulator.catalog import vendor as simulated
+
+    # what the vendor reads from the connection's extras (Playment's project_id, a declared profile)
+    extra = {**creds, **simulated(vendor).connection_extras(sim.state)}
+    if extra:
+        conn["extra"] = extra
     return conn
 
 

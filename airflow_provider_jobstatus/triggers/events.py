@@ -36,7 +36,7 @@ def error_event(
 
 
 def timeout_event(reason: str, vendor: str, job_id: str, last: JobStatus | None) -> dict[str, Any]:
-    seen = describe_status(last) if last else "no status was read"
+    seen = describe_status(last, vendor) if last else "no status was read"
     what = "the task's execution_timeout" if reason == "execution_timeout" else "the task's timeout"
     return {
         "status": "timeout",

@@ -23,6 +23,7 @@ from airflow_provider_jobstatus.vendors._protocol import (
     ResultRequest,
     TokenGrant,
     VendorApi,
+    basic_authorization,
     retry_after_seconds,
 )
 from airflow_provider_jobstatus.vendors._results import (
@@ -69,11 +70,13 @@ def get_vendor(name: str) -> VendorApi:
         raise ValueError(f"unknown vendor {name!r}; known vendors: {', '.join(sorted(VENDORS))}") from None
 
 
-def describe_status(status: JobStatus) -> str:
+def describe_status(status: JobStatus, name: str | None = None) -> str:
     """A one-line summary for logs and error messages, with the vendor's display name (the name
-    users know, as in every error): "PDF.co job 'X' is running (vendor status 'working')"."""
+    users know, as in every error): "PDF.co job 'X' is running (vendor status 'working')".
+    ``name`` is the caller's, where it knows it (a declared API's status may have lost its own)."""
     vendor = VENDORS.get(status.vendor)
-    text = f"{vendor.display_name if vendor else status.vendor} job {status.job_id!r} is {status.state.value}"
+    name = name or (vendor.name_in(status) if vendor else status.vendor)
+    text = f"{name} job {status.job_id!r} is {status.state.value}"
     if status.raw_status is not None and status.raw_status != status.state.value:
         text += f" (vendor status {status.raw_status!r})"
     if status.message:
@@ -92,6 +95,7 @@ __all__ = [
     "ResultRequest",
     "TokenGrant",
     "VendorApi",
+    "basic_authorization",
     "describe_status",
     "download_url",
     "get_vendor",

@@ -23,6 +23,8 @@ class ConnectionForm:
     password_placeholder: str = "API key"
     #: what ``login`` holds, for vendors that need a login
     login_label: str = "Client ID"
+    #: show ``login`` although the vendor does not need it (a declared API's basic auth may)
+    optional_login: bool = False
     #: the host placeholder for vendors without a public URL (self-hosted servers)
     host_placeholder: str | None = None
     #: extras the vendor reads, besides the client settings every connection has:

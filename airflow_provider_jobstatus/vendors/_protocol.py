@@ -7,6 +7,7 @@ connection's own origin) and hands the answers back here.
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 from abc import ABC, abstractmethod
@@ -124,8 +125,8 @@ class VendorApi(ABC):
 
     #: connection type and short name, e.g. ``"pdfco"``
     name: ClassVar[str]
-    #: the name users know, used in every message
-    display_name: ClassVar[str]
+    #: the name users know, used in every message (a declared API's is its profile's ``name``)
+    display_name: str
     #: the name of the hook class made for the connection type, e.g. ``"PdfCoHook"``
     hook_class_name: ClassVar[str]
     #: what Airflow's connection form shows for the connection type
@@ -134,6 +135,8 @@ class VendorApi(ABC):
     default_base_url: ClassVar[str | None]
     #: whether the vendor wants a client id (login) besides the secret
     needs_login: ClassVar[bool] = False
+    #: whether the connection's password (the secret) must be set
+    needs_secret: bool = True
     #: whether auth goes through a token endpoint (Nitro, Alteryx) rather than a static key
     uses_token: ClassVar[bool] = False
     #: whether the vendor has a batch listing
@@ -155,10 +158,18 @@ class VendorApi(ABC):
         """The connection id a hook uses when given none, e.g. ``"pdfco_default"``."""
         return f"{self.name}_default"
 
+    #: the connection extra that declares the API (a ``jobapi`` connection's ``profile``); None
+    #: for a vendor whose API is the same for every account
+    declared_by: ClassVar[str | None] = None
+
     def for_connection(self, extras: Mapping[str, Any]) -> VendorApi:
         """The protocol for one connection: this one, for a vendor whose API is the same for every
         account; a vendor whose API a connection declares builds one from the connection's extras."""
         return self
+
+    def name_in(self, status: JobStatus) -> str:
+        """The name messages about ``status`` use (a declared API's status carries its own)."""
+        return self.display_name
 
     # -- auth -----------------------------------------------------------------------------------
     def token_request(self, creds: Credentials) -> ApiRequest:
@@ -383,6 +394,11 @@ def retry_after_seconds(value: str | None) -> float | None:
             when = when.replace(tzinfo=timezone.utc)
         seconds = (when - datetime.now(timezone.utc)).total_seconds()
     return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+def basic_authorization(user: str, password: str) -> str:
+    """An HTTP Basic ``Authorization`` value (RFC 7617: UTF-8 ``user:password`` in base64)."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 def path_segment(vendor: str, job_id: str | None, value: str) -> str:

@@ -24,6 +24,7 @@ EXAMPLES = [
     "example_jobstatus_playment",
     "example_jobstatus_playment_batch",
     "example_jobstatus_asset_watchers",
+    "example_jobapi",
 ]
 #: The per-vendor DAGs are the all-vendors DAG's five pipelines one by one (the same tasks, built by
 #: the same function): running them again would test nothing new.

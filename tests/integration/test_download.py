@@ -23,7 +23,7 @@ from airflow_provider_jobstatus.operators.download import DownloadJobResultOpera
 from airflow_provider_jobstatus.testing.simulator import Simulator
 from tests.unwritable import unwritable_folder
 
-VENDORS = ["nitro", "pdfco", "alteryx", "apidatatools", "playment"]
+VENDORS = ["nitro", "pdfco", "alteryx", "apidatatools", "playment", "jobapi"]
 FAST = {"backoff": 0.01, "hook_params": {"backoff": 0.01, "max_backoff": 0.05}}
 #: where each vendor's result bytes come from in the simulator (the route a truncate fault hits)
 RESULT_ROUTE = {
@@ -32,9 +32,10 @@ RESULT_ROUTE = {
     "alteryx": "output",
     "apidatatools": "files",
     "playment": "files",
+    "jobapi": "files",
 }
 #: a fault seed whose first draw truncates and whose second does not, for every vendor
-TRUNCATE_ONCE_SEED = 876
+TRUNCATE_ONCE_SEED = 8683
 
 
 @pytest.fixture

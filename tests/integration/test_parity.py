@@ -3,7 +3,8 @@ same message, whether the sensor defers, pokes or reschedules, and whether a run
 waits on its worker. They all drive one wait policy; these tests hold them to it over real HTTP.
 
 Most rows script an APIDataTools-shaped origin by time since its first status call for a job (so
-a run operator starts "its" job there too); vendor-specific rows use the simulator.
+a run operator starts "its" job there too), waited on through the built-in APIDataTools vendor and
+through the same API declared in a ``jobapi`` connection; vendor-specific rows use the simulator.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from airflow.providers.common.compat.sdk import AirflowSkipException, BaseOperat
 from airflow_provider_jobstatus.operators.run import (
     AlteryxRunWorkflowOperator,
     ApiDataToolsRunJobOperator,
+    JobApiRunJobOperator,
     NitroRunJobOperator,
 )
 from airflow_provider_jobstatus.sensors.job_status import JobStatusSensor
@@ -36,11 +38,37 @@ RUN_MODES = ("run deferred", "run on worker")
 FAST = {"poll_interval": 0.1}
 
 
-@pytest.fixture
-def scripted_conn(vendor: ScriptedVendor, monkeypatch: pytest.MonkeyPatch) -> str:
-    uri = {"conn_type": "apidatatools", "host": vendor.origin.url, "password": "parity-key"}
+#: the scripted origin's API declared in a ``jobapi`` connection: the contract holds for it alike
+DECLARED_APIDATATOOLS = {
+    "name": "APIDataTools",
+    "auth": {"scheme": "header", "header": "x-api-key"},
+    "start": {"path": "/json-to-csv-api", "job_id": "job_id"},
+    "status": {
+        "path": "/jobs/{job_id}",
+        "state": "status",
+        "states": {
+            "queued": ["queued"],
+            "running": ["processing"],
+            "succeeded": ["success"],
+            "failed": ["failed"],
+        },
+        "message": "error",
+        "retry_after": "retry_after",
+    },
+    "results": {"files": "result.file"},
+}
+KINDS = ("built-in", "declared")
+
+
+@pytest.fixture(params=KINDS)
+def scripted_conn(
+    vendor: ScriptedVendor, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> str:
+    uri: dict[str, Any] = {"conn_type": "apidatatools", "host": vendor.origin.url, "password": "parity-key"}
+    if request.param == "declared":
+        uri = {**uri, "conn_type": "jobapi", "extra": {"profile": DECLARED_APIDATATOOLS}}
     monkeypatch.setenv("AIRFLOW_CONN_PARITY_VENDOR", json.dumps(uri))
-    return "parity_vendor"
+    return f"parity_vendor:{request.param}"
 
 
 @pytest.fixture
@@ -146,7 +174,8 @@ def test_scripted_behaviour_ends_alike_in_every_way_of_waiting(
     vendor: ScriptedVendor, scripted_conn: str, row: str, mode: str
 ) -> None:
     phases, options, (state, says) = SCRIPTED[row]
-    job_id = f"{row.replace(' ', '-')}-{mode.replace(' ', '-')}"
+    scripted_conn, kind = scripted_conn.split(":")
+    job_id = f"{row.replace(' ', '-')}-{mode.replace(' ', '-')}-{kind}"
     vendor.script(job_id, phases)
     if mode in SENSOR_MODES:
 
@@ -165,19 +194,22 @@ def test_scripted_behaviour_ends_alike_in_every_way_of_waiting(
         vendor.starts.append(job_id)
 
         def make() -> BaseOperator:
-            return ApiDataToolsRunJobOperator(
-                task_id="wait",
-                conn_id=scripted_conn,
-                tool="/json-to-csv-api",
-                source_url="https://example.com/in.json",
-                deferrable=mode == "run deferred",
+            common: dict[str, Any] = {
+                "task_id": "wait",
+                "conn_id": scripted_conn,
+                "deferrable": mode == "run deferred",
                 **{"timeout": 60.0, **FAST, **options},
+            }
+            if kind == "declared":
+                return JobApiRunJobOperator(payload={"url": "https://example.com/in.json"}, **common)
+            return ApiDataToolsRunJobOperator(
+                tool="/json-to-csv-api", source_url="https://example.com/in.json", **common
             )
 
     got_state, got = ended(make, reschedule=mode == "reschedule")
     expected = says.format(job=job_id)
     assert (got_state, expected in got) == (state, True), (got_state, got)
-    RESULTS.setdefault(row, {})[mode] = (got_state, got.replace(job_id, "{job}"))
+    RESULTS.setdefault(f"{row} ({kind})", {})[mode] = (got_state, got.replace(job_id, "{job}"))
 
 
 RESULTS: dict[str, dict[str, tuple[str, str]]] = {}

@@ -24,6 +24,7 @@ from airflow_provider_jobstatus.operators.run import (
     STATE_KEY,
     AlteryxRunWorkflowOperator,
     ApiDataToolsRunJobOperator,
+    JobApiRunJobOperator,
     NitroRunJobOperator,
     PdfCoRunJobOperator,
     PlaymentCreateJobOperator,
@@ -65,6 +66,9 @@ def make(vendor: str, **kw: Any) -> RunJobOperator:
         common.setdefault("tool", "/json-to-csv-api")
         common.setdefault("source_url", "https://example.com/in.json")
         return ApiDataToolsRunJobOperator(**common)
+    if vendor == "jobapi":
+        common.setdefault("payload", {"input": "https://example.com/in.txt"})
+        return JobApiRunJobOperator(**common)
     common.setdefault("reference_id", "ref-1")
     common.setdefault("data", {"image_url": "https://example.com/a.png"})
     common.setdefault("work_flow_id", "flow-1")
@@ -96,6 +100,7 @@ OUTCOMES = [
         "alteryx": ("succeeded", "failed"),
         "apidatatools": ("succeeded", "failed"),
         "playment": ("succeeded",),
+        "jobapi": ("succeeded", "failed"),
     }.items()
     for outcome in outcomes
 ]

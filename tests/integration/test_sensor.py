@@ -138,7 +138,8 @@ def test_soft_fail_skips_a_failed_event_on_resume() -> None:
 def test_wrong_connection_type_names_the_accepted_types(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_HTTP_ONE", json.dumps({"conn_type": "http", "host": "http://x"}))
     task = JobStatusSensor(task_id="w", conn_id="http_one", job_id="j")
-    with pytest.raises(AirflowException, match="has type 'http'; use one of alteryx, apidatatools, nitro"):
+    accepted = "alteryx, apidatatools, jobapi, nitro"
+    with pytest.raises(AirflowException, match=f"has type 'http'; use one of {accepted}"):
         task.execute(context={})
 
 

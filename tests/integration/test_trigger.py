@@ -30,6 +30,9 @@ OUTCOMES = [
     ("apidatatools", "succeeded", "succeeded"),
     ("apidatatools", "failed", "failed"),
     ("playment", "succeeded", "succeeded"),
+    ("jobapi", "succeeded", "succeeded"),
+    ("jobapi", "failed", "failed"),
+    ("jobapi", "canceled", "canceled"),
 ]
 
 

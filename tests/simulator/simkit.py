@@ -60,6 +60,8 @@ class Calls:
     def headers(self, vendor: str) -> dict[str, str]:
         if vendor in ("nitro", "alteryx"):
             return {"Authorization": f"Bearer {self.token(vendor)}"}
+        if vendor == "jobapi":  # the default profile: a bearer secret
+            return {"Authorization": f"Bearer {DEFAULT_CREDENTIALS[vendor]['client_secret']}"}
         return {"x-api-key": DEFAULT_CREDENTIALS[vendor]["api_key"]}
 
     # -- status --------------------------------------------------------------------------------
@@ -76,6 +78,8 @@ class Calls:
             return self.http.get(f"{base}/v3/jobs/{job_id}", params={"includeMessages": "true"}, headers=hdrs)
         if vendor == "apidatatools":
             return self.http.get(f"{base}/jobs/{job_id}", headers=hdrs)
+        if vendor == "jobapi":
+            return self.http.get(f"{base}/v1/jobs/{job_id}", headers=hdrs)
         return self.http.get(f"{base}/v1/projects/{PROJECT}/jobs/{job_id}", headers=hdrs)
 
     def status(self, vendor: str, job_id: str) -> dict[str, Any]:
@@ -88,6 +92,8 @@ class Calls:
     def status_word(vendor: str, body: dict[str, Any]) -> str:
         if vendor == "playment":
             return str(body["data"]["status"])
+        if vendor == "jobapi":
+            return str(body["job"]["state"])
         if vendor == "alteryx" and body["status"] == "Completed":
             return f"Completed/{body['disposition']}"
         return str(body["status"])
@@ -104,6 +110,9 @@ class Calls:
             "Completed/Success",
             "Completed/Warning",
             "Completed/Error",
+            "done",
+            "error",
+            "stopped",
         }
         seen: list[str] = []
         for _ in range(limit):
@@ -136,6 +145,8 @@ class Calls:
             return out
         if vendor == "apidatatools":
             return [self._get(body["result"]["file"])]
+        if vendor == "jobapi":
+            return [self._get(output["href"]) for output in body["job"]["outputs"]]
         redirect = self.http.get(
             f"{base}/v1/attachments", params={"url": body["data"]["result"]}, headers=self.headers("playment")
         )

@@ -26,6 +26,10 @@ PROGRESS = {
     ("apidatatools", "succeeded", 2): ["queued", "processing", "success"],
     ("apidatatools", "failed", 3): ["queued", "processing", "processing", "failed"],
     ("playment", "succeeded", 2): ["in_progress", "in_progress", "completed"],
+    # the declared API's default profile: its own raw values for the five states
+    ("jobapi", "succeeded", 2): ["pending", "working", "done"],
+    ("jobapi", "failed", 1): ["working", "error"],
+    ("jobapi", "canceled", 3): ["pending", "working", "working", "stopped"],
 }
 
 

@@ -94,6 +94,7 @@ def test_connection_env_builds_airflow_json_connections(sim: Simulator) -> None:
         "AIRFLOW_CONN_ALTERYX_DEFAULT",
         "AIRFLOW_CONN_APIDATATOOLS_DEFAULT",
         "AIRFLOW_CONN_PLAYMENT_DEFAULT",
+        "AIRFLOW_CONN_JOBAPI_DEFAULT",
     }
     nitro = json.loads(env["AIRFLOW_CONN_NITRO_DEFAULT"])
     assert nitro == {
@@ -106,6 +107,13 @@ def test_connection_env_builds_airflow_json_connections(sim: Simulator) -> None:
     assert playment["password"] == "sim-playment-key"
     assert playment["extra"] == {"project_id": "sim-project"}
     assert "login" not in json.loads(env["AIRFLOW_CONN_PDFCO_DEFAULT"])
+    jobapi = json.loads(env["AIRFLOW_CONN_JOBAPI_DEFAULT"])
+    assert (jobapi["conn_type"], jobapi["login"], jobapi["password"]) == (
+        "jobapi",
+        "sim-jobapi-user",
+        "sim-jobapi-secret",
+    )
+    assert jobapi["extra"] == {"profile": sim.profile}  # the declaration the simulator serves
 
 
 def test_patched_environ_restores_previous_values(monkeypatch: pytest.MonkeyPatch) -> None:

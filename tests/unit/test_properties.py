@@ -43,7 +43,9 @@ from airflow_provider_jobstatus.vendors import (
     unique_names,
     url_file_name,
 )
+from airflow_provider_jobstatus.vendors.jobapi import declared_api
 from airflow_provider_jobstatus.vendors.pdfco import link_expired
+from tests.unit.vendors.test_jobapi import ASSEMBLYAI
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "vendors"
 
@@ -90,6 +92,7 @@ VOCABULARY: Mapping[str, list[Any]] = {
     "alteryx": ["Completed", "completed", "Running", "Queued", "Created", "Cancelled", "Canceled", "Success"],
     "apidatatools": ["queued", "processing", "success", "failed", "error", "Success", ""],
     "playment": ["completed", "in_progress", "Completed", "failed", ""],
+    "jobapi": ["queued", "processing", "completed", "error", "Completed", ""],
 }
 DISPOSITIONS = ["Success", "success", "Warning", "warning", "Error", "Cancelled", "", "SUCCESS "]
 FIXTURE_NAMES: Mapping[str, list[str]] = {
@@ -110,7 +113,17 @@ FIXTURE_NAMES: Mapping[str, list[str]] = {
     "alteryx": ["alteryx_job.json", "alteryx_job_doc_example.json", "alteryx_job_error.json"],
     "apidatatools": ["apidatatools_success.json", "apidatatools_queued.json", "apidatatools_failed.json"],
     "playment": ["playment_job_completed.json", "playment_job_doc_example.json", "playment_error.json"],
+    "jobapi": [
+        "jobapi_assemblyai_completed.json",
+        "jobapi_assemblyai_processing.json",
+        "jobapi_assemblyai_error.json",
+    ],
 }
+
+
+def api_of(vendor: str) -> Any:
+    """The protocol under test: a declared API's is the one its profile declares (AssemblyAI's)."""
+    return declared_api(ASSEMBLYAI) if vendor == "jobapi" else VENDORS[vendor]
 
 
 def load(name: str) -> Any:
@@ -160,6 +173,7 @@ def shaped_bodies(vendor: str) -> st.SearchStrategy[Any]:
         "pdfco": ["error", "url", "urls", "message", "credits", "outputLinkValidTill"],
         "alteryx": ["disposition", "messages", "outputs"],
         "apidatatools": ["error", "retry_after", "message", "result"],
+        "jobapi": ["id", "error", "text"],
     }[vendor]
     return st.fixed_dictionaries({"status": value}, optional={k: value for k in keys})
 
@@ -209,6 +223,8 @@ def success_shape(vendor: str, resp: ApiResponse, options: Mapping[str, Any]) ->
         return status == "success"
     if vendor == "apidatatools":
         return status == "success"
+    if vendor == "jobapi":
+        return status == "completed"
     if vendor == "alteryx":
         disposition = data.get("disposition")
         if not (isinstance(status, str) and status.lower() == "completed" and isinstance(disposition, str)):
@@ -238,6 +254,8 @@ def failure_shape(vendor: str, resp: ApiResponse) -> bool:
         return isinstance(status, str) and status.lower() == "completed"
     if vendor == "apidatatools":
         return status == "failed"
+    if vendor == "jobapi":
+        return status == "error"
     return False  # Playment has no failed state
 
 
@@ -267,7 +285,7 @@ def playment_unhashable_code(vendor: str, resp: ApiResponse) -> bool:
 
 def check_parse(vendor: str, job_id: str, resp: ApiResponse, options: Mapping[str, Any]) -> JobStatus | None:
     """Parse; only JobStatusError may come out, and any state must be backed by the answer."""
-    api = VENDORS[vendor]
+    api = api_of(vendor)
     try:
         status = api.parse_status(job_id, resp, options)
     except JobStatusError as exc:

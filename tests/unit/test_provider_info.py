@@ -46,7 +46,12 @@ def test_connection_types_name_the_five_hooks() -> None:
         assert hook.get_ui_field_behaviour() == entry["ui-field-behaviour"]  # type: ignore[attr-defined]
         behaviour = entry["ui-field-behaviour"]
         assert set(behaviour) <= {"hidden-fields", "relabeling", "placeholders"}
-        assert behaviour["relabeling"]["password"] in {"API key", "Client secret", "API access secret"}
+        assert behaviour["relabeling"]["password"] in {
+            "API key",
+            "Client secret",
+            "API access secret",
+            "Secret",
+        }
         for field in entry["conn-fields"].values():
             assert field["label"] and field["schema"]["type"]
 

@@ -51,6 +51,10 @@ def _nothing_on_finish(state: SimState, job: Job) -> None:
     return None
 
 
+def _no_extras(state: SimState) -> dict[str, Any]:
+    return {}
+
+
 def _json_result(job_id: str, index: int) -> tuple[str, str]:
     return ("result.json" if index == 0 else f"result-{index + 1}.json"), "application/json"
 
@@ -94,6 +98,8 @@ class SimVendor:
     start_refusals: frozenset[str] = frozenset()
     #: whether jobs belong to batches that list them (Playment)
     batches: bool = False
+    #: connection extras besides the credentials' (the declared API's ``profile``)
+    connection_extras: Callable[[SimState], dict[str, Any]] = _no_extras
 
     @property
     def display_name(self) -> str:

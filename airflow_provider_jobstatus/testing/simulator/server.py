@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
 import socket
 import threading
@@ -329,6 +330,16 @@ class Simulator:
     def expire_tokens(self) -> int:
         """Invalidate every access token issued so far (the next call gets a 401)."""
         return self.state.expire_tokens()
+
+    @property
+    def profile(self) -> dict[str, Any]:
+        """The profile of the declared API (``jobapi``) the simulator serves (a copy)."""
+        return copy.deepcopy(self.state.declared.profile)
+
+    def declare(self, profile: Mapping[str, Any] | None = None) -> None:
+        """Serve ``profile`` (a ``jobapi`` connection's declaration) under ``base_url("jobapi")``;
+        None goes back to the default one. A profile the simulator cannot answer is a ValueError."""
+        self.state.declare(profile)
 
     def configure(self, **changes: Any) -> dict[str, Any]:
         """Change ``token_ttl``, ``link_ttl`` or ``nitro_token_style`` at runtime."""

@@ -159,6 +159,7 @@ class SimState:
         self.starts = StartBook()
         self.log = RequestLog()
         self.pdfco_credits = 1_000_000
+        self.declared = self.declare(None)
         self._default_batch: str | None = None
         #: set (on the server's loop) when the simulator stops: ends ``slow`` faults early
         self.stopping: asyncio.Event | None = None
@@ -199,6 +200,16 @@ class SimState:
             self._default_batch = None
 
     # -- ids -----------------------------------------------------------------------------------
+    def declare(self, profile: Mapping[str, Any] | None) -> Any:
+        """Serve ``profile`` as the declared API (``jobapi``); None: the default profile. Kept
+        across :meth:`reset`, like the credentials."""
+        from .declared import DEFAULT_PROFILE, Declared
+
+        declared = Declared(DEFAULT_PROFILE if profile is None else profile)
+        with self.lock:
+            self.declared = declared
+        return declared
+
     def random_uuid(self) -> str:
         """A UUID from the seeded generator: the same seed and calls give the same ids."""
         return random_uuid(self._rng)
