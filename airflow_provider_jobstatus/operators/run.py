@@ -289,6 +289,7 @@ class RunJobOperator(BaseOperator):
         same_run = run is not None and saved.get("max_tries") == run
         if same_run and not self.wait:
             self.log.info("%s job %r was started by an earlier try of this run", name, job_id)
+            metrics.reattached(hook.vendor.name, self.conn_id)
             return job_id, started_at, None
         try:
             status = hook.get_job_status(job_id, **self._options())
@@ -299,6 +300,7 @@ class RunJobOperator(BaseOperator):
             if not exc.transient:
                 raise airflow_error(exc) from exc
             self.log.warning("%s; reattaching to it anyway (the wait tolerates faults)", exc)
+            metrics.reattached(hook.vendor.name, self.conn_id)
             return job_id, started_at, None
         if status.state.is_terminal and not same_run:
             self.log.warning(
