@@ -105,15 +105,21 @@ def fault_kind(exc: JobStatusError) -> str:
     return next((kind for cls, kind in _KINDS if isinstance(exc, cls)), "other")
 
 
+_loaded: list[Any] = []
+
+
 def _stats() -> Any:
     """The Task SDK's ``Stats`` (what providers use): imported when first sent, not at import."""
-    from airflow.providers.common.compat.sdk import Stats
+    if not _loaded:
+        from airflow.providers.common.compat.sdk import Stats
 
-    return Stats
+        _loaded.append(Stats)
+    return _loaded[0]
 
 
 def _incr(name: str, vendor: str, conn_id: str, **extra: str) -> None:
     try:
-        _stats().incr(name, tags={"vendor": vendor, "conn_id": conn_id, **extra})
+        stats = _loaded[0] if _loaded else _stats()
+        stats.incr(name, tags={"vendor": vendor, "conn_id": conn_id, **extra})
     except Exception:  # a metrics backend never fails the call it counts
         log.debug("metric %s not sent", name, exc_info=True)

@@ -418,14 +418,23 @@ class JobStatusHook(BaseHook):
             self._status_request = (job_id, opts, req)
 
         async def once() -> JobStatus:
-            with self._counted(poll=True):
+            # the metrics of _counted, written out: this runs once per poll of every wait
+            metrics.polled(self.vendor.name, self.conn_id)
+            try:
+                return self.vendor.parse_status(job_id, await client.exchange(req, job_id), opts)
+            except JobNotFoundError as exc:
+                fallback = self.vendor.fallback_status_request(job_id, opts)
+                if fallback is None:
+                    metrics.faulted(self.vendor.name, self.conn_id, exc)
+                    raise
                 try:
-                    return self.vendor.parse_status(job_id, await client.exchange(req, job_id), opts)
-                except JobNotFoundError:
-                    fallback = self.vendor.fallback_status_request(job_id, opts)
-                    if fallback is None:
-                        raise
                     return self.vendor.parse_status(job_id, await client.exchange(fallback, job_id), opts)
+                except JobStatusError as again:
+                    metrics.faulted(self.vendor.name, self.conn_id, again)
+                    raise
+            except JobStatusError as exc:
+                metrics.faulted(self.vendor.name, self.conn_id, exc)
+                raise
 
         fetch = once if retries == 1 else _aretrying(self._retrying(retries), once)
         if max_age is None:
