@@ -23,6 +23,8 @@ from tests.servers import Background, Origin, Reply, Seen, http_answer
 
 stats_utils = pytest.importorskip("airflow.sdk.observability.metrics.stats_utils")
 stats = pytest.importorskip("airflow.sdk.observability.stats")
+if not hasattr(stats, "initialize"):  # Airflow 3.2's Task SDK sets Stats up without a public call
+    pytest.skip("this Airflow has no airflow.sdk.observability.stats.initialize", allow_module_level=True)
 
 
 @pytest.fixture
