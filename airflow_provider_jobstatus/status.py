@@ -30,10 +30,11 @@ class JobState(str, Enum):
 
     @property
     def is_terminal(self) -> bool:
-        return self in _TERMINAL
+        return self in TERMINAL_STATES
 
 
-_TERMINAL = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELED})
+#: the states that end a wait (a set: a membership test is cheaper than the property on a hot path)
+TERMINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELED})
 
 
 def strip_query(url: str | None) -> str | None:

@@ -22,10 +22,8 @@ from typing import Any, Literal
 
 from airflow_provider_jobstatus.errors import JobNotFoundError, JobStatusError, TransientVendorError
 from airflow_provider_jobstatus.retry import Backoff
-from airflow_provider_jobstatus.status import JobState, JobStatus
+from airflow_provider_jobstatus.status import TERMINAL_STATES, JobState, JobStatus
 from airflow_provider_jobstatus.triggers.events import done_event, error_event, timeout_event
-
-_TERMINAL = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELED})
 
 DEFAULT_POLL_INTERVAL = 30.0
 DEFAULT_FAULT_TOLERANCE = 30 * 60.0
@@ -230,7 +228,7 @@ class WaitPolicy:
             if last is None or last.state is not result.state or last.raw_status != result.raw_status:
                 self._observe(result)
             c.last = result
-            if result.state in _TERMINAL:
+            if result.state in TERMINAL_STATES:
                 return End(done_event(result))
             hint = result.retry_after
             pause = self.rules.pace(hint)
@@ -302,7 +300,7 @@ class WaitPolicy:
         """A note for a state change (not for every poll); the final state is the task's to log."""
         from airflow_provider_jobstatus.vendors import describe_status
 
-        if status.state in _TERMINAL:
+        if status.state in TERMINAL_STATES:
             return
         if (
             self.clocks.last is None
