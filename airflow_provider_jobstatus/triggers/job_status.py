@@ -339,14 +339,14 @@ class JobStatusTrigger(BaseTrigger):
 
     async def _cancel(self, why: str) -> None:
         hooks = await import_off_loop(_HOOKS_MODULE)
-        from airflow_provider_jobstatus.cancel import acancel_job
+        from airflow_provider_jobstatus.cancel import acancel_job, report
 
         try:
             hook = await hooks.JobStatusHook.afor_connection(self.conn_id, retries=1)
             async with hook:
                 await acancel_job(hook, self.job_id, why, self.log)
         except JobStatusError as exc:
-            self.log.warning("Could not cancel job %r (%s): %s", self.job_id, why, exc)
+            report(self.conn_id, self.job_id, why, exc, self.log)  # the connection itself failed
 
     async def _job_has_ended(self) -> bool:
         """Whether the vendor says the job has ended: there is nothing to cancel, and another copy
