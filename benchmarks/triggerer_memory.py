@@ -29,8 +29,15 @@ serialized sizes times the DAG's length.
 - quiet (on request): ours with the sensor's ``seen_status`` set to the job's status, so the
   trigger logs no line of its own: the cost of a wait's own log lines, compared with ours.
 
+With several sizes (``--waits 200,1000``) each kind runs at each size, and the report adds the
+marginal memory of one more wait: the slope of a kind's added RSS between the smallest and the
+largest size, gross and beyond the floor's slope. The net figure at one size includes what a
+triggerer pays once for any number of waits (a session, a token, a pool of connections, imports);
+the slope leaves that out and is what capacity planning for more waits needs.
+
     python -m benchmarks.triggerer_memory                       # 200 waits, I = 2 s, 60 s window
     python -m benchmarks.triggerer_memory --kinds floor,ours --waits 100 --runs 3
+    python -m benchmarks.triggerer_memory --kinds floor,ours,theirs --waits 200,1000 --interval 5
 """
 
 from __future__ import annotations
@@ -177,6 +184,7 @@ def run_kind(kind: str, args: argparse.Namespace, root: Path, sim: Simulator) ->
         spec["headers"] = _bearer(sim)
     spec_path = home / "spec.json"
     spec_path.write_text(json.dumps(spec))
+    settle = 600 + args.waits  # creating a trigger started from the trigger takes ~0.1-0.5 s
     env = {
         **connection_env(sim),
         "AIRFLOW_CONN_NITRO_HTTP": json.dumps({"conn_type": "http", "host": sim.base_url("nitro")}),
@@ -185,14 +193,14 @@ def run_kind(kind: str, args: argparse.Namespace, root: Path, sim: Simulator) ->
         "PYTHONPATH": os.pathsep.join(p for p in (str(HERE.parent), os.environ.get("PYTHONPATH")) if p),
     }
     with LocalAirflow(home, DAGS, env=env, parallelism=2, serve_logs=False, startup_timeout=900) as airflow:
-        airflow.wait_for_dags(dag_ids, timeout=600)
+        airflow.wait_for_dags(dag_ids, timeout=settle)
         triggerer = airflow.components["triggerer"].popen
         assert triggerer is not None
         time.sleep(args.interval * 3)  # the triggerer settles after start-up
         idle, idle_split = _median_rss(triggerer.pid, 10 * args.interval, args.interval)
         for dag_id in dag_ids:
             airflow.trigger(dag_id)
-        running = _wait_for_triggers(airflow, args.waits, timeout=600)
+        running = _wait_for_triggers(airflow, args.waits, timeout=settle)
         time.sleep(args.interval * 3)  # every wait has made its first poll (and logged, if it does)
         polled, started = _polls(sim), time.monotonic()
         loaded, loaded_split = _median_rss(triggerer.pid, args.window, args.interval)
@@ -234,16 +242,10 @@ def report(samples: dict[str, list[Sample]], waits: int) -> None:
     """The table: per kind, the triggerer before and with the waits, and per wait beyond each floor
     (``net`` beyond ``DateTimeTrigger``; ``net vs conn`` beyond the floor that reads a connection)."""
 
-    def added(kind: str) -> float:
-        return statistics.median(s.added_kib for s in samples[kind])
-
-    def median(values: Sequence[float]) -> float:
-        return statistics.median(values) if values else float("nan")
-
     def net(kind: str, floor: str) -> str:
         if kind in FLOORS or floor not in samples:
             return "-"
-        return f"{(added(kind) - added(floor)) / waits:.1f}"
+        return f"{(added(samples, kind) - added(samples, floor)) / waits:.1f}"
 
     print(f"\n{waits} waits each; triggerer RSS (supervisor + trigger runner), medians of runs:")
     header = (
@@ -257,7 +259,7 @@ def report(samples: dict[str, list[Sample]], waits: int) -> None:
             kind,
             f"{median([s.idle_kib for s in runs]) / 1024:.1f}",
             f"{median([s.loaded_kib for s in runs]) / 1024:.1f}",
-            f"{added(kind) / waits:.1f}",
+            f"{added(samples, kind) / waits:.1f}",
             net(kind, "floor"),
             net(kind, "floor-conn"),
             f"{median([s.polls_per_s or 0.0 for s in runs]):.1f}",
@@ -266,11 +268,45 @@ def report(samples: dict[str, list[Sample]], waits: int) -> None:
         print("  ".join(f"{c:>12}" for c in cells))
 
 
+def report_slope(by_size: dict[int, dict[str, list[Sample]]]) -> None:
+    """Marginal KiB of one more wait between the smallest and the largest size, beside the net
+    figure at the smallest."""
+    low, high = min(by_size), max(by_size)
+
+    def slope(kind: str) -> float:
+        return (added(by_size[high], kind) - added(by_size[low], kind)) / (high - low)
+
+    print(f"\nOne more wait, {low} to {high} waits (KiB; net, beyond: less the DateTimeTrigger floor's):")
+    header = ("kind", f"net at {low}", "marginal", "marginal beyond")
+    print("  ".join(f"{h:>16}" for h in header))
+    for kind in by_size[low]:
+        own = kind not in FLOORS and "floor" in by_size[low]
+        net_low = (added(by_size[low], kind) - added(by_size[low], "floor")) / low if own else 0.0
+        beyond = slope(kind) - slope("floor") if own else 0.0
+        cells = (
+            kind,
+            f"{net_low:.1f}" if own else "-",
+            f"{slope(kind):.1f}",
+            f"{beyond:.1f}" if own else "-",
+        )
+        print("  ".join(f"{c:>16}" for c in cells))
+
+
+def added(samples: dict[str, list[Sample]], kind: str) -> float:
+    return statistics.median(s.added_kib for s in samples[kind])
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--waits", type=int, default=200)
+    parser.add_argument(
+        "--waits", default="200", help="waits per run; several sizes comma-separated (200,1000) add the slope"
+    )
     parser.add_argument("--interval", type=float, default=2.0, help="seconds between polls (I)")
     parser.add_argument("--window", type=float, default=60.0, help="seconds sampled with every wait running")
     parser.add_argument(
@@ -285,22 +321,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = set(kinds) - set(KINDS)
     if unknown:
         parser.error(f"unknown kinds {sorted(unknown)}; known: {', '.join(KINDS)}")
-    samples: dict[str, list[Sample]] = {kind: [] for kind in kinds}
+    sizes = sorted({int(n) for n in args.waits.split(",") if n.strip()})
+    if not sizes or sizes[0] < 1:
+        parser.error(f"--waits {args.waits!r}: give one or more positive numbers")
+    by_size: dict[int, dict[str, list[Sample]]] = {n: {kind: [] for kind in kinds} for n in sizes}
     started = time.monotonic()
     with contextlib.ExitStack() as stack:
         root = Path(args.keep) if args.keep else Path(stack.enter_context(tempfile.TemporaryDirectory()))
         sim = stack.enter_context(Simulator())
         for run in range(args.runs):
-            for kind in kinds:
-                sample = run_kind(kind, args, root / f"run{run + 1}", sim)
-                samples[kind].append(sample)
-                each = sample.added_kib / args.waits
-                print(
-                    f"run {run + 1} {kind}: idle {sample.idle_kib / 1024:.1f} MiB, with {sample.triggers} "
-                    f"triggers {sample.loaded_kib / 1024:.1f} MiB ({each:.0f} KiB each)",
-                    flush=True,
-                )
-    report(samples, args.waits)
+            for waits in sizes:
+                sized = argparse.Namespace(**{**vars(args), "waits": waits})
+                for kind in kinds:
+                    sample = run_kind(kind, sized, root / f"run{run + 1}" / str(waits), sim)
+                    by_size[waits][kind].append(sample)
+                    loaded = f"{sample.loaded_kib / 1024:.1f} MiB ({sample.added_kib / waits:.0f} KiB each)"
+                    print(
+                        f"run {run + 1} {kind} x{waits}: idle {sample.idle_kib / 1024:.1f} MiB, "
+                        f"with {sample.triggers} triggers {loaded}",
+                        flush=True,
+                    )
+    for waits in sizes:
+        report(by_size[waits], waits)
+    if len(sizes) > 1:
+        report_slope(by_size)
     print(f"total time: {time.monotonic() - started:.0f} s")
     return 0
 
