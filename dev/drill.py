@@ -78,9 +78,9 @@ FAULTS = {
     "reset": 0.02,
     "slow": 0.02,
     "slow_seconds": 3.0,
-    # every route but the start calls and the token requests a start makes first: a start that met
-    # a fault is not sent again without the user's word (on_unknown_start), which the run
-    # operators' integration tests hold; here the waits, cancels, listings and downloads meet them
+    # every route but the start calls: a start that met a fault is not sent again without the
+    # user's word (on_unknown_start), which the run operators' integration tests hold; here the
+    # tokens, waits, cancels, listings and downloads meet them
     "paths": [
         "attachments",
         "batch",
@@ -89,6 +89,7 @@ FAULTS = {
         "result",
         "status",
         "status_api",
+        "token",
     ],
 }
 #: drill 8: the vendor whose account limits requests, its limit, and the connection's budget

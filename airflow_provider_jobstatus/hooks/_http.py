@@ -365,6 +365,17 @@ class TokenCache:
         return grant.access_token
 
 
+@contextmanager
+def not_sent() -> Iterator[None]:
+    """A fault while getting the token a request needs: that request was never sent (or was
+    refused with a 401), so a start that meets it made no job and may be sent again."""
+    try:
+        yield
+    except TransientVendorError as exc:
+        exc.sent = False
+        raise
+
+
 def needs_token(conn: ConnSettings, vendor: VendorApi, req: ApiRequest) -> bool:
     return vendor.uses_token and req.authenticated and conn.resolve(req.url)[1]
 
@@ -400,10 +411,12 @@ class SyncClient:
 
     def exchange(self, req: ApiRequest, job_id: str | None) -> ApiResponse:
         """One request with the vendor's auth; a refused token is renewed once and the request re-sent."""
-        token = self.token(None) if needs_token(self.conn, self.vendor, req) else None
+        with not_sent():
+            token = self.token(None) if needs_token(self.conn, self.vendor, req) else None
         resp = self.call(prepare(self.conn, self.vendor, req, job_id, token))
         if token is not None and resp.status_code == 401:
-            token = self.token(token)
+            with not_sent():
+                token = self.token(token)
             resp = self.call(prepare(self.conn, self.vendor, req, job_id, token))
         return resp
 
@@ -535,10 +548,12 @@ class AsyncClient:
         self.budget = account_budget(conn, vendor)
 
     async def exchange(self, req: ApiRequest, job_id: str | None) -> ApiResponse:
-        token = await self.token(None) if needs_token(self.conn, self.vendor, req) else None
+        with not_sent():
+            token = await self.token(None) if needs_token(self.conn, self.vendor, req) else None
         resp = await self.call(prepare(self.conn, self.vendor, req, job_id, token))
         if token is not None and resp.status_code == 401:
-            token = await self.token(token)
+            with not_sent():
+                token = await self.token(token)
             resp = await self.call(prepare(self.conn, self.vendor, req, job_id, token))
         return resp
 

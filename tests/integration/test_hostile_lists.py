@@ -571,6 +571,23 @@ def test_playment_finds_the_job_of_a_lost_start_in_its_batch(
     assert not any("create" in route or "start" in route for route in counts), "found, not sent again"
 
 
+def test_a_fault_on_the_token_request_before_a_start_makes_no_orphan(
+    sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The token request comes before the start: when it fails, the start was never sent."""
+    monkeypatch.setattr(run_module, "START_ATTEMPTS", 2)
+    sim.set_faults("nitro", error_5xx=1.0, paths=["token"])
+    store, ti = TaskStore(), FakeTI(max_tries=2)
+    fresh = {"hook_params": {"timeout": 29.5}}  # a client of its own: no token cached by other tests
+    with pytest.raises(AirflowException, match="no job was started after 2 attempts") as first:
+        run(make("nitro", **fresh), ti, store)
+    assert not isinstance(first.value, AirflowFailException), "Airflow retries the task"
+    sim.clear_faults()
+    assert run(make("nitro", **fresh), ti, store)["state"] == "succeeded", "the retry starts the job"
+    print(f"nitro: token request failed twice, then a retry: {sim.starts()['created']['nitro']} jobs made")
+    assert sim.starts()["created"]["nitro"] == 1
+
+
 def test_without_a_task_state_store_the_log_says_what_cannot_be_guaranteed(sim: Simulator) -> None:
     with structlog.testing.capture_logs() as logs:
         run(make("pdfco", deferrable=False), FakeTI(), None)
