@@ -19,6 +19,10 @@ the trigger its whole serialized DAG and the trigger runner deserializes and kee
 trigger; with all 1,000 in one DAG that is quadratic (each trigger takes ~0.1-0.5 s of the loop to
 create, the runner goes silent past the triggerer's health check, and it holds ~2.5 GiB).
 
+With ``--trace-gc`` every process of the measured Airflow records its full garbage collections
+(``benchmarks/gc_trace``), and the report says how many the trigger runner ran in the window, how
+long the longest took, and how many of the blocked-loop warnings one of them accounts for.
+
     python -m benchmarks.triggerer_real --waits 1000 --poll 10 --window 300 --ending 50
 """
 
@@ -49,13 +53,16 @@ from benchmarks.triggerer_memory import (
 from dev.drill import SchedSampler
 from dev.local_airflow import LocalAirflow, parse_time, read_log_events
 
+GC_TRACE = Path(__file__).resolve().parent / "gc_trace"
 BLOCKED = re.compile(r"^(\S+) .*async thread was blocked for ([0-9.]+) seconds", re.IGNORECASE | re.M)
 RUNNING = re.compile(r"(\d+) triggers currently running")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 KINDS = ("floor", "ours", "theirs")
-#: on request: ours with the sensor's ``seen_status`` set, so its trigger logs no line of its
-#: own (Airflow logs "trigger ... starting" for every trigger, the floor's included)
+#: on request: ``quiet``, ours with the sensor's ``seen_status`` set, so its trigger logs no line of
+#: its own (Airflow logs "trigger ... starting" for every trigger, the floor's included); and
+#: ``sleeper`` (``benchmarks.floor_triggers.SleepingTrigger``), which only sleeps I in a loop
 COLUMNS = {
+    "sleeper": "a trigger that only sleeps I in a loop",
     "ours": "ours (JobStatusTrigger)",
     "quiet": "ours, no log lines of its own",
     "theirs": "theirs (HttpSensorTrigger)",
@@ -120,6 +127,31 @@ def blocked_between(text: str, since: float, until: float) -> list[tuple[float, 
     return [(at, seconds) for at, seconds in found if since <= at <= until]
 
 
+def full_collections(folder: Path, pids: list[int], since: float, until: float) -> list[dict[str, Any]]:
+    """The full collections the trigger runner (``pids`` but the first, the triggerer's supervisor,
+    whose loop runs no trigger) recorded (``--trace-gc``) that ended in [since, until], each with
+    its start added."""
+    found = []
+    for pid in pids[1:]:
+        path = folder / f"gc-{pid}.jsonl"
+        if not path.exists():
+            continue
+        for line in path.read_text().splitlines():
+            record = json.loads(line)
+            if since <= record["end"] <= until:
+                found.append({**record, "start": record["end"] - record["seconds"], "pid": pid})
+    return sorted(found, key=lambda r: r["end"])
+
+
+def explained(blocked: list[tuple[float, float]], collections: list[dict[str, Any]]) -> int:
+    """How many warnings a full collection overlaps: the watchdog logs once the loop is back, so
+    the collection ran within the blocked stretch that ends at the warning."""
+    return sum(
+        any(c["start"] <= at and c["end"] >= at - seconds - 0.1 for c in collections)
+        for at, seconds in blocked
+    )
+
+
 def yield_cpu_to_the_triggerer(af: LocalAirflow) -> None:
     """Give every process but the triggerer's the lowest CPU priority: the scheduler (and the task
     processes its executor starts for ``execute_complete``), the API server, the DAG processor, and
@@ -138,8 +170,8 @@ def measure(kind: str, args: argparse.Namespace, root: Path) -> dict[str, Any]:
     home = root / kind
     home.mkdir()
     with Simulator() as sim:
-        if kind == "floor":
-            job_ids = _jobs(kind, sim, args.waits)  # a moment a day away
+        if kind in ("floor", "sleeper"):
+            job_ids = _jobs("floor", sim, args.waits)  # a moment a day away
         else:
             job_ids = [str(sim.create_job("nitro", hold=True)["job_id"]) for _ in range(args.waits)]
         spec: dict[str, Any] = {
@@ -159,6 +191,11 @@ def measure(kind: str, args: argparse.Namespace, root: Path) -> dict[str, Any]:
             SPEC_VARIABLE: str(spec_file),
             "AIRFLOW__TRIGGERER__CAPACITY": str(args.waits + 100),
         }
+        gc_folder = home / "gc"
+        if args.trace_gc:
+            gc_folder.mkdir()
+            path = [str(GC_TRACE), os.environ.get("PYTHONPATH", "")]
+            env.update(JOBSTATUS_GC_TRACE=str(gc_folder), PYTHONPATH=os.pathsep.join(p for p in path if p))
         with LocalAirflow(home, DAGS, env=env, parallelism=4, serve_logs=False, startup_timeout=900) as af:
             af.wait_for_dags(dag_ids, timeout=900)
             yield_cpu_to_the_triggerer(af)
@@ -181,7 +218,7 @@ def measure(kind: str, args: argparse.Namespace, root: Path) -> dict[str, Any]:
             for n in range(args.ending):
                 while time.time() < t0 + args.poll + n * step:
                     time.sleep(0.2)
-                if kind != "floor":
+                if kind not in ("floor", "sleeper"):
                     sim.finish(job_ids=[job_ids[n]])
                 ended[n] = time.time()
                 rss.append(sum(process_tree_rss(triggerer.pid).values()))
@@ -191,7 +228,7 @@ def measure(kind: str, args: argparse.Namespace, root: Path) -> dict[str, Any]:
             cpu1, served1 = cpu_seconds(pids), polls_served(sim)
             rss.append(sum(process_tree_rss(triggerer.pid).values()))
             lags = []
-            if kind != "floor":
+            if kind not in ("floor", "sleeper"):
                 for n, at in ended.items():
                     dag_id = f"{DAG_PREFIX}_{n // args.per_dag:03d}"
                     fired = [
@@ -208,6 +245,7 @@ def measure(kind: str, args: argparse.Namespace, root: Path) -> dict[str, Any]:
             blocked = blocked_between(text, t0, t1)
             # per warning: how long the busiest triggerer process ran, and waited for a CPU
             held = [sched.split("triggerer", at - seconds, at) for at, seconds in blocked]
+            collections = full_collections(gc_folder, pids, t0, t1) if args.trace_gc else []
     return {
         "kind": kind,
         "cpu": cpu1 - cpu0,
@@ -221,6 +259,8 @@ def measure(kind: str, args: argparse.Namespace, root: Path) -> dict[str, Any]:
         "blocked_ran_waited": [sum(h[0] for h in held), sum(h[1] for h in held)],
         "blocked_ramp": [seconds for _, seconds in blocked_between(text, ramp_from, t0)],
         "ramp_s": ramp,
+        "full_gc": [[round(c["seconds"], 3), c["kept"], round(c["end"] - t0)] for c in collections],
+        "full_gc_explains": explained(blocked, collections) if args.trace_gc else None,
     }
 
 
@@ -230,7 +270,7 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
         f"N={args.waits} start_from_trigger waits in one triggerer ({args.per_dag} per DAG), poll "
         f"{args.poll:.0f} s, window {args.window:.0f} s, {args.ending} jobs end in it",
     ]
-    kinds = [k for k in ("ours", "quiet", "theirs") if k in results] + ["floor"]
+    kinds = [k for k in ("ours", "quiet", "theirs", "sleeper", "floor") if k in results]
     lines.append("| | " + " | ".join(COLUMNS.get(k, "floor (DateTimeTrigger)") for k in kinds) + " |")
     lines.append("|---" * (len(kinds) + 1) + "|")
 
@@ -267,6 +307,17 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
         ran, waited = r["blocked_ran_waited"]
         return f"{sum(r['blocked']):.2f} s: ran {ran:.2f} s, waited for a CPU {waited:.2f} s"
 
+    def full_gc(r: dict[str, Any]) -> str:
+        if r["full_gc_explains"] is None:
+            return "(--trace-gc)"
+        if not r["full_gc"]:
+            return "0"
+        longest = max(r["full_gc"])
+        return (
+            f"{len(r['full_gc'])} (longest {longest[0]:.2f} s, {longest[1]:,} objects kept); "
+            f"{r['full_gc_explains']} of {len(r['blocked'])} warnings during one"
+        )
+
     rows = [
         ("triggers created in (s)", lambda r: f"{r['ramp_s']:.0f}"),
         ("polls served in the window", lambda r: str(r["polls"])),
@@ -279,6 +330,7 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
         ("'async thread was blocked' in the window", lambda r: blocked(r["blocked"])),
         ("... of which the trigger runner", held),
         ("... while the triggers were created", lambda r: blocked(r["blocked_ramp"])),
+        ("full GCs in the trigger runner in the window", full_gc),
     ]
     for label, fn in rows:
         lines.append(f"| {label} | " + " | ".join(cell(k, fn) for k in kinds) + " |")
@@ -295,6 +347,7 @@ def main() -> None:
     parser.add_argument("--ending", type=int, default=50)
     parser.add_argument("--per-dag", type=int, default=10, help="waits (tasks) per DAG")
     parser.add_argument("--kinds", default=",".join(KINDS))
+    parser.add_argument("--trace-gc", action="store_true", help="record the full garbage collections")
     args = parser.parse_args()
     compile_as_installed()
     results: dict[str, dict[str, Any]] = {}

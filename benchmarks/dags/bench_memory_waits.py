@@ -78,6 +78,13 @@ def _task(kind: str, index: int, job_id: str, interval: float, headers: dict[str
             trigger_kwargs={"target_time": job_id, "end_from_trigger": False, "conn_id": "nitro_default"},
             **sensor_args,
         )
+    if kind == "sleeper":
+        return StartedFromTrigger(
+            task_id=task_id,
+            trigger_cls="benchmarks.floor_triggers.SleepingTrigger",
+            trigger_kwargs={"interval": interval},
+            **sensor_args,
+        )
     if kind == "theirs":
         return StartedFromTrigger(
             task_id=task_id,

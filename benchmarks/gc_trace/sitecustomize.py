@@ -1,0 +1,42 @@
+"""Benchmarks only (``triggerer_real --trace-gc``): puts this folder on the measured Airflow's
+``PYTHONPATH``, so every process of it records its full (oldest-generation) garbage collections,
+one JSON line each, to ``$JOBSTATUS_GC_TRACE/gc-<pid>.jsonl``: when it ended (epoch seconds), how
+long it took, the objects it freed and those left in the oldest generation (counted after the
+timing: a few milliseconds more of the pause). A blocked-loop warning can then be matched with the
+collection that held the loop."""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import sys
+import time
+from typing import Any
+
+_folder = os.environ.get("JOBSTATUS_GC_TRACE")
+_started: list[float] = []
+
+
+def _record(phase: str, info: dict[str, Any]) -> None:
+    if info.get("generation") != 2:
+        return
+    if phase == "start":
+        _started[:] = [time.perf_counter()]
+        return
+    if not _started:
+        return
+    seconds = time.perf_counter() - _started[0]
+    line = {
+        "end": time.time(),
+        "seconds": seconds,
+        "collected": info.get("collected", 0),
+        "kept": len(gc.get_objects(generation=2)),
+        "argv": " ".join(sys.argv[:3])[:120],
+    }
+    with open(os.path.join(str(_folder), f"gc-{os.getpid()}.jsonl"), "a") as out:
+        out.write(json.dumps(line) + "\n")
+
+
+if _folder:
+    gc.callbacks.append(_record)
