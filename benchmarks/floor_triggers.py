@@ -46,7 +46,7 @@ class SleepingTrigger(BaseTrigger):
     """Sleeps ``interval`` seconds in a loop and never fires."""
 
     def __init__(self, *, interval: float) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self.interval = interval
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
