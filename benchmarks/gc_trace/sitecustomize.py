@@ -1,9 +1,10 @@
 """Benchmarks only (``triggerer_real --trace-gc``): puts this folder on the measured Airflow's
 ``PYTHONPATH``, so every process of it records its full (oldest-generation) garbage collections,
 one JSON line each, to ``$JOBSTATUS_GC_TRACE/gc-<pid>.jsonl``: when it ended (epoch seconds), how
-long it took, the objects it freed and those left in the oldest generation (counted after the
-timing: a few milliseconds more of the pause). A blocked-loop warning can then be matched with the
-collection that held the loop."""
+long it took, the objects it freed, the objects left in the oldest generation (counted after the
+timing: a few milliseconds more of the pause), and the collections of each generation the
+process has run so far. A blocked-loop warning can then be matched with the collection that held
+the loop."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ def _record(phase: str, info: dict[str, Any]) -> None:
         "seconds": seconds,
         "collected": info.get("collected", 0),
         "kept": len(gc.get_objects(generation=2)),
+        "collections": [generation["collections"] for generation in gc.get_stats()],
         "argv": " ".join(sys.argv[:3])[:120],
     }
     with open(os.path.join(str(_folder), f"gc-{os.getpid()}.jsonl"), "a") as out:
