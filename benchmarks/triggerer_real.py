@@ -348,10 +348,13 @@ def main() -> None:
     parser.add_argument("--per-dag", type=int, default=10, help="waits (tasks) per DAG")
     parser.add_argument("--kinds", default=",".join(KINDS))
     parser.add_argument("--trace-gc", action="store_true", help="record the full garbage collections")
+    parser.add_argument("--keep", help="a new folder to keep the Airflow homes (and GC traces) in")
     args = parser.parse_args()
     compile_as_installed()
     results: dict[str, dict[str, Any]] = {}
-    with tempfile.TemporaryDirectory(prefix="jobstatus-bench-") as tmp:
+    with contextlib.ExitStack() as stack:
+        tmp = args.keep or stack.enter_context(tempfile.TemporaryDirectory(prefix="jobstatus-bench-"))
+        Path(tmp).mkdir(parents=True, exist_ok=True)
         for kind in args.kinds.split(","):
             started = time.monotonic()
             results[kind] = measure(kind, args, Path(tmp))
