@@ -240,7 +240,9 @@ class JobStatusTrigger(BaseTrigger):
         step = policy.next(time.time())
         while not isinstance(step, End):
             if isinstance(step, Sleep):
-                await pause(step.until - time.time())
+                seconds = step.until - time.time()
+                del step  # a sleeping wait holds no object of its own but the sleep (_sleep.py)
+                await pause(seconds)
                 step = policy.next(time.time())
                 continue
             try:
