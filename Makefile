@@ -80,9 +80,10 @@ bench-triggerer: install
 # Memory per wait in a real triggerer: DateTimeTriggers (Airflow's own cost), ours and
 # HttpSensorTrigger, at 200 and at 1,000 waits (I = 5 s, 60 s window), and the slope between them:
 # what one more wait costs. BENCH_RUNS=3 for medians; BENCH_MEMORY_ARGS replaces the arguments.
+BENCH_MEMORY_ARGS ?= --kinds floor,ours,theirs --waits 200,1000 --interval 5
 bench-memory: install
 	$(BIN)/python -m pip install -q --disable-pip-version-check 'apache-airflow-providers-http>=5'
-	nice -n 10 $(BIN)/python -m benchmarks.triggerer_memory $(or $(BENCH_MEMORY_ARGS),--kinds floor,ours,theirs --waits 200,1000 --interval 5)
+	nice -n 10 $(BIN)/python -m benchmarks.triggerer_memory $(BENCH_MEMORY_ARGS)
 
 chaos: install
 	$(BIN)/python benchmarks/chaos.py --jobs 1000
