@@ -4,10 +4,12 @@ Every call a hook makes to the vendor's API with such a connection (status, star
 listing; not the bytes of a download) first takes a slot from a moving one-second window kept by
 the ``limits`` library: in this process by default, or in the storage that the provider option
 ``[jobstatus] rate_limit_storage`` names (``redis://host:6379/0``), shared by every worker and
-triggerer that uses it. Callers queue in the order of their deadline (see :func:`budget_deadline`)
-and only the head of the queue asks the library, at most one every ``1 / rate`` seconds, so nobody
-starves and nothing bursts (a vendor counts arrivals, which a burst's network jitter spreads); a caller
-still queued at its deadline gives up with a transient fault that sent nothing. An answer that
+triggerer that uses it. Callers queue in the order they came, except that one whose deadline (see
+:func:`budget_deadline`) is less than :data:`URGENT` seconds away goes ahead of those whose
+deadlines are further (:func:`rank`). Only the head of the queue asks the library, at most one
+every ``1 / rate`` seconds, so nobody starves and nothing bursts (a vendor counts arrivals, which a
+burst's network jitter spreads); a caller still queued at its deadline gives up with a transient
+fault that sent nothing. An answer that
 says the account is over its rate (HTTP 429, a vendor's own code) pauses the whole account in this
 process for its ``Retry-After``, or a doubling backoff when it gives none.
 """
@@ -44,8 +46,20 @@ MAX_BACKOFF = 60.0
 #: longest pause any rate-limit answer causes: a broken Retry-After cannot park an account for hours
 MAX_PAUSE = 300.0
 
+#: seconds before its deadline from which a caller goes ahead of those whose deadlines are
+#: further. Deadline order alone starves the waits with the latest deadlines for as long as the
+#: waits ask for more than the budget (they are never at the head); arrival order alone lets a
+#: wait miss its deadline behind waits that had time to spare.
+URGENT = 60.0
+
 _deadline: ContextVar[float | None] = ContextVar("jobstatus_budget_deadline", default=None)
 _order = itertools.count()
+
+
+def rank(deadline: float | None, now: float) -> tuple[float, int]:
+    """A caller's place in a queue (lowest first): when it came plus :data:`URGENT`, or its
+    deadline if that is sooner; ties in the order of arrival."""
+    return min(deadline if deadline is not None else math.inf, now + URGENT), next(_order)
 
 
 @contextmanager
@@ -79,10 +93,13 @@ def storage_uri() -> str:
 @dataclass(eq=False)
 class _Waiter:
     deadline: float
-    order: int = field(default_factory=lambda: next(_order))
+    place: tuple[float, int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.place = rank(self.deadline, time.time())
 
     def __lt__(self, other: _Waiter) -> bool:
-        return (self.deadline, self.order) < (other.deadline, other.order)
+        return self.place < other.place
 
 
 class RateBudget:
@@ -202,12 +219,12 @@ class RateBudget:
 
 class _LoopQueue:
     """The callers of one event loop, served by one task that runs while anyone is queued: it
-    takes a slot, then hands it to the caller with the earliest deadline still waiting."""
+    takes a slot, then hands it to the first caller still waiting (:func:`rank`)."""
 
     def __init__(self, budget: RateBudget, loop: asyncio.AbstractEventLoop) -> None:
         self.budget = budget
         self.loop = loop
-        self.queue: list[tuple[float, int, asyncio.Future[None], str | None]] = []
+        self.queue: list[tuple[tuple[float, int], asyncio.Future[None], str | None]] = []
         self.server: asyncio.Task[None] | None = None
         self.limiter: AsyncMovingWindow | None = None
         if not budget.uri.startswith("memory:"):
@@ -216,7 +233,7 @@ class _LoopQueue:
 
     async def acquire(self, deadline: float | None, job_id: str | None) -> None:
         turn: asyncio.Future[None] = self.loop.create_future()
-        heapq.heappush(self.queue, (deadline or math.inf, next(_order), turn, job_id))
+        heapq.heappush(self.queue, (rank(deadline, time.time()), turn, job_id))
         if self.server is None or self.server.done():
             self.server = self.loop.create_task(self._serve())
             self.server.add_done_callback(self._served)
@@ -235,7 +252,7 @@ class _LoopQueue:
             return  # a newer server took over the queue
         failed = None if server.cancelled() else server.exception()
         while self.queue:
-            _, _, turn, job_id = heapq.heappop(self.queue)
+            _, turn, job_id = heapq.heappop(self.queue)
             if not turn.done():
                 turn.set_exception(self.budget._unreachable(job_id, failed or asyncio.CancelledError()))
 
@@ -249,8 +266,8 @@ class _LoopQueue:
         reset = (await self.limiter.get_window_stats(budget.item, budget.key)).reset_time
         return max(reset - time.time(), 0.001)
 
-    def _head(self) -> tuple[float, int, asyncio.Future[None], str | None] | None:
-        while self.queue and self.queue[0][2].done():  # gave up (deadline) or was cancelled
+    def _head(self) -> tuple[tuple[float, int], asyncio.Future[None], str | None] | None:
+        while self.queue and self.queue[0][1].done():  # gave up (deadline) or was cancelled
             heapq.heappop(self.queue)
         return self.queue[0] if self.queue else None
 
@@ -263,14 +280,14 @@ class _LoopQueue:
                     wait = await self._try()
                 except Exception as exc:  # the storage failed: the head hears of it, the rest wait on
                     heapq.heappop(self.queue)
-                    if not head[2].done():
-                        head[2].set_exception(budget._unreachable(head[3], exc))
+                    if not head[1].done():
+                        head[1].set_exception(budget._unreachable(head[2], exc))
                     continue
                 if wait <= 0:
-                    head = self._head()  # the earliest caller now, who may have come meanwhile
+                    head = self._head()  # the first caller now, who may have come meanwhile
                     if head is not None:
                         heapq.heappop(self.queue)
-                        head[2].set_result(None)
+                        head[1].set_result(None)
                     continue
             await asyncio.sleep(wait)
 

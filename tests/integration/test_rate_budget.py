@@ -123,30 +123,45 @@ def test_without_the_extra_nothing_waits(monkeypatch: pytest.MonkeyPatch, origin
     assert origin.busiest_second() == 12
 
 
-def test_queued_callers_are_served_in_deadline_order(
-    monkeypatch: pytest.MonkeyPatch, origin: Clocked
-) -> None:
-    connect(monkeypatch, origin.origin.url, 1)
-    now = time.time()
-    # arrival order a, b, c, d; deadlines say b, d, c, a
-    deadlines = {"a": now + 100, "b": now + 40, "c": now + 80, "d": now + 60}
+def queue_in_order(deadlines: dict[str, float]) -> None:
+    """Queue a call per job, in the dict's order, behind one that takes this second's only slot."""
 
     async def run() -> None:
         async with PdfCoHook("pdf") as hook:
-            await hook.aget_job_status("first", retries=1)  # takes this second's only slot
+            await hook.aget_job_status("first", retries=1)
 
             async def one(job: str) -> None:
                 with budget_deadline(deadlines[job]):
                     await hook.aget_job_status(job, retries=1)
 
             tasks = []
-            for job in "abcd":
+            for job in deadlines:
                 tasks.append(asyncio.create_task(one(job)))
                 await asyncio.sleep(0.01)
             await asyncio.gather(*tasks)
 
     asyncio.run(run())
+
+
+def test_queued_callers_near_their_deadlines_are_served_in_deadline_order(
+    monkeypatch: pytest.MonkeyPatch, origin: Clocked
+) -> None:
+    connect(monkeypatch, origin.origin.url, 1)
+    now = time.time()
+    # arrival order a, b, c, d, all within URGENT of their deadlines; deadlines say b, d, c, a
+    queue_in_order({"a": now + 50, "b": now + 20, "c": now + 40, "d": now + 30})
     assert origin.jobs() == ["first", "b", "d", "c", "a"]
+
+
+def test_a_caller_with_time_to_spare_is_not_starved_by_later_ones_with_earlier_deadlines(
+    monkeypatch: pytest.MonkeyPatch, origin: Clocked
+) -> None:
+    """Deadline order alone would serve ``spare`` last for as long as callers with earlier
+    deadlines keep coming; only one near its deadline goes ahead of it."""
+    connect(monkeypatch, origin.origin.url, 1)
+    now = time.time()
+    queue_in_order({"spare": now + 3600, "later": now + 600, "soon": now + budget_module.URGENT / 2})
+    assert origin.jobs() == ["first", "soon", "spare", "later"]
 
 
 def test_a_deadline_that_comes_while_queued_sends_nothing(
@@ -236,7 +251,10 @@ def test_two_event_loops_share_a_redis_budget(
         runs = [pool.submit(asyncio.run, poll_many([f"{n}-{i}" for i in range(6)], warm=n)) for n in "xy"]
         assert [r.result(60) for r in runs] == [[JobState.RUNNING] * 6] * 2
     assert len(origin.arrivals) == 14
-    assert origin.busiest_second(skip=2) <= 5
+    # 12 calls at 4 a second take 2 s when the loops share the budget, 1.25 s when each keeps its
+    # own; a loaded machine delays arrivals, which only lengthens the span, so no upper bound
+    times = sorted(t for t, _ in origin.arrivals[2:])
+    assert times[-1] - times[0] >= 1.6, times
 
 
 def test_an_unreachable_redis_is_a_transient_fault_that_sent_nothing(
