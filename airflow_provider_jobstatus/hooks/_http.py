@@ -367,8 +367,8 @@ class TokenCache:
 
 @contextmanager
 def not_sent() -> Iterator[None]:
-    """A fault while getting the token a request needs: that request was never sent (or was
-    refused with a 401), so a start that meets it made no job and may be sent again."""
+    """A fault while fetching a token: the request that needed it was never sent (or was refused
+    with a 401), so a start that meets it made no job and may be sent again."""
     try:
         yield
     except TransientVendorError as exc:
@@ -411,12 +411,10 @@ class SyncClient:
 
     def exchange(self, req: ApiRequest, job_id: str | None) -> ApiResponse:
         """One request with the vendor's auth; a refused token is renewed once and the request re-sent."""
-        with not_sent():
-            token = self.token(None) if needs_token(self.conn, self.vendor, req) else None
+        token = self.token(None) if needs_token(self.conn, self.vendor, req) else None
         resp = self.call(prepare(self.conn, self.vendor, req, job_id, token))
         if token is not None and resp.status_code == 401:
-            with not_sent():
-                token = self.token(token)
+            token = self.token(token)
             resp = self.call(prepare(self.conn, self.vendor, req, job_id, token))
         return resp
 
@@ -504,10 +502,11 @@ class SyncClient:
             token = self.tokens.usable(stale)
             if token is not None:
                 return token
-            resp = self.call(
-                prepare(self.conn, self.vendor, self.vendor.token_request(self.conn.creds), None, None)
-            )
-            grant = self.vendor.parse_token(resp)
+            with not_sent():
+                resp = self.call(
+                    prepare(self.conn, self.vendor, self.vendor.token_request(self.conn.creds), None, None)
+                )
+                grant = self.vendor.parse_token(resp)
             mask(grant.access_token)
             return self.tokens.store(grant)
 
@@ -548,12 +547,10 @@ class AsyncClient:
         self.budget = account_budget(conn, vendor)
 
     async def exchange(self, req: ApiRequest, job_id: str | None) -> ApiResponse:
-        with not_sent():
-            token = await self.token(None) if needs_token(self.conn, self.vendor, req) else None
+        token = await self.token(None) if needs_token(self.conn, self.vendor, req) else None
         resp = await self.call(prepare(self.conn, self.vendor, req, job_id, token))
         if token is not None and resp.status_code == 401:
-            with not_sent():
-                token = await self.token(token)
+            token = await self.token(token)
             resp = await self.call(prepare(self.conn, self.vendor, req, job_id, token))
         return resp
 
@@ -618,8 +615,9 @@ class AsyncClient:
             if token is not None:
                 return token
             req = self.vendor.token_request(self.conn.creds)
-            resp = await self.call(prepare(self.conn, self.vendor, req, None, None))
-            grant = self.vendor.parse_token(resp)
+            with not_sent():
+                resp = await self.call(prepare(self.conn, self.vendor, req, None, None))
+                grant = self.vendor.parse_token(resp)
             await amask(grant.access_token)
             return self.tokens.store(grant)
 
