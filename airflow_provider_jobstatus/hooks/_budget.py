@@ -9,9 +9,9 @@ triggerer that uses it. Callers queue in the order they came, except that one wh
 deadlines are further (:func:`rank`). Only the head of the queue asks the library, at most one
 every ``1 / rate`` seconds, so nobody starves and nothing bursts (a vendor counts arrivals, which a
 burst's network jitter spreads); a caller still queued at its deadline gives up with a transient
-fault that sent nothing. An answer that
-says the account is over its rate (HTTP 429, a vendor's own code) pauses the whole account in this
-process for its ``Retry-After``, or a doubling backoff when it gives none.
+fault that sent nothing. An answer that says the account is over its rate (HTTP 429, a vendor's own
+code) pauses the whole account in this process for its ``Retry-After``, or a doubling backoff when
+it gives none.
 """
 
 from __future__ import annotations
@@ -64,9 +64,10 @@ def rank(deadline: float | None, now: float) -> tuple[float, int]:
 
 @contextmanager
 def budget_deadline(at: float | None) -> Iterator[None]:
-    """Calls made inside queue for the budget in the order of ``at`` (a ``time.time()`` value: the
-    wait's own deadline), and one still queued at ``at`` ends with a transient fault that sent
-    nothing. Outside, calls queue after every caller with a deadline, in arrival order."""
+    """Calls made inside have the deadline ``at`` (a ``time.time()`` value: the wait's own): once
+    it is less than :data:`URGENT` away they go ahead of callers whose deadlines are further
+    (:func:`rank`), and one still queued at ``at`` ends with a transient fault that sent nothing.
+    Outside, calls have no deadline and keep their place in arrival order."""
     token = _deadline.set(at)
     try:
         yield
