@@ -353,12 +353,14 @@ class JobStatusTrigger(BaseTrigger):
     async def _job_has_ended(self) -> bool:
         """Whether the vendor says the job has ended: there is nothing to cancel, and another copy
         of this trigger (Airflow may run one briefly in two triggerers) has ended the wait, which
-        is why the task is no longer deferred although nobody killed it. Unknown: False."""
+        is why the task is no longer deferred although nobody killed it. Transient faults are
+        retried as in a poll, so that one 5xx does not cancel a job that has ended; still unknown
+        after them: False."""
         hooks = await import_off_loop(_HOOKS_MODULE)
         try:
-            hook = await hooks.JobStatusHook.afor_connection(self.conn_id, retries=1)
+            hook = await hooks.JobStatusHook.afor_connection(self.conn_id)
             async with hook:
-                status = await hook.aget_job_status(self.job_id, retries=1, **self.vendor_options)
+                status = await hook.aget_job_status(self.job_id, **self.vendor_options)
         except JobStatusError:
             return False
         if not status.state.is_terminal:

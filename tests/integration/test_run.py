@@ -436,6 +436,28 @@ def test_trigger_on_kill_of_an_ended_job_sends_no_cancel(
     assert not {route for route in counts if "cancel" in route}, counts
 
 
+def test_trigger_on_kill_retries_a_fault_before_it_decides_the_job_still_runs(
+    sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ended-job check above meets the vendor's faults like any poll: one 5xx on it must not
+    make the trigger cancel a job that has ended (the CI drill's SIGSTOP row sent two so)."""
+    from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+    monkeypatch.setattr(
+        RuntimeTaskInstance, "get_task_states", staticmethod(lambda **q: {"r": {"run_alteryx": "queued"}})
+    )
+    job = sim.create_job("alteryx", outcome="succeeded", seconds=0)
+    # seed 3: the first status request draws a 5xx, the second does not
+    sim.set_faults("alteryx", error_5xx=0.5, seed=3, paths=["status"])
+    trigger = JobStatusTrigger(conn_id="alteryx_default", job_id=job["job_id"], cancel_on_kill=True)
+    trigger.task_instance = TaskInstanceKey()  # type: ignore[assignment]
+    sim.clear_requests()
+    asyncio.run(trigger.on_kill())
+    counts = sim.requests(include_log=False)["counts"]
+    assert sum(n for route, n in counts.items() if "status" in route) == 2, counts
+    assert not {route for route in counts if "cancel" in route}, counts
+
+
 def test_trigger_on_kill_outlasts_the_triggerers_repeated_cancels(
     sim: Simulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
