@@ -98,6 +98,7 @@ VENDOR_LIMIT = 10
 BUDGET = 8
 BLOCKED = re.compile(r"async thread was blocked", re.IGNORECASE)
 STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z?")
+CANCELED = re.compile(r"job .* canceled: |Could not cancel job")
 FINAL = {"success", "failed", "skipped", "upstream_failed", "removed"}
 
 
@@ -691,6 +692,13 @@ class Drill:
         )
         self.rows.append(Row("- triggerer", figure, True))
 
+    def say_cancels(self) -> None:
+        """Which process cancelled which job, and why (its log line), for a drill that cancelled."""
+        for path in self.af.all_logs():
+            for line in path.read_text(errors="replace").splitlines():
+                if CANCELED.search(line):
+                    self.say(f"cancel logged in {path.name}: {line.strip()[:400]}")
+
     def search_secrets(self, pg: services.Postgres, redis: services.Redis) -> None:
         """Drill 7 (after Airflow stopped, so every log is complete)."""
         dump = pg.dump(self.root / "pg_dump.sql").read_bytes()
@@ -775,6 +783,8 @@ class Drill:
             )
         )
         figure = f"remote cancel requests over the whole drill: {cancels}"
+        if cancels:
+            self.say_cancels()
         self.rows.append(Row("- simulator", figure, cancels == 0))
 
 
