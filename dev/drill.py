@@ -98,7 +98,7 @@ VENDOR_LIMIT = 10
 BUDGET = 8
 BLOCKED = re.compile(r"async thread was blocked", re.IGNORECASE)
 STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z?")
-CANCELED = re.compile(r"job .* canceled: |Could not cancel job")
+CANCELED = re.compile(r"job '[^']*' canceled: |Could not cancel job")
 FINAL = {"success", "failed", "skipped", "upstream_failed", "removed"}
 
 
