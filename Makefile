@@ -68,7 +68,7 @@ airflow: install
 bench: install
 	$(BIN)/python -m pip install -q --disable-pip-version-check 'apache-airflow-providers-http>=5'
 	$(BIN)/python benchmarks/triggerer_scale.py
-	$(BIN)/python benchmarks/coalescing.py
+	AIRFLOW__LOGGING__LOGGING_LEVEL=WARNING $(BIN)/python benchmarks/coalescing.py
 	$(BIN)/python -m benchmarks.rate_budget
 	$(BIN)/python benchmarks/declared_poll.py
 

@@ -254,6 +254,8 @@ def table(workload: str, rows: dict[str, dict[str, Any]]) -> str:
         ("lag_p99_s", "detection lag p99 (s)", "{:.3f}"),
     ]:
         a, b, c = ours[key], theirs[key], bare[key]
+        if all(math.isnan(v) for v in (a, b, c)):
+            continue  # not measured in this run (the census needs --census)
         ratio = f"{a / b:.2f}" if b else "-"
         floor = f"{a / c:.2f}" if c else "-"
         lines.append(f"| {label} | {fmt.format(a)} | {fmt.format(b)} | {fmt.format(c)} | {ratio} | {floor} |")
