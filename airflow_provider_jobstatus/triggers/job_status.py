@@ -353,9 +353,9 @@ class JobStatusTrigger(BaseTrigger):
     async def _job_has_ended(self) -> bool:
         """Whether the vendor says the job has ended: there is nothing to cancel, and another copy
         of this trigger (Airflow may run one briefly in two triggerers) has ended the wait, which
-        is why the task is no longer deferred although nobody killed it. Transient faults are
-        retried as in a poll, so that one 5xx does not cancel a job that has ended; still unknown
-        after them: False."""
+        is why the task is no longer deferred although nobody killed it. Transient faults get the
+        hook's retries (its backoff, the vendor's ``Retry-After``), so that one 5xx does not cancel
+        a job that has ended; still unknown after them: False."""
         hooks = await import_off_loop(_HOOKS_MODULE)
         try:
             hook = await hooks.JobStatusHook.afor_connection(self.conn_id)
