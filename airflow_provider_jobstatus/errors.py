@@ -18,6 +18,10 @@ class JobStatusError(Exception):
     transient: bool = False
     #: what ``job_id`` identifies: a job, or (on batch listings) a batch
     subject: str = "job"
+    #: False only when the request provably never reached the vendor (connect refused, DNS, TLS
+    #: handshake, any fault while getting the token it needed): a start request may then be sent
+    #: again without making a second job.
+    sent: bool = True
 
     def __init__(self, vendor: str, job_id: str | None, detail: str) -> None:
         self.vendor = vendor
@@ -67,8 +71,6 @@ class TransientVendorError(JobStatusError):
     ) -> None:
         self.status_code = status_code
         self.retry_after = retry_after
-        #: False only when the request provably never reached the vendor (connect refused, DNS,
-        #: TLS handshake): a start request may then be sent again without making a second job.
         self.sent = sent
         super().__init__(vendor, job_id, detail)
 

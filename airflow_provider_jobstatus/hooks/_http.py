@@ -367,11 +367,12 @@ class TokenCache:
 
 @contextmanager
 def not_sent() -> Iterator[None]:
-    """A fault while fetching a token: the request that needed it was never sent (or was refused
-    with a 401), so a start that meets it made no job and may be sent again."""
+    """A fault while fetching a token (a 5xx, a reset, an answer not understood): the request that
+    needed it was never sent (or was refused with a 401), so a start that meets it made no job and
+    may be sent again."""
     try:
         yield
-    except TransientVendorError as exc:
+    except JobStatusError as exc:
         exc.sent = False
         raise
 

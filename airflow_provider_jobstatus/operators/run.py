@@ -470,9 +470,9 @@ class StartNotFindable(Exception):
 
 def _made_no_job(exc: JobStatusError) -> bool:
     """Whether a failed start provably made no job: refused, never sent, or rate-limited."""
-    if not exc.transient:
+    if not exc.transient or not exc.sent:
         return True
-    return isinstance(exc, TransientVendorError) and (not exc.sent or exc.status_code == 429)
+    return isinstance(exc, TransientVendorError) and exc.status_code == 429
 
 
 def _run_of(context: Any) -> int | None:
