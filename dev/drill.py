@@ -378,13 +378,13 @@ class Drill:
             self.run_id,
         )
         pushed = {(str(r[0]), int(r[1])): _json_value(r[2]) for r in rows}
-        states = self.wait_states()
         for w in self.waits:
             if w.is_run:
                 w.job_id = str(pushed.get(w.key) or "")
                 if not w.job_id:
+                    state = self.wait_states().get(w.key)
                     raise LocalAirflowError(
-                        f"{w.task_id}[{w.map_index}] is {states.get(w.key)} without an XCom job_id: "
+                        f"{w.task_id}[{w.map_index}] is {state} without an XCom job_id: "
                         "its start failed (see its task log in the kept drill folder)"
                     )
                 job = self.sim.job(w.job_id)

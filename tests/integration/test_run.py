@@ -440,7 +440,7 @@ def test_trigger_on_kill_retries_a_fault_before_it_decides_the_job_still_runs(
     sim: Simulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The ended-job check above meets the vendor's faults like any poll: one 5xx on it must not
-    make the trigger cancel a job that has ended (the CI drill's SIGSTOP row sent two so)."""
+    make the trigger cancel a job that has ended (the drill's SIGSTOP row sent a cancel so)."""
     from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
 
     monkeypatch.setattr(
